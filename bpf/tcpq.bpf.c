@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* tcpq's kernel side: follows each incoming TCP connection from its SYN to accept().
+ *
+ *   cgroup_skb/ingress      SYN / final ACK / RST arriving at a listener: queue lengths as the
+ *                           packet arrives (the seed's tcp_conn_request probe), `syn`, `abort`
+ *   tp_btf/consume_skb      right after the listener processed that SYN or ACK, on the same
+ *   tp_btf/kfree_skb        CPU: was it dropped (sk_drops rose, or a drop reason), or cookied?
+ *   tp_btf/inet_sock_set_state  SYN_RECV -> ESTABLISHED (`syn-aa`), reset/closed while queued
+ *   tp_btf/tcp_retransmit_synack
+ *   tracepoint/syscalls/sys_exit_accept{,4}   the process that accepted it
+ *
+ * Every packet hook returns 1: tcpq never changes traffic. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "tcpq.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP_ 6
+#define TCPQ_MAX_PORTS 64
+#define TCPQ_MAX_CPUS 1024
+#define TCP_FIN_ 0x01
+#define TCP_SYN_ 0x02
+#define TCP_RST_ 0x04
+#define TCP_ACK_ 0x10
+/* A client retries a SYN for at most ~127 s by default; an older entry is a new connection. */
+#define CONN_STALE_NS (180ULL * 1000000000ULL)
+/* A pending packet not freed within this time is not ours any more. */
+#define PENDING_STALE_NS (50ULL * 1000000ULL)
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Set by user space before load; the verifier prunes what they turn off. */
+struct tcpq_config {
+	__u32 nports;           /* 0: every port */
+	__u32 kinds;            /* bit (1 << kind) set: emit that kind */
+	__u16 ports[TCPQ_MAX_PORTS];
+};
+const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Events that did not fit in the ring buffer, per CPU: user space reports them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct conn_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 netns;
+	__u16 sport;
+	__u16 dport;
+};
+
+#define CONN_ESTABLISHED 0x1
+#define CONN_ABORTED 0x2
+
+struct conn_val {
+	__u64 first_syn_ns;
+	__u64 established_ns;
+	__u32 attempts;
+	__u32 state;
+};
+
+/* One entry per connection between its first SYN and accept(); LRU keeps it bounded under
+ * a SYN flood (the oldest half-open entries go first). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_val);
+} conns SEC(".maps");
+
+/* The SYN or ACK a CPU's softirq is processing for a listener, between the ingress hook and
+ * the moment the skb is freed. Indexed by CPU: no lookup, no lock. */
+struct pending {
+	struct conn_key key;
+	__u64 listener;   /* struct sock * of the listener */
+	__u64 ts;
+	__u64 first_ns;
+	__u32 q0, q, qmax, drops;
+	__u32 attempt;
+	__u8 kind;        /* 0, TCPQ_SYN or TCPQ_SYN_AA (a final ACK) */
+	__u8 syncookies;
+	__u8 pad[2];
+};
+struct pending pendings[TCPQ_MAX_CPUS];
+
+static __always_inline bool kind_on(__u8 kind)
+{
+	return cfg.kinds & (1U << kind);
+}
+
+static __always_inline bool port_traced(__u16 port)
+{
+	if (cfg.nports == 0)
+		return true;
+	for (int i = 0; i < TCPQ_MAX_PORTS; i++) {
+		if (i >= cfg.nports)
+			break;
+		if (cfg.ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline struct tcpq_event *reserve(void)
+{
+	struct tcpq_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* Wake the reader only when a good batch is waiting; it also polls every 50 ms. */
+static __always_inline void submit(struct tcpq_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, avail >= 256 * 1024 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void set_v4mapped(__u8 *dst, __be32 a)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+static __always_inline void fill_key_event(struct tcpq_event *e, const struct conn_key *k)
+{
+	__builtin_memcpy(e->saddr, k->saddr, 16);
+	__builtin_memcpy(e->daddr, k->daddr, 16);
+	e->netns = k->netns;
+	e->sport = k->sport;
+	e->dport = k->dport;
+}
+
+/* ---- the listener side: packets arriving at a listening socket ---- */
+
+static __always_inline void read_queues(struct tcp_sock *tp, struct pending *p)
+{
+	p->q0 = tp->inet_conn.icsk_accept_queue.qlen.counter;
+	p->q = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
+	p->qmax = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
+	p->drops = tp->inet_conn.icsk_inet.sk.sk_drops.counter;
+}
+
+static __always_inline void emit_listener_event(struct pending *p, __u8 kind, __u64 now,
+						__u32 reason)
+{
+	if (!kind_on(kind))
+		return;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return;
+	e->ts_ns = now;
+	e->kind = kind;
+	fill_key_event(e, &p->key);
+	e->q0 = p->q0;
+	e->q = p->q;
+	e->qmax = p->qmax;
+	e->drops = p->drops;
+	e->attempt = p->attempt;
+	e->reason = reason;
+	e->flags = TCPQ_F_QUEUES | TCPQ_F_ATTEMPT | TCPQ_F_DROPS;
+	if (p->attempt > 1) {
+		e->wait_ns = now - p->first_ns;
+		e->flags |= TCPQ_F_WAIT;
+	}
+	submit(e);
+}
+
+static __always_inline void on_syn(struct pending *p, __u64 now)
+{
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
+	if (!cv || (cv->state & (CONN_ESTABLISHED | CONN_ABORTED)) ||
+	    now - cv->first_syn_ns > CONN_STALE_NS) {
+		struct conn_val nv = { .first_syn_ns = now, .attempts = 1 };
+		bpf_map_update_elem(&conns, &p->key, &nv, BPF_ANY);
+		p->attempt = 1;
+		p->first_ns = now;
+	} else {
+		cv->attempts += 1;
+		p->attempt = cv->attempts;
+		p->first_ns = cv->first_syn_ns;
+	}
+	emit_listener_event(p, TCPQ_SYN, now, 0);
+}
+
+static __always_inline void on_rst(struct pending *p, __u64 now)
+{
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
+	if (!cv || (cv->state & (CONN_ESTABLISHED | CONN_ABORTED)))
+		return;
+	/* a reset of a half-open connection (a request socket in the SYN queue) */
+	cv->state |= CONN_ABORTED;
+	p->attempt = cv->attempts;
+	p->first_ns = cv->first_syn_ns;
+	if (!kind_on(TCPQ_ABORT))
+		return;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return;
+	e->ts_ns = now;
+	e->kind = TCPQ_ABORT;
+	fill_key_event(e, &p->key);
+	e->q0 = p->q0;
+	e->q = p->q;
+	e->qmax = p->qmax;
+	e->drops = p->drops;
+	e->reason = TCPQ_REASON_PEER_RESET;
+	e->wait_ns = now - cv->first_syn_ns;
+	e->flags = TCPQ_F_QUEUES | TCPQ_F_WAIT | TCPQ_F_DROPS;
+	submit(e);
+}
+
+SEC("cgroup_skb/ingress")
+int tcpq_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return 1;
+	/* Established traffic leaves here: its skb->sk is not a listener. */
+	if (sk->state != BPF_TCP_LISTEN)
+		return 1;
+	if (!port_traced(sk->src_port))
+		return 1;
+
+	struct pending p = {};
+	__u32 thoff;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return 1;
+		if (ip.protocol != IPPROTO_TCP_)
+			return 1;
+		set_v4mapped(p.key.saddr, ip.saddr);
+		set_v4mapped(p.key.daddr, ip.daddr);
+		thoff = ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return 1;
+		if (ip6.nexthdr != IPPROTO_TCP_)
+			return 1;
+		__builtin_memcpy(p.key.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p.key.daddr, &ip6.daddr, 16);
+		thoff = sizeof(ip6);
+	} else {
+		return 1;
+	}
+	__u8 th[14];
+	if (bpf_skb_load_bytes(skb, thoff & 0x3ff, th, sizeof(th)))
+		return 1;
+	__u8 flags = th[13];
+	p.key.sport = (th[0] << 8) | th[1];
+	p.key.dport = (th[2] << 8) | th[3];
+
+	/* NULL unless a TCP socket */
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 1;
+	p.key.netns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
+	read_queues(tp, &p);
+	__u64 now = bpf_ktime_get_ns();
+	p.ts = now;
+	p.listener = (__u64)tp;
+
+	if ((flags & (TCP_SYN_ | TCP_ACK_ | TCP_RST_)) == TCP_SYN_) {
+		p.kind = TCPQ_SYN;
+		p.syncookies = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ipv4.sysctl_tcp_syncookies;
+		on_syn(&p, now);
+	} else if ((flags & (TCP_SYN_ | TCP_ACK_ | TCP_RST_)) == TCP_ACK_) {
+		p.kind = TCPQ_SYN_AA;
+	} else if (flags & TCP_RST_) {
+		on_rst(&p, now);
+		return 1;
+	} else {
+		return 1;
+	}
+	__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+	pendings[cpu] = p;
+	return 1;
+}
+
+/* ---- the verdict: the listener has processed the packet and frees it ---- */
+
+static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
+{
+	__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+	struct pending *p = &pendings[cpu];
+	if (!p->kind)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	if (now - p->ts > PENDING_STALE_NS) {
+		p->kind = 0;
+		return 0;
+	}
+	__u16 ports[2];
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 thoff = BPF_CORE_READ(skb, transport_header);
+	if (bpf_probe_read_kernel(ports, sizeof(ports), head + thoff))
+		return 0;
+	if (ports[0] != bpf_htons(p->key.sport) || ports[1] != bpf_htons(p->key.dport))
+		return 0;
+
+	__u8 kind = p->kind;
+	p->kind = 0;
+	/* reason 0 is "not dropped yet", 1 "consumed": neither is a drop */
+	bool dropped_with_reason = reason > 1;
+	if (kind == TCPQ_SYN_AA) {
+		if (dropped_with_reason) {
+			struct sock *lsk = (struct sock *)p->listener;
+			p->drops = BPF_CORE_READ(lsk, sk_drops.counter);
+			emit_listener_event(p, TCPQ_ACK_DROP, now, reason);
+		}
+		return 0;
+	}
+
+	struct sock *lsk = (struct sock *)p->listener;
+	__u32 drops = BPF_CORE_READ(lsk, sk_drops.counter);
+	__u32 q0_after = BPF_CORE_READ((struct inet_connection_sock *)lsk, icsk_accept_queue.qlen.counter);
+	__u32 drops_before = p->drops;
+	p->drops = drops;
+	if (dropped_with_reason) {
+		emit_listener_event(p, TCPQ_SYN_DROP, now, reason);
+	} else if (drops != drops_before) {
+		/* tcp_conn_request() dropped it without a drop reason: the kernel tests the
+		 * accept queue with sk_acceptq_is_full(): Q > Qmax */
+		emit_listener_event(p, TCPQ_SYN_DROP, now,
+				    p->q > p->qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
+						   : TCPQ_REASON_SYN_QUEUE_FULL);
+	} else if (p->syncookies == 2 ||
+		   (p->syncookies == 1 && p->q0 >= p->qmax && q0_after <= p->q0)) {
+		/* tcp_conn_request(): want_cookie when syncookies=2, or =1 and the SYN queue is
+		 * full; a cookie adds no request socket, so Q0 did not grow */
+		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);
+	}
+	return 0;
+}
+
+SEC("tp_btf/consume_skb")
+int BPF_PROG(tcpq_consume_skb, struct sk_buff *skb)
+{
+	return finish_pending(skb, 0);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tcpq_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return finish_pending(skb, reason);
+}
+
+/* ---- the connection's own socket ---- */
+
+static __always_inline void key_from_sock(const struct sock *sk, struct conn_key *k)
+{
+	if (sk->__sk_common.skc_family == AF_INET) {
+		set_v4mapped(k->saddr, sk->__sk_common.skc_daddr);
+		set_v4mapped(k->daddr, sk->__sk_common.skc_rcv_saddr);
+	} else {
+		/* an IPv4 client of a dual-stack listener is already ::ffff:a.b.c.d here */
+		BPF_CORE_READ_INTO(&k->saddr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO(&k->daddr, sk, __sk_common.skc_v6_rcv_saddr);
+	}
+	k->sport = bpf_ntohs(sk->__sk_common.skc_dport);
+	k->dport = sk->__sk_common.skc_num;
+	k->netns = sk->__sk_common.skc_net.net->ns.inum;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	bool established = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
+	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT);
+	if (!established && !closed)
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP_ || !port_traced(sk->__sk_common.skc_num))
+		return 0;
+
+	struct conn_key k = {};
+	key_from_sock(sk, &k);
+	__u64 now = bpf_ktime_get_ns();
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
+	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
+
+	if (established) {
+		struct conn_val nv = { .established_ns = now, .state = CONN_ESTABLISHED };
+		if (cv) {
+			nv.first_syn_ns = cv->first_syn_ns;
+			nv.attempts = cv->attempts;
+		}
+		bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
+	} else {
+		/* only a connection still waiting in the accept queue: accept() deletes it */
+		if (!cv || !(cv->state & CONN_ESTABLISHED) || (cv->state & CONN_ABORTED))
+			return 0;
+		cv->state |= CONN_ABORTED;
+	}
+	if (!kind_on(kind))
+		return 0;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return 0;
+	e->ts_ns = now;
+	e->kind = kind;
+	fill_key_event(e, &k);
+	if (established) {
+		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+		struct pending *p = &pendings[cpu];
+		if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
+			/* the queues as the final ACK arrived, as the seed printed them */
+			e->q0 = p->q0;
+			e->q = p->q;
+			e->qmax = p->qmax;
+			e->drops = p->drops;
+			e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
+			p->kind = 0;
+		}
+		if (cv && cv->first_syn_ns) {
+			e->wait_ns = now - cv->first_syn_ns;
+			e->attempt = cv->attempts;
+			e->flags |= TCPQ_F_WAIT | TCPQ_F_ATTEMPT;
+		}
+	} else {
+		e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
+		e->wait_ns = now - cv->established_ns;
+		e->flags |= TCPQ_F_WAIT;
+		if (cv->attempts) {
+			e->attempt = cv->attempts;
+			e->flags |= TCPQ_F_ATTEMPT;
+		}
+	}
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_sock *req)
+{
+	if (!kind_on(TCPQ_SYNACK_RETRANS) || !port_traced(sk->__sk_common.skc_num))
+		return 0;
+	struct conn_key k = {};
+	const struct sock_common *rc = &req->__req_common;
+	if (rc->skc_family == AF_INET) {
+		set_v4mapped(k.saddr, rc->skc_daddr);
+		set_v4mapped(k.daddr, rc->skc_rcv_saddr);
+	} else {
+		BPF_CORE_READ_INTO(&k.saddr, rc, skc_v6_daddr);
+		BPF_CORE_READ_INTO(&k.daddr, rc, skc_v6_rcv_saddr);
+	}
+	k.sport = bpf_ntohs(rc->skc_dport);
+	k.dport = rc->skc_num;
+	k.netns = sk->__sk_common.skc_net.net->ns.inum;
+
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	e->ts_ns = now;
+	e->kind = TCPQ_SYNACK_RETRANS;
+	fill_key_event(e, &k);
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+	e->q0 = BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter);
+	e->q = sk->sk_ack_backlog;
+	e->qmax = sk->sk_max_ack_backlog;
+	e->drops = sk->sk_drops.counter;
+	/* the n-th retransmission: num_retrans counts those already sent */
+	e->attempt = req->num_retrans + 1;
+	e->flags = TCPQ_F_QUEUES | TCPQ_F_ATTEMPT | TCPQ_F_DROPS;
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
+	if (cv && cv->first_syn_ns) {
+		e->wait_ns = now - cv->first_syn_ns;
+		e->flags |= TCPQ_F_WAIT;
+	}
+	submit(e);
+	return 0;
+}
+
+/* ---- the application: accept() returned a connection ---- */
+
+static __always_inline int on_accept(long fd)
+{
+	if (fd < 0 || !kind_on(TCPQ_ACCEPT))
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (!fds || fd >= max_fds)
+		return 0;
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), fds + fd) || !f)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!port_traced(lport))
+		return 0;
+
+	struct conn_key k = {};
+	if (family == AF_INET) {
+		set_v4mapped(k.saddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		set_v4mapped(k.daddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+	} else {
+		BPF_CORE_READ_INTO(&k.saddr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO(&k.daddr, sk, __sk_common.skc_v6_rcv_saddr);
+	}
+	k.sport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k.dport = lport;
+	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	e->ts_ns = now;
+	e->kind = TCPQ_ACCEPT;
+	fill_key_event(e, &k);
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->flags = TCPQ_F_TASK;
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
+	if (cv) {
+		if (cv->established_ns) {
+			e->wait_ns = now - cv->established_ns;
+			e->flags |= TCPQ_F_WAIT;
+		}
+		if (cv->attempts) {
+			e->attempt = cv->attempts;
+			e->flags |= TCPQ_F_ATTEMPT;
+		}
+		bpf_map_delete_elem(&conns, &k);
+	}
+	submit(e);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tcpq_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tcpq_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using Tcpq.Bpf;
+using Tcpq.Events;
+using Tcpq.Output;
+
+namespace Tcpq.Commands;
+
+public sealed record TraceOptions(
+    IReadOnlyList<ushort> Ports,
+    EventFormat Format,
+    double? DurationSeconds,
+    string? OutputPath,
+    IReadOnlySet<EventKind>? Kinds,
+    bool Verbose);
+
+/// <summary><c>tcpq trace</c>: loads the kernel programs and prints one row per event until
+/// Ctrl-C, SIGTERM or --duration; then reports what was lost, if anything.</summary>
+public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
+{
+    private const int PollMs = 50;
+
+    public int Run()
+    {
+        var reasons = LoadDropReasons();
+        using var output = options.OutputPath is null or "-" ? Console.OpenStandardOutput() : OpenOutputFile(options.OutputPath);
+        var context = new EventContext(WallClock.System(), reasons);
+        using var writer = EventWriters.Create(options.Format, output, context);
+        var sink = new WriterSink(writer);
+
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        if (options.DurationSeconds is double d) stop.CancelAfter(TimeSpan.FromSeconds(d));
+
+        using (var tracer = Tracer.Start(new TraceConfig(options.Ports, options.Kinds), sink, options.Verbose))
+        {
+            // Every program is attached: the header tells the reader that tracing is live.
+            writer.WriteHeader();
+            writer.Flush();
+            ulong lostReported = 0;
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    if (tracer.Poll(PollMs) > 0) writer.Flush();
+                    lostReported = ReportLost(tracer, lostReported);
+                }
+                tracer.Poll(0);
+                writer.Flush();
+            }
+            catch (IOException e) when (IsBrokenPipe(e))
+            {
+                // the reader went away (| head): a normal end
+                return (int)ExitCode.Ok;
+            }
+            ulong lost = tracer.LostEvents();
+            stderr.WriteLine(lost == 0
+                ? $"tcpq: {tracer.Events} events, none lost"
+                : $"tcpq: {tracer.Events} events, {lost} LOST (ring buffer full)");
+        }
+        return (int)ExitCode.Ok;
+    }
+
+    private ulong ReportLost(Tracer tracer, ulong reported)
+    {
+        ulong lost = tracer.LostEvents();
+        if (lost > reported)
+            stderr.WriteLine($"tcpq: lost {lost - reported} events (ring buffer full), {lost} in all");
+        return lost;
+    }
+
+    private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
+
+    private static Stream OpenOutputFile(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TcpqException(ExitCode.Usage, $"cannot write {path}: {e.Message}");
+        }
+    }
+
+    private static DropReasons LoadDropReasons()
+    {
+        using var btf = KernelBtf.Open(KernelBtf.VmlinuxPath);
+        var names = btf.EnumValues("skb_drop_reason")
+            ?? throw new TcpqException(ExitCode.UnsupportedKernel, "this kernel has no enum skb_drop_reason: tcpq needs 5.17 or later");
+        return new DropReasons(names);
+    }
+
+    private sealed class WriterSink(IEventWriter writer) : IEventSink
+    {
+        public void OnEvent(in TcpqEvent e) => writer.Write(in e);
+    }
+}

@@ -1,0 +1,30 @@
+namespace Tcpq.Events;
+
+/// <summary>The names the Action column uses, as UTF-8 and as text.</summary>
+public static class EventKinds
+{
+    public static ReadOnlySpan<byte> Utf8Name(EventKind kind) => kind switch
+    {
+        EventKind.Syn => "syn"u8,
+        EventKind.SynDrop => "syn-drop"u8,
+        EventKind.SynCookie => "syn-cookie"u8,
+        EventKind.SynAckRetrans => "synack-retrans"u8,
+        EventKind.SynAa => "syn-aa"u8,
+        EventKind.AckDrop => "ack-drop"u8,
+        EventKind.Accept => "accept"u8,
+        EventKind.Abort => "abort"u8,
+        _ => "unknown"u8,
+    };
+
+    public static string Name(EventKind kind) => System.Text.Encoding.UTF8.GetString(Utf8Name(kind));
+
+    public static readonly IReadOnlyList<EventKind> All = Enum.GetValues<EventKind>();
+
+    public static bool TryParse(string name, out EventKind kind)
+    {
+        foreach (var k in All)
+            if (Name(k) == name) { kind = k; return true; }
+        kind = default;
+        return false;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Tcpq.Events;
+
+/// <summary>The Action column: mirrors <c>enum tcpq_kind</c> in bpf/tcpq.h.</summary>
+public enum EventKind : byte
+{
+    Syn = 1,
+    SynDrop = 2,
+    SynCookie = 3,
+    SynAckRetrans = 4,
+    SynAa = 5,
+    AckDrop = 6,
+    Accept = 7,
+    Abort = 8,
+}
+
+[Flags]
+public enum EventFlags : byte
+{
+    None = 0,
+    Queues = 0x1,
+    Wait = 0x2,
+    Attempt = 0x4,
+    Task = 0x8,
+    Drops = 0x10,
+}
+
+/// <summary>
+/// One kernel event, exactly as <c>struct tcpq_event</c> in bpf/tcpq.h lays it out (a test checks
+/// this against the BTF of the compiled object). Read straight from the ring buffer.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Size = 104)]
+public struct TcpqEvent
+{
+    public ulong TsNs;
+    public ulong WaitNs;
+    public Address16 SourceAddress;
+    public Address16 DestAddress;
+    public uint NetNs;
+    public uint Pid;
+    public uint Q0;
+    public uint Q;
+    public uint QMax;
+    public uint Attempt;
+    public uint Reason;
+    public uint Drops;
+    public ushort SourcePort;
+    public ushort DestPort;
+    public EventKind Kind;
+    public EventFlags Flags;
+    public ushort Pad;
+    public Comm16 Comm;
+
+    public const int Size = 104;
+
+    public readonly bool Has(EventFlags f) => (Flags & f) == f;
+}
+
+/// <summary>16 bytes of an address in network order; IPv4 is stored IPv4-mapped.</summary>
+[InlineArray(16)]
+public struct Address16
+{
+    private byte _b;
+}
+
+/// <summary>The task's comm: up to 16 bytes, NUL-terminated when shorter.</summary>
+[InlineArray(16)]
+public struct Comm16
+{
+    private byte _b;
+}

@@ -1,0 +1,128 @@
+using System.Runtime.InteropServices;
+
+namespace Tcpq.Interop;
+
+/// <summary>libbpf.so.1, declared once. Pointers stay in this folder: callers get SafeHandles.</summary>
+internal static unsafe partial class LibBpf
+{
+    internal const string Library = "libbpf";
+
+    // bpf_object
+    [LibraryImport(Library, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
+    internal static partial nint ObjectOpenMem(byte* buffer, nuint size, nint opts);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__load")]
+    internal static partial int ObjectLoad(SafeBpfObjectHandle obj);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__close")]
+    internal static partial void ObjectClose(nint obj);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__find_program_by_name", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint ObjectFindProgram(SafeBpfObjectHandle obj, string name);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__find_map_by_name", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint ObjectFindMap(SafeBpfObjectHandle obj, string name);
+
+    // bpf_map
+    [LibraryImport(Library, EntryPoint = "bpf_map__fd")]
+    internal static partial int MapFd(nint map);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_initial_value")]
+    internal static partial int MapSetInitialValue(nint map, void* data, nuint size);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__initial_value")]
+    internal static partial void* MapInitialValue(nint map, nuint* size);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
+    internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
+    internal static partial int MapLookupElem(int fd, void* key, void* value);
+
+    [LibraryImport(Library, EntryPoint = "libbpf_num_possible_cpus")]
+    internal static partial int NumPossibleCpus();
+
+    // bpf_program and bpf_link
+    [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
+    internal static partial nint ProgramAttach(nint prog);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__attach_cgroup", SetLastError = true)]
+    internal static partial nint ProgramAttachCgroup(nint prog, int cgroupFd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
+    internal static partial int LinkDestroy(nint link);
+
+    // ring_buffer
+    [LibraryImport(Library, EntryPoint = "ring_buffer__new", SetLastError = true)]
+    internal static partial nint RingBufferNew(int mapFd, delegate* unmanaged<nint, void*, nuint, int> sample, nint ctx, nint opts);
+
+    [LibraryImport(Library, EntryPoint = "ring_buffer__poll", SetLastError = true)]
+    internal static partial int RingBufferPoll(SafeRingBufferHandle rb, int timeoutMs);
+
+    [LibraryImport(Library, EntryPoint = "ring_buffer__consume", SetLastError = true)]
+    internal static partial int RingBufferConsume(SafeRingBufferHandle rb);
+
+    [LibraryImport(Library, EntryPoint = "ring_buffer__free")]
+    internal static partial void RingBufferFree(nint rb);
+
+    // btf
+    [LibraryImport(Library, EntryPoint = "btf__parse", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial nint BtfParse(string path, nint extBtf);
+
+    [LibraryImport(Library, EntryPoint = "btf__free")]
+    internal static partial void BtfFree(nint btf);
+
+    [LibraryImport(Library, EntryPoint = "btf__type_cnt")]
+    internal static partial uint BtfTypeCount(SafeBtfHandle btf);
+
+    [LibraryImport(Library, EntryPoint = "btf__find_by_name_kind", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int BtfFindByNameKind(SafeBtfHandle btf, string name, uint kind);
+
+    [LibraryImport(Library, EntryPoint = "btf__type_by_id")]
+    internal static partial BtfType* BtfTypeById(SafeBtfHandle btf, uint id);
+
+    [LibraryImport(Library, EntryPoint = "btf__name_by_offset")]
+    internal static partial byte* BtfNameByOffset(SafeBtfHandle btf, uint offset);
+
+    // logging
+    [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
+    internal static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> fn);
+
+    internal const uint BtfKindStruct = 4;
+    internal const uint BtfKindEnum = 6;
+    internal const uint BtfKindEnum64 = 19;
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct BtfType
+    {
+        public uint NameOff;
+        public uint Info;
+        public uint SizeOrType;
+        public readonly uint Kind => (Info >> 24) & 0x1f;
+        public readonly int Vlen => (int)(Info & 0xffff);
+        public readonly bool KindFlag => (Info >> 31) != 0;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct BtfEnum
+    {
+        public uint NameOff;
+        public int Value;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct BtfEnum64
+    {
+        public uint NameOff;
+        public uint ValueLo32;
+        public uint ValueHi32;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct BtfMember
+    {
+        public uint NameOff;
+        public uint Type;
+        public uint Offset;
+    }
+}

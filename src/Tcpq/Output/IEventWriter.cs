@@ -1,0 +1,27 @@
+using Tcpq.Events;
+
+namespace Tcpq.Output;
+
+/// <summary>One output format. Rows go to a buffer; <see cref="Flush"/> hands them to the stream.</summary>
+public interface IEventWriter : IDisposable
+{
+    void WriteHeader();
+    void Write(in TcpqEvent e);
+    void Flush();
+}
+
+public enum EventFormat { Csv, Json, Seed }
+
+/// <summary>What a row needs besides the event: wall time and reason names.</summary>
+public sealed record EventContext(WallClock Clock, DropReasons Reasons);
+
+public static class EventWriters
+{
+    public static IEventWriter Create(EventFormat format, Stream stream, EventContext context) => format switch
+    {
+        EventFormat.Csv => new CsvEventWriter(stream, context),
+        EventFormat.Json => new JsonEventWriter(stream, context),
+        EventFormat.Seed => new SeedEventWriter(stream, context),
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
+}

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using Tcpq.Events;
+
+namespace Tcpq.Output;
+
+/// <summary>One JSON object per line (JSON Lines), the CSV's fields in snake_case; fields that do
+/// not apply are null.</summary>
+public sealed class JsonEventWriter : IEventWriter
+{
+    private readonly OutputBuffer _out;
+    private readonly Utf8JsonWriter _json;
+    private readonly EventContext _context;
+
+    public JsonEventWriter(Stream stream, EventContext context)
+    {
+        _out = new OutputBuffer(stream);
+        _json = new Utf8JsonWriter(_out, new JsonWriterOptions { SkipValidation = true });
+        _context = context;
+    }
+
+    public void WriteHeader() { }
+
+    public void Write(in TcpqEvent e)
+    {
+        var j = _json;
+        j.WriteStartObject();
+        j.WriteNumber("ts"u8, e.TsNs);
+        Span<byte> text = stackalloc byte[48];
+        _context.Clock.ToUtc(e.TsNs).TryFormat(text, out int n, "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        j.WriteString("date"u8, text[..n]);
+        j.WriteString("action"u8, EventKinds.Utf8Name(e.Kind));
+        j.WriteString("source_ip"u8, text[..AddressText.Format(e.SourceAddress, text)]);
+        j.WriteNumber("source_port"u8, e.SourcePort);
+        j.WriteNumber("dest_port"u8, e.DestPort);
+        bool queues = e.Has(EventFlags.Queues);
+        NumberOrNull(j, "q0"u8, queues, e.Q0);
+        NumberOrNull(j, "q"u8, queues, e.Q);
+        NumberOrNull(j, "qmax"u8, queues, e.QMax);
+        j.WriteString("dest_ip"u8, text[..AddressText.Format(e.DestAddress, text)]);
+        NumberOrNull(j, "attempt"u8, e.Has(EventFlags.Attempt), e.Attempt);
+        NumberOrNull(j, "wait_us"u8, e.Has(EventFlags.Wait), e.WaitNs / 1000);
+        bool task = e.Has(EventFlags.Task);
+        NumberOrNull(j, "pid"u8, task, e.Pid);
+        if (task) j.WriteString("comm"u8, System.Text.Encoding.UTF8.GetString(RowFields.Comm(e.Comm)).AsSpan());
+        else j.WriteNull("comm"u8);
+        var reason = _context.Reasons.Utf8Name(e.Reason, text);
+        if (reason.IsEmpty) j.WriteNull("reason"u8);
+        else j.WriteString("reason"u8, reason);
+        j.WriteNumber("netns"u8, e.NetNs);
+        j.WriteEndObject();
+        j.Flush();
+        j.Reset();
+        _out.Write((byte)'\n');
+        _out.EndRow();
+    }
+
+    private static void NumberOrNull(Utf8JsonWriter j, ReadOnlySpan<byte> name, bool has, ulong value)
+    {
+        if (has) j.WriteNumber(name, value);
+        else j.WriteNull(name);
+    }
+
+    public void Flush()
+    {
+        _json.Flush();
+        _out.Flush();
+    }
+
+    public void Dispose()
+    {
+        _json.Dispose();
+        _out.Dispose();
+    }
+}

@@ -1,0 +1,103 @@
+using System.CommandLine;
+using Tcpq;
+using Tcpq.Commands;
+using Tcpq.Events;
+using Tcpq.Output;
+
+return TcpqProgram.Run(args);
+
+/// <summary>Builds the command tree and maps every error to one line and an exit code.</summary>
+internal static class TcpqProgram
+{
+    private const string ExitCodesHelp = """
+        Exit codes:
+          0 ok    1 unexpected failure   2 usage (unknown flag, bad value)   3 bad port
+          4 no permission (need root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)   5 no BTF
+          6 no cgroup v2   7 missing tracepoint   8 unsupported kernel   9 bad input file
+          10 libbpf not installed
+        """;
+
+    public static int Run(string[] args)
+    {
+        try
+        {
+            var root = Build();
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                Console.Error.WriteLine($"tcpq: {parse.Errors[0].Message} (see tcpq --help)");
+                return (int)ExitCode.Usage;
+            }
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (TcpqException e)
+        {
+            Console.Error.WriteLine($"tcpq: {e.Message}");
+            return (int)e.Code;
+        }
+    }
+
+    internal static RootCommand Build()
+    {
+        var root = new RootCommand(
+            "tcpq follows incoming TCP connections from the SYN through the kernel's queues to accept(), and says where the time went.\n\n" + ExitCodesHelp);
+        root.Subcommands.Add(BuildTrace());
+        return root;
+    }
+
+    private static Command BuildTrace()
+    {
+        var port = new Option<string[]>("--port", "-p")
+        {
+            Description = "Trace this listening port (repeatable, or a comma list); default: every port",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var format = new Option<EventFormat>("--format", "-f")
+        {
+            Description = "csv (default), json (one object per line) or seed (the DTrace script's nine columns)",
+            DefaultValueFactory = _ => EventFormat.Csv,
+        };
+        var duration = new Option<double?>("--duration", "-d") { Description = "Stop after this many seconds" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write rows to this file instead of standard output" };
+        var events = new Option<string[]>("--events", "-e")
+        {
+            Description = "Only these actions (comma list): syn, syn-drop, syn-cookie, synack-retrans, syn-aa, ack-drop, accept, abort",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages" };
+
+        var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
+        {
+            port, format, duration, output, events, verbose,
+        };
+        trace.SetAction(parse =>
+        {
+            double? seconds = parse.GetValue(duration);
+            if (seconds is <= 0 or double.NaN or double.PositiveInfinity)
+                throw new TcpqException(ExitCode.Usage, $"bad duration '{seconds}': a number of seconds above 0");
+            var options = new TraceOptions(
+                PortList.Parse(parse.GetValue(port) ?? []),
+                parse.GetValue(format),
+                seconds,
+                parse.GetValue(output),
+                ParseKinds(parse.GetValue(events)),
+                parse.GetValue(verbose));
+            return new TraceCommand(options, Console.Error).Run();
+        });
+        return trace;
+    }
+
+    private static IReadOnlySet<EventKind>? ParseKinds(string[]? values)
+    {
+        if (values is null || values.Length == 0) return null;
+        var kinds = new HashSet<EventKind>();
+        foreach (var name in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+        {
+            if (!EventKinds.TryParse(name, out var kind))
+                throw new TcpqException(ExitCode.Usage, $"unknown action '{name}' for --events: one of {string.Join(", ", EventKinds.All.Select(EventKinds.Name))}");
+            kinds.Add(kind);
+        }
+        return kinds;
+    }
+}
