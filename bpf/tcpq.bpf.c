@@ -545,7 +545,8 @@ static __always_inline int on_accept(long fd)
 	e->kind = TCPQ_ACCEPT;
 	fill_key_event(e, &k);
 	e->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* the process's name, not the thread's: a runtime's worker threads have their own */
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	e->flags = TCPQ_F_TASK;
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
 	if (cv) {
