@@ -37,6 +37,9 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
             // Every program is attached: the header tells the reader that tracing is live.
             writer.WriteHeader();
             writer.Flush();
+            stderr.WriteLine(options.Ports.Count == 0
+                ? "tcpq: tracing every listening port; Ctrl-C to stop"
+                : $"tcpq: tracing port{(options.Ports.Count > 1 ? "s" : "")} {string.Join(", ", options.Ports)}; Ctrl-C to stop");
             ulong lostReported = 0;
             try
             {

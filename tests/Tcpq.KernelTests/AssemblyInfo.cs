@@ -1,0 +1,2 @@
+// Kernel tests attach real programs and time real retransmissions: one at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -1,0 +1,25 @@
+using System.Text.Json;
+
+namespace Tcpq.KernelTests.Fixtures;
+
+/// <summary>One row of <c>tcpq trace --format json</c>.</summary>
+public sealed record TraceRow(
+    long Ts, string Action, string SourceIp, int SourcePort, int DestPort, int? Q0, int? Q, int? QMax,
+    string DestIp, int? Attempt, long? WaitUs, int? Pid, string? Comm, string? Reason, uint NetNs)
+{
+    public static TraceRow Parse(string line)
+    {
+        using var doc = JsonDocument.Parse(line);
+        var r = doc.RootElement;
+        int? I(string n) => r.GetProperty(n).ValueKind == JsonValueKind.Null ? null : r.GetProperty(n).GetInt32();
+        long? L(string n) => r.GetProperty(n).ValueKind == JsonValueKind.Null ? null : r.GetProperty(n).GetInt64();
+        string? S(string n) => r.GetProperty(n).ValueKind == JsonValueKind.Null ? null : r.GetProperty(n).GetString();
+        return new TraceRow(
+            r.GetProperty("ts").GetInt64(), S("action")!, S("source_ip")!, I("source_port")!.Value, I("dest_port")!.Value,
+            I("q0"), I("q"), I("qmax"), S("dest_ip")!, I("attempt"), L("wait_us"), I("pid"), S("comm"), S("reason"),
+            r.GetProperty("netns").GetUInt32());
+    }
+
+    public override string ToString() =>
+        $"{Action} {SourceIp}:{SourcePort}->{DestIp}:{DestPort} q0={Q0} q={Q} qmax={QMax} attempt={Attempt} wait_us={WaitUs} pid={Pid} comm={Comm} reason={Reason} netns={NetNs}";
+}
