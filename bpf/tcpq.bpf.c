@@ -372,6 +372,13 @@ int BPF_PROG(tcpq_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_
 
 /* ---- the connection's own socket ---- */
 
+/* inet_sport, not skc_num: moving to TCP_CLOSE releases the port (inet_num = 0) before the
+ * state change is traced. */
+static __always_inline __u16 local_port(const struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
 static __always_inline void key_from_sock(const struct sock *sk, struct conn_key *k)
 {
 	if (sk->__sk_common.skc_family == AF_INET) {
@@ -383,7 +390,7 @@ static __always_inline void key_from_sock(const struct sock *sk, struct conn_key
 		BPF_CORE_READ_INTO(&k->daddr, sk, __sk_common.skc_v6_rcv_saddr);
 	}
 	k->sport = bpf_ntohs(sk->__sk_common.skc_dport);
-	k->dport = sk->__sk_common.skc_num;
+	k->dport = local_port(sk);
 	k->netns = sk->__sk_common.skc_net.net->ns.inum;
 }
 
@@ -394,7 +401,7 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT);
 	if (!established && !closed)
 		return 0;
-	if (sk->sk_protocol != IPPROTO_TCP_ || !port_traced(sk->__sk_common.skc_num))
+	if (sk->sk_protocol != IPPROTO_TCP_ || !port_traced(local_port(sk)))
 		return 0;
 
 	struct conn_key k = {};
