@@ -43,6 +43,7 @@ struct tcpq_config {
 };
 const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
 
+/* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);
@@ -134,7 +135,8 @@ static __always_inline struct tcpq_event *reserve(void)
 static __always_inline void submit(struct tcpq_event *e)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, avail >= 256 * 1024 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	bpf_ringbuf_submit(e, avail >= size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void set_v4mapped(__u8 *dst, __be32 a)
@@ -409,6 +411,7 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	__u64 now = bpf_ktime_get_ns();
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
 	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
+	struct pending ack = {};
 
 	if (established) {
 		struct conn_val nv = { .established_ns = now, .state = CONN_ESTABLISHED };
@@ -417,6 +420,13 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 			nv.attempts = cv->attempts;
 		}
 		bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
+		/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
+		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+		struct pending *p = &pendings[cpu];
+		if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
+			ack = *p;
+			p->kind = 0;
+		}
 	} else {
 		/* only a connection still waiting in the accept queue: accept() deletes it */
 		if (!cv || !(cv->state & CONN_ESTABLISHED) || (cv->state & CONN_ABORTED))
@@ -432,16 +442,13 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	e->kind = kind;
 	fill_key_event(e, &k);
 	if (established) {
-		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
-		struct pending *p = &pendings[cpu];
-		if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
+		if (ack.kind) {
 			/* the queues as the final ACK arrived, as the seed printed them */
-			e->q0 = p->q0;
-			e->q = p->q;
-			e->qmax = p->qmax;
-			e->drops = p->drops;
+			e->q0 = ack.q0;
+			e->q = ack.q;
+			e->qmax = ack.qmax;
+			e->drops = ack.drops;
 			e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
-			p->kind = 0;
 		}
 		if (cv && cv->first_syn_ns) {
 			e->wait_ns = now - cv->first_syn_ns;
@@ -507,7 +514,7 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 
 static __always_inline int on_accept(long fd)
 {
-	if (fd < 0 || !kind_on(TCPQ_ACCEPT))
+	if (fd < 0)
 		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
@@ -544,10 +551,20 @@ static __always_inline int on_accept(long fd)
 	k.dport = lport;
 	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
+	/* the connection leaves the table whether or not its row fits in the ring buffer */
+	__u64 now = bpf_ktime_get_ns();
+	struct conn_val cv = {};
+	struct conn_val *found = bpf_map_lookup_elem(&conns, &k);
+	if (found) {
+		cv = *found;
+		bpf_map_delete_elem(&conns, &k);
+	}
+
+	if (!kind_on(TCPQ_ACCEPT))
+		return 0;
 	struct tcpq_event *e = reserve();
 	if (!e)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
 	e->ts_ns = now;
 	e->kind = TCPQ_ACCEPT;
 	fill_key_event(e, &k);
@@ -555,17 +572,13 @@ static __always_inline int on_accept(long fd)
 	/* the process's name, not the thread's: a runtime's worker threads have their own */
 	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	e->flags = TCPQ_F_TASK;
-	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-	if (cv) {
-		if (cv->established_ns) {
-			e->wait_ns = now - cv->established_ns;
-			e->flags |= TCPQ_F_WAIT;
-		}
-		if (cv->attempts) {
-			e->attempt = cv->attempts;
-			e->flags |= TCPQ_F_ATTEMPT;
-		}
-		bpf_map_delete_elem(&conns, &k);
+	if (cv.established_ns) {
+		e->wait_ns = now - cv.established_ns;
+		e->flags |= TCPQ_F_WAIT;
+	}
+	if (cv.attempts) {
+		e->attempt = cv.attempts;
+		e->flags |= TCPQ_F_ATTEMPT;
 	}
 	submit(e);
 	return 0;

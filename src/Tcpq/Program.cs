@@ -66,10 +66,15 @@ internal static class TcpqProgram
             Arity = ArgumentArity.OneOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages" };
+        var ringKb = new Option<int>("--ring-buffer-kb")
+        {
+            Description = "Size of the kernel's event ring buffer in KiB (a power of two); events that do not fit are counted and reported as lost",
+            DefaultValueFactory = _ => Tcpq.Bpf.TraceConfig.DefaultRingBufferKb,
+        };
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
-            port, format, duration, output, events, verbose,
+            port, format, duration, output, events, verbose, ringKb,
         };
         trace.SetAction(parse =>
         {
@@ -82,7 +87,8 @@ internal static class TcpqProgram
                 seconds,
                 parse.GetValue(output),
                 ParseKinds(parse.GetValue(events)),
-                parse.GetValue(verbose));
+                parse.GetValue(verbose),
+                parse.GetValue(ringKb));
             return new TraceCommand(options, Console.Error).Run();
         });
         return trace;

@@ -5,8 +5,10 @@ namespace Tcpq.Bpf;
 
 /// <summary>What the kernel programs filter on, written into their .rodata before load so the
 /// verifier prunes what is off (mirrors <c>struct tcpq_config</c> in tcpq.bpf.c).</summary>
-public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<EventKind>? Kinds)
+public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<EventKind>? Kinds, int RingBufferKb = TraceConfig.DefaultRingBufferKb)
 {
+    public const int DefaultRingBufferKb = 4096;
+
     public const int MaxPorts = 64;
 
     internal unsafe byte[] ToRodata()

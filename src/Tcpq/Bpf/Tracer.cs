@@ -87,6 +87,11 @@ public sealed unsafe class Tracer : IDisposable
             if (LibBpf.MapSetInitialValue(rodata, p, size) != 0)
                 throw new TcpqException(ExitCode.Failure, "cannot set the BPF object's configuration");
 
+        int ringBytes = config.RingBufferKb * 1024;
+        if (config.RingBufferKb < 4 || (ringBytes & (ringBytes - 1)) != 0)
+            throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: a power of two, at least 4");
+        LibBpf.MapSetMaxEntries(FindMap("events"), (uint)ringBytes);
+
         LibbpfLog.Clear();
         int err = LibBpf.ObjectLoad(_object);
         if (err != 0) throw LoadError("load BPF programs", -err);

@@ -11,7 +11,8 @@ public sealed record TraceOptions(
     double? DurationSeconds,
     string? OutputPath,
     IReadOnlySet<EventKind>? Kinds,
-    bool Verbose);
+    bool Verbose,
+    int RingBufferKb = TraceConfig.DefaultRingBufferKb);
 
 /// <summary><c>tcpq trace</c>: loads the kernel programs and prints one row per event until
 /// Ctrl-C, SIGTERM or --duration; then reports what was lost, if anything.</summary>
@@ -32,7 +33,7 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         if (options.DurationSeconds is double d) stop.CancelAfter(TimeSpan.FromSeconds(d));
 
-        using (var tracer = Tracer.Start(new TraceConfig(options.Ports, options.Kinds), sink, options.Verbose))
+        using (var tracer = Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), sink, options.Verbose))
         {
             // Every program is attached: the header tells the reader that tracing is live.
             writer.WriteHeader();

@@ -44,7 +44,7 @@ public sealed class NetNamespace : IDisposable
             try
             {
                 using var ns = File.OpenHandle(Path);
-                if (Interop.SetNs((int)ns.DangerousGetHandle(), Interop.CLONE_NEWNET) != 0)
+                if (Posix.SetNs((int)ns.DangerousGetHandle(), Posix.CLONE_NEWNET) != 0)
                     throw new InvalidOperationException($"setns {Path}: errno {Marshal.GetLastPInvokeError()}");
                 result = f();
             }

@@ -6,7 +6,7 @@ public static class Requirements
 {
     public static void Check()
     {
-        if (Interop.GetEuid() != 0)
+        if (Posix.GetEuid() != 0)
             throw new InvalidOperationException("kernel tests need root (they create network namespaces and load BPF programs)");
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
             throw new InvalidOperationException("kernel tests need BTF at /sys/kernel/btf/vmlinux");

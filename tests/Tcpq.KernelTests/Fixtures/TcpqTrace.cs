@@ -14,6 +14,7 @@ public sealed class TcpqTrace : IDisposable
     private readonly List<string> _stderr = [];
     private readonly TaskCompletionSource _live = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public string OutputPath { get; }
+    public int Pid => _process.Id;
     public int? ExitCode { get; private set; }
 
     private TcpqTrace(Process process, string outputPath)
@@ -52,10 +53,10 @@ public sealed class TcpqTrace : IDisposable
     }
 
     /// <summary>Sends SIGINT (as Ctrl-C would) and waits for a clean exit.</summary>
-    public int Stop(int signal = Interop.SIGINT)
+    public int Stop(int signal = Posix.SIGINT)
     {
         if (ExitCode is int done) return done;
-        Interop.Kill(_process.Id, signal);
+        Posix.Kill(_process.Id, signal);
         if (!_process.WaitForExit(TimeSpan.FromSeconds(20)))
         {
             _process.Kill();

@@ -1,0 +1,64 @@
+using Tcpq.KernelTests.Fixtures;
+
+namespace Tcpq.KernelTests;
+
+/// <summary>Bad input gets one line on stderr and its own exit code; never a stack trace.</summary>
+public class CommandLineErrorTests
+{
+    private static (int Code, string Output) Tcpq(params string[] args)
+    {
+        var output = Shell.RunWithCode(TcpqTrace.Binary, args, out int code, timeout: TimeSpan.FromSeconds(30));
+        return (code, output);
+    }
+
+    private static void AssertOneLine(string output)
+    {
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("tcpq: ", lines[0]);
+        Assert.DoesNotContain("   at ", output);
+    }
+
+    [Fact]
+    public void An_unknown_flag_is_a_usage_error()
+    {
+        var (code, output) = Tcpq("trace", "--no-such-flag");
+        Assert.Equal(2, code);
+        AssertOneLine(output);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65536")]
+    [InlineData("http")]
+    public void A_bad_port_has_its_own_exit_code(string port)
+    {
+        var (code, output) = Tcpq("trace", "-p", port);
+        Assert.Equal(3, code);
+        AssertOneLine(output);
+        Assert.Contains(port, output);
+    }
+
+    [Fact]
+    public void Without_root_it_says_what_it_needs()
+    {
+        Requirements.Check();
+        var output = Shell.RunWithCode("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+            TcpqTrace.Binary, "trace", "-d", "1"], out int code, timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(4, code);
+        AssertOneLine(output);
+        Assert.Contains("root", output);
+    }
+
+    [Fact]
+    public void Without_kernel_BTF_it_says_so()
+    {
+        Requirements.Check();
+        // a private mount namespace where /sys/kernel/btf is empty
+        var output = Shell.RunWithCode("unshare", ["-m", "sh", "-c",
+            $"mount -t tmpfs none /sys/kernel/btf && exec {TcpqTrace.Binary} trace -d 1"], out int code, timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(5, code);
+        AssertOneLine(output);
+        Assert.Contains("BTF", output);
+    }
+}
