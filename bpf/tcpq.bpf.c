@@ -43,6 +43,13 @@ struct tcpq_config {
 };
 const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
 
+/* Never read: the programs use these types only through locals and constants, which leave no
+ * BTF, so these put them into the object's BTF, where tests/Tcpq.Tests/EventLayoutTests.cs
+ * compares them with the C# side. */
+const struct tcpq_event *tcpq_btf_event __attribute__((unused));
+const enum tcpq_kind *tcpq_btf_kind __attribute__((unused));
+const enum tcpq_reason *tcpq_btf_reason __attribute__((unused));
+
 /* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -6,11 +6,13 @@ namespace Tcpq.Events;
 /// wall time. Stopwatch reads CLOCK_MONOTONIC on Linux, so one offset taken at start serves.</summary>
 public sealed class WallClock
 {
-    private readonly long _offsetTicks;
+    private readonly long _utcTicks;
+    private readonly long _monotonicNs;
 
     public WallClock(DateTime utcNow, long monotonicNs)
     {
-        _offsetTicks = utcNow.Ticks - monotonicNs / 100;
+        _utcTicks = utcNow.Ticks;
+        _monotonicNs = monotonicNs;
     }
 
     public static WallClock System()
@@ -19,7 +21,14 @@ public sealed class WallClock
         return new WallClock(DateTime.UtcNow, mono);
     }
 
-    public DateTime ToUtc(ulong monotonicNs) => new(_offsetTicks + (long)(monotonicNs / 100), DateTimeKind.Utc);
+    /// <summary>The reference time plus the nanoseconds elapsed since, rounded down to a tick.</summary>
+    public DateTime ToUtc(ulong monotonicNs)
+    {
+        long elapsed = (long)monotonicNs - _monotonicNs;
+        long ticks = elapsed / 100;
+        if (elapsed % 100 < 0) ticks--;
+        return new(_utcTicks + ticks, DateTimeKind.Utc);
+    }
 
     public static long MonotonicNowNs() => (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
 }

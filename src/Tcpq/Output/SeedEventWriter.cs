@@ -3,7 +3,7 @@ using Tcpq.Events;
 namespace Tcpq.Output;
 
 /// <summary>The seed DTrace script's nine columns and formats exactly, for parsers of its output:
-/// <c>%Y</c> dates (<c>2016 Aug 11 14:37:02</c>, UTC) and the source address as <c>0x%08x</c>.</summary>
+/// <c>%Y</c> dates (<c>2016 Aug 11 14:37:02</c>, <c>2016 Aug  3 14:37:02</c>, UTC) and the source address as <c>0x%08x</c>.</summary>
 public sealed class SeedEventWriter(Stream stream, EventContext context) : IEventWriter
 {
     public static ReadOnlySpan<byte> Header => "TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax\n"u8;
@@ -18,7 +18,9 @@ public sealed class SeedEventWriter(Stream stream, EventContext context) : IEven
         RowFields.UInt(o, e.TsNs);
         o.Write((byte)',');
         var span = o.GetSpan(32);
-        context.Clock.ToUtc(e.TsNs).TryFormat(span, out int n, "yyyy MMM dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        var utc = context.Clock.ToUtc(e.TsNs);
+        // %Y is ctime(3) rearranged, so a day below 10 is padded with a space: "2016 Aug  3 09:05:07"
+        utc.TryFormat(span, out int n, utc.Day < 10 ? "yyyy MMM  d HH:mm:ss" : "yyyy MMM dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
         o.Advance(n);
         o.Write((byte)',');
         o.Write(EventKinds.Utf8Name(e.Kind));

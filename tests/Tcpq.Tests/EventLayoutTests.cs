@@ -1,0 +1,113 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Tcpq.Bpf;
+using Tcpq.Events;
+
+namespace Tcpq.Tests;
+
+/// <summary>The C# mirrors of bpf/tcpq.h against the BTF of the compiled object embedded in tcpq.</summary>
+public sealed class EventLayoutTests : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"tcpq-layout-{Guid.NewGuid():N}.bpf.o");
+    private readonly KernelBtf _btf;
+
+    public EventLayoutTests()
+    {
+        using (var resource = typeof(Tracer).Assembly.GetManifestResourceStream("tcpq.bpf.o"))
+        using (var file = File.Create(_path))
+        {
+            Assert.NotNull(resource);
+            resource.CopyTo(file);
+        }
+        _btf = KernelBtf.Open(_path);
+    }
+
+    public void Dispose()
+    {
+        _btf.Dispose();
+        File.Delete(_path);
+    }
+
+    private static readonly Dictionary<string, string> EventFields = new()
+    {
+        ["ts_ns"] = "TsNs", ["wait_ns"] = "WaitNs", ["saddr"] = "SourceAddress", ["daddr"] = "DestAddress",
+        ["netns"] = "NetNs", ["pid"] = "Pid", ["q0"] = "Q0", ["q"] = "Q", ["qmax"] = "QMax",
+        ["attempt"] = "Attempt", ["reason"] = "Reason", ["drops"] = "Drops", ["sport"] = "SourcePort",
+        ["dport"] = "DestPort", ["kind"] = "Kind", ["flags"] = "Flags", ["pad"] = "Pad", ["comm"] = "Comm",
+    };
+
+    private static readonly Dictionary<string, string> ConfigFields = new()
+    {
+        ["nports"] = "NPorts", ["kinds"] = "Kinds", ["ports"] = "Ports",
+    };
+
+    private void AssertSameLayout<T>(string cStruct, Dictionary<string, string> names) where T : struct
+    {
+        var layout = _btf.StructLayout(cStruct);
+        Assert.True(layout.HasValue, $"struct {cStruct} is not in the object's BTF");
+        var (size, offsets) = layout.Value;
+
+        Assert.Equal(size, Unsafe.SizeOf<T>());
+        Assert.Equal(names.Keys.Order(), offsets.Keys.Order()); // every C member is mapped, and no more
+        var csFields = typeof(T).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Select(f => f.Name);
+        Assert.Equal(names.Values.Order(), csFields.Order()); // every C# field is mapped
+        foreach (var (c, cs) in names)
+            Assert.True(offsets[c] == (int)Marshal.OffsetOf<T>(cs), $"{cStruct}.{c} is at {offsets[c]}, {typeof(T).Name}.{cs} at {Marshal.OffsetOf<T>(cs)}");
+    }
+
+    [Fact]
+    public void TcpqEvent_is_laid_out_as_struct_tcpq_event()
+    {
+        AssertSameLayout<TcpqEvent>("tcpq_event", EventFields);
+        Assert.Equal(TcpqEvent.Size, Unsafe.SizeOf<TcpqEvent>());
+    }
+
+    [Fact]
+    public void The_rodata_config_is_laid_out_as_struct_tcpq_config()
+    {
+        AssertSameLayout<TraceConfig.RodataConfig>("tcpq_config", ConfigFields);
+    }
+
+    [Fact]
+    public void EventKind_has_the_values_of_enum_tcpq_kind()
+    {
+        var names = new Dictionary<string, EventKind>
+        {
+            ["TCPQ_SYN"] = EventKind.Syn, ["TCPQ_SYN_DROP"] = EventKind.SynDrop, ["TCPQ_SYN_COOKIE"] = EventKind.SynCookie,
+            ["TCPQ_SYNACK_RETRANS"] = EventKind.SynAckRetrans, ["TCPQ_SYN_AA"] = EventKind.SynAa,
+            ["TCPQ_ACK_DROP"] = EventKind.AckDrop, ["TCPQ_ACCEPT"] = EventKind.Accept, ["TCPQ_ABORT"] = EventKind.Abort,
+        };
+        var values = _btf.EnumValues("tcpq_kind");
+        Assert.NotNull(values);
+        Assert.Equal(names.Keys.Order(), values.Values.Order());
+        Assert.Equal(Enum.GetValues<EventKind>().Order(), names.Values.Order());
+        foreach (var (value, name) in values) Assert.Equal((byte)names[name], value);
+    }
+
+    [Fact]
+    public void DropReasons_has_the_values_of_enum_tcpq_reason()
+    {
+        var names = new Dictionary<string, uint>
+        {
+            ["TCPQ_REASON_NONE"] = 0, ["TCPQ_REASON_ACCEPT_QUEUE_FULL"] = DropReasons.AcceptQueueFull,
+            ["TCPQ_REASON_SYN_QUEUE_FULL"] = DropReasons.SynQueueFull, ["TCPQ_REASON_PEER_RESET"] = DropReasons.PeerReset,
+            ["TCPQ_REASON_PEER_CLOSED"] = DropReasons.PeerClosed,
+        };
+        var values = _btf.EnumValues("tcpq_reason");
+        Assert.NotNull(values);
+        Assert.Equal(names.Keys.Order(), values.Values.Order());
+        foreach (var (value, name) in values) Assert.Equal(names[name], value);
+    }
+
+    [Fact]
+    public void The_running_kernel_names_the_listen_overflow_drop_reason()
+    {
+        using var vmlinux = KernelBtf.Open(KernelBtf.VmlinuxPath);
+        var reasons = vmlinux.EnumValues("skb_drop_reason");
+        Assert.NotNull(reasons);
+        Assert.Contains("SKB_DROP_REASON_TCP_LISTEN_OVERFLOW", reasons.Values);
+        var value = reasons.Single(r => r.Value == "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW").Key;
+        Assert.Equal("TCP_LISTEN_OVERFLOW", new DropReasons(reasons).Name(value));
+    }
+}
