@@ -334,32 +334,36 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 
 	__u8 kind = p->kind;
 	p->kind = 0;
-	/* reason 0 is "not dropped yet", 1 "consumed": neither is a drop */
-	bool dropped_with_reason = reason > 1;
+	/* reason 0 is "not dropped yet", 1 "consumed": neither is a drop. tcp_v4_rcv() frees a
+	 * retransmitted SYN or duplicate ACK that an existing request socket answered with
+	 * NOT_SPECIFIED (and bumps sk_drops): that is no drop either. A SYN the listener refused in
+	 * tcp_conn_request() is consumed, with sk_drops and TcpExtListenDrops raised. */
+	bool freed_with_reason = reason > 1;
+	bool unspecified = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
+	struct sock *lsk = (struct sock *)p->listener;
+	__u32 drops = BPF_CORE_READ(lsk, sk_drops.counter);
+	__u32 drops_before = p->drops;
+	bool listener_dropped = !freed_with_reason && drops != drops_before;
+	p->drops = drops;
+
 	if (kind == TCPQ_SYN_AA) {
-		if (dropped_with_reason) {
-			struct sock *lsk = (struct sock *)p->listener;
-			p->drops = BPF_CORE_READ(lsk, sk_drops.counter);
+		if (freed_with_reason && !unspecified)
 			emit_listener_event(p, TCPQ_ACK_DROP, now, reason);
-		}
 		return 0;
 	}
 
-	struct sock *lsk = (struct sock *)p->listener;
-	__u32 drops = BPF_CORE_READ(lsk, sk_drops.counter);
 	__u32 q0_after = BPF_CORE_READ((struct inet_connection_sock *)lsk, icsk_accept_queue.qlen.counter);
-	__u32 drops_before = p->drops;
-	p->drops = drops;
-	if (dropped_with_reason) {
+	if (freed_with_reason && !unspecified) {
 		emit_listener_event(p, TCPQ_SYN_DROP, now, reason);
-	} else if (drops != drops_before) {
+	} else if (listener_dropped) {
 		/* tcp_conn_request() dropped it without a drop reason: the kernel tests the
 		 * accept queue with sk_acceptq_is_full(): Q > Qmax */
 		emit_listener_event(p, TCPQ_SYN_DROP, now,
 				    p->q > p->qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
 						   : TCPQ_REASON_SYN_QUEUE_FULL);
-	} else if (p->syncookies == 2 ||
-		   (p->syncookies == 1 && p->q0 >= p->qmax && q0_after <= p->q0)) {
+	} else if (!freed_with_reason &&
+		   (p->syncookies == 2 ||
+		    (p->syncookies == 1 && p->q0 >= p->qmax && q0_after <= p->q0))) {
 		/* tcp_conn_request(): want_cookie when syncookies=2, or =1 and the SYN queue is
 		 * full; a cookie adds no request socket, so Q0 did not grow */
 		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);

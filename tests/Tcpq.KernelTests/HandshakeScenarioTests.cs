@@ -153,4 +153,31 @@ public class HandshakeScenarioTests
         Assert.Equal(Scenario.Delta(before, after, "TcpExtListenDrops"), rows.Count(r => r.Action is "syn-drop" or "ack-drop"));
         late.Dispose();
     }
+
+    [Fact]
+    public void A_SYN_retry_answered_by_an_existing_request_socket_is_not_a_drop()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
+        // the server's SYN-ACKs are lost, so the client retries its SYN while the request socket waits
+        ns.Exec("nft", "add", "table", "inet", "tcpqtest");
+        ns.Exec("nft", "add", "chain", "inet", "tcpqtest", "out", "{ type filter hook output priority 0; }");
+        ns.Exec("nft", "add", "rule", "inet", "tcpqtest", "out", "tcp", "sport", port.ToString(), "tcp", "flags", "==", "syn|ack", "drop");
+        var before = ns.Nstat();
+        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString()]);
+
+        using var client = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port));
+        trace.WaitFor(r => r.Count(x => x.Action == "syn") >= 2, TimeSpan.FromSeconds(4));
+        ns.Exec("nft", "delete", "table", "inet", "tcpqtest");
+        using var server = listener.AcceptWithin(TimeSpan.FromSeconds(8));
+        var rows = trace.WaitFor(r => r.Any(x => x.Action == "accept"), Wait).In(ns);
+        var after = ns.Nstat();
+
+        Assert.True(rows.Count(r => r.Action == "syn") >= 2, string.Join("\n", rows));
+        Assert.Contains(rows, r => r.Action == "synack-retrans");
+        Assert.DoesNotContain(rows, r => r.Action is "syn-drop" or "ack-drop");
+        Assert.Equal(0, Scenario.Delta(before, after, "TcpExtListenDrops"));
+        Assert.Single(rows, r => r.Action == "syn-aa");
+    }
 }
