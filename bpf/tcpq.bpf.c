@@ -30,8 +30,9 @@
 #define TCP_ACK_ 0x10
 /* A client retries a SYN for at most ~127 s by default; an older entry is a new connection. */
 #define CONN_STALE_NS (180ULL * 1000000000ULL)
-/* A pending packet not freed within this time is not ours any more. */
-#define PENDING_STALE_NS (50ULL * 1000000ULL)
+/* A pending packet not freed within this time is not ours any more (generous: a busy VM's
+ * vCPU can stall for tens of ms between the hook and the free). */
+#define PENDING_STALE_NS (1000ULL * 1000000ULL)
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -546,7 +547,8 @@ static __always_inline int on_accept(long fd)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
+	__u16 lport = local_port(sk);
 	if (!port_traced(lport))
 		return 0;
 

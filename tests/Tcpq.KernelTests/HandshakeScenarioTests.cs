@@ -112,6 +112,12 @@ public class HandshakeScenarioTests
         var closed = Assert.Single(rows, r => r.Action == "abort" && r.SourcePort == closePort);
         Assert.Equal("peer-closed", closed.Reason);
         Assert.DoesNotContain(rows, r => r.Action == "accept");
+
+        // the application still gets both from accept() (a reset one already in TCP_CLOSE)
+        using var s1 = listener.AcceptWithin(Wait);
+        using var s2 = listener.AcceptWithin(Wait);
+        rows = trace.WaitFor(r => r.Count(x => x.Action == "accept") == 2, Wait).In(ns);
+        Assert.Equal(new[] { closePort, resetPort }.Order(), rows.Where(r => r.Action == "accept").Select(r => r.SourcePort).Order());
     }
 
     [Fact]

@@ -1,0 +1,118 @@
+// connload: connect/accept/close on loopback as fast as the machine allows, for benchmarks.
+// Bounded in count and time; meant to run inside a private network namespace (bench/run).
+//   connload -p PORT -t CLIENT_THREADS -n MAX_CONNECTIONS -d SECONDS [-b BACKLOG]
+// Prints one line: "connections=N seconds=S rate=R failed=F".
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int port = 9100, threads = 4, backlog = 4096;
+static long max_conns = 1000000;
+static double seconds = 5.0;
+static atomic_long done, failed;
+static atomic_int stop;
+static int listen_fd;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *server(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			break;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void *client(void *arg)
+{
+	(void)arg;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct linger lg = { 1, 0 }; /* RST on close: no TIME_WAIT exhausting the ports */
+	while (!atomic_load(&stop)) {
+		if (atomic_fetch_add(&done, 1) >= max_conns) {
+			atomic_fetch_sub(&done, 1);
+			break;
+		}
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0 || connect(s, (struct sockaddr *)&to, sizeof(to)) != 0) {
+			atomic_fetch_add(&failed, 1);
+			atomic_fetch_sub(&done, 1);
+		}
+		if (s >= 0) {
+			setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(s);
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+	while ((opt = getopt(argc, argv, "p:t:n:d:b:")) != -1) {
+		switch (opt) {
+		case 'p': port = atoi(optarg); break;
+		case 't': threads = atoi(optarg); break;
+		case 'n': max_conns = atol(optarg); break;
+		case 'd': seconds = atof(optarg); break;
+		case 'b': backlog = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: connload -p PORT -t THREADS -n MAX -d SECONDS [-b BACKLOG]\n");
+			return 2;
+		}
+	}
+	if (seconds <= 0 || seconds > 600 || max_conns <= 0 || threads < 1 || threads > 64) {
+		fprintf(stderr, "connload: bounds: 0 < seconds <= 600, max > 0, 1 <= threads <= 64\n");
+		return 2;
+	}
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) || listen(listen_fd, backlog)) {
+		perror("connload: listen");
+		return 1;
+	}
+	struct timeval tv = { 0, 100000 };
+	setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	pthread_t srv, cl[64];
+	pthread_create(&srv, NULL, server, NULL);
+	double t0 = now();
+	for (int i = 0; i < threads; i++)
+		pthread_create(&cl[i], NULL, client, NULL);
+	while (now() - t0 < seconds && atomic_load(&done) < max_conns)
+		usleep(10000);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < threads; i++)
+		pthread_join(cl[i], NULL);
+	double t = now() - t0;
+	pthread_join(srv, NULL);
+	long n = atomic_load(&done);
+	printf("connections=%ld seconds=%.3f rate=%.0f failed=%ld\n", n, t, n / t, atomic_load(&failed));
+	return 0;
+}
