@@ -42,6 +42,7 @@ internal static class TcpqProgram
         var root = new RootCommand(
             "tcpq follows incoming TCP connections from the SYN through the kernel's queues to accept(), and says where the time went.\n\n" + ExitCodesHelp);
         root.Subcommands.Add(BuildTrace());
+        root.Subcommands.Add(ListenersVerb.Build());
         return root;
     }
 
