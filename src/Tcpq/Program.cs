@@ -67,10 +67,12 @@ internal static class TcpqProgram
             Arity = ArgumentArity.OneOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages" };
+        var backend = TraceBackendOptions.Backend();
+        var interval = TraceBackendOptions.Interval();
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
-            port, format, duration, output, events, verbose,
+            port, format, duration, output, events, verbose, backend, interval,
         };
         trace.SetAction(parse =>
         {
@@ -83,7 +85,9 @@ internal static class TcpqProgram
                 seconds,
                 parse.GetValue(output),
                 ParseKinds(parse.GetValue(events)),
-                parse.GetValue(verbose));
+                parse.GetValue(verbose),
+                parse.GetValue(backend),
+                TraceBackendOptions.ParseInterval(parse.GetValue(interval), parse.GetValue(backend)));
             return new TraceCommand(options, Console.Error).Run();
         });
         return trace;

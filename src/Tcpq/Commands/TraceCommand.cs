@@ -11,7 +11,9 @@ public sealed record TraceOptions(
     double? DurationSeconds,
     string? OutputPath,
     IReadOnlySet<EventKind>? Kinds,
-    bool Verbose);
+    bool Verbose,
+    TraceBackend Backend = TraceBackend.Ebpf,
+    TimeSpan? Interval = null);
 
 /// <summary><c>tcpq trace</c>: loads the kernel programs and prints one row per event until
 /// Ctrl-C, SIGTERM or --duration; then reports what was lost, if anything.</summary>
@@ -21,7 +23,8 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
 
     public int Run()
     {
-        var reasons = LoadDropReasons();
+        if (options.Backend == TraceBackend.Diag) return new DiagTraceCommand(options, stderr).Run();
+        var reasons = SuggestDiagOnFailure(LoadDropReasons);
         using var output = options.OutputPath is null or "-" ? Console.OpenStandardOutput() : OpenOutputFile(options.OutputPath);
         var context = new EventContext(WallClock.System(), reasons);
         using var writer = EventWriters.Create(options.Format, output, context);
@@ -32,7 +35,7 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         if (options.DurationSeconds is double d) stop.CancelAfter(TimeSpan.FromSeconds(d));
 
-        using (var tracer = Tracer.Start(new TraceConfig(options.Ports, options.Kinds), sink, options.Verbose))
+        using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds), sink, options.Verbose)))
         {
             // Every program is attached: the header tells the reader that tracing is live.
             writer.WriteHeader();
@@ -74,7 +77,20 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
 
     private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
 
-    private static Stream OpenOutputFile(string path)
+    /// <summary>Where eBPF cannot be used, says why and names the way that needs none.</summary>
+    private static T SuggestDiagOnFailure<T>(Func<T> start)
+    {
+        try
+        {
+            return start();
+        }
+        catch (TcpqException e) when (e.Code is ExitCode.NoPermission or ExitCode.NoBtf or ExitCode.UnsupportedKernel)
+        {
+            throw new TcpqException(e.Code, $"{e.Message}; without eBPF, try --backend diag (sampled)", e);
+        }
+    }
+
+    internal static Stream OpenOutputFile(string path)
     {
         try
         {
