@@ -117,6 +117,19 @@ public class DiagSamplerTests
     }
 
     [Fact]
+    public void A_connection_queued_and_accepted_between_two_samples_is_a_syn_aa_and_an_accept_once()
+    {
+        var s = Sampler();
+        s.Sample(0, [Listener(), Child(40009, inode: 700)]); // already accepted at the start: not an event
+        s.Sample(100 * Ms, [Listener(), Child(40009, inode: 700), Child(40001, inode: 555)]);
+        s.Sample(200 * Ms, [Listener(), Child(40009, inode: 700), Child(40001, inode: 555)]);
+        Assert.Equal([(EventKind.SynAa, 40001), (EventKind.Accept, 40001)], _out.Events.Select(e => (e.Kind, (int)e.SourcePort)));
+        var accept = _out.Events[1];
+        Assert.Equal(1555u, accept.Pid);
+        Assert.False(accept.Has(EventFlags.Wait)); // how long it waited is not known
+    }
+
+    [Fact]
     public void An_IPv4_connection_to_a_dual_stack_listener_belongs_to_it()
     {
         var s = Sampler();

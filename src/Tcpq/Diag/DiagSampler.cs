@@ -8,7 +8,8 @@ namespace Tcpq.Diag;
 /// The fallback tracer: compares successive sock_diag dumps of one namespace and writes what
 /// changed as the eBPF tracer's events, so the columns are the same. It sees states, not
 /// packets: a handshake that starts and finishes between two samples shows only as its syn-aa,
-/// one that comes and goes entirely is missed, and a syn-drop row carries in Attempt the number
+/// one queued and accepted between two samples shows as a syn-aa and an accept in the same
+/// sample (with no Wait), one that comes and goes entirely is missed, and a syn-drop row carries in Attempt the number
 /// of drops the listener counted since the previous sample.
 /// </summary>
 public sealed class DiagSampler
@@ -28,6 +29,7 @@ public sealed class DiagSampler
     private Dictionary<ulong, (uint? Drops, uint Q)> _listeners = [];
     private Dictionary<Connection, long> _requests = [];
     private Dictionary<Connection, Queued> _queued = [];
+    private HashSet<Connection> _connections = [];
     private bool _baseline = true;
     private readonly List<TcpqEvent> _events = [];
 
@@ -66,6 +68,7 @@ public sealed class DiagSampler
         var requests = new Dictionary<Connection, long>();
         var queued = new Dictionary<Connection, Queued>();
         var accepted = new List<(Connection Key, Queued Q, int Listener, uint Inode)>();
+        var connections = new HashSet<Connection>();
         foreach (var s in sockets)
         {
             if (s.State == TcpState.Listen) continue;
@@ -77,6 +80,10 @@ public sealed class DiagSampler
                 bool isNew = !_requests.TryGetValue(key, out long first);
                 requests[key] = isNew ? nowNs : first;
                 if (isNew && !_baseline) Add(EventKind.Syn, nowNs, key, listeners[li], q0[li]);
+            }
+            else if (!connections.Add(key))
+            {
+                continue; // the same connection twice in one dump (the kernel walks a changing table)
             }
             else if (s.Inode == 0 && s.State is TcpState.Established or TcpState.CloseWait)
             {
@@ -96,6 +103,15 @@ public sealed class DiagSampler
                 accepted.Add((key, left, li, s.Inode));
                 seenLeaving[li]++;
             }
+            else if (!_baseline && s.Inode != 0 && s.State is TcpState.Established or TcpState.CloseWait && !_connections.Contains(key))
+            {
+                // new and already accepted: it went through the queue between two samples
+                long? syn = _requests.TryGetValue(key, out long synNs) ? synNs : null;
+                var e = Event(EventKind.SynAa, nowNs, key, listeners[li], q0[li]);
+                if (syn is long t) { e.WaitNs = (ulong)(nowNs - t); e.Flags |= EventFlags.Wait; }
+                Add(e);
+                accepted.Add((key, new Queued(nowNs, syn), li, s.Inode));
+            }
         }
 
         WriteAccepts(nowNs, accepted, listeners, q0);
@@ -104,6 +120,7 @@ public sealed class DiagSampler
 
         _requests = requests;
         _queued = queued;
+        _connections = connections;
         _baseline = false;
         Flush();
     }
@@ -117,8 +134,11 @@ public sealed class DiagSampler
         foreach (var (key, q, li, inode) in accepted)
         {
             var e = Event(EventKind.Accept, nowNs, key, listeners[li], q0[li]);
-            e.WaitNs = (ulong)(nowNs - q.FirstSeenNs);
-            e.Flags |= EventFlags.Wait;
+            if (q.FirstSeenNs != nowNs)
+            {
+                e.WaitNs = (ulong)(nowNs - q.FirstSeenNs);
+                e.Flags |= EventFlags.Wait;
+            }
             var who = owners.Of(inode);
             if (who.Count > 0) SetTask(ref e, who[0]);
             Add(e);
