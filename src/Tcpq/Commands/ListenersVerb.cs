@@ -10,10 +10,11 @@ public static class ListenersVerb
     {
         var netns = new Option<string?>("--netns", "-n")
         {
+            HelpName = "PATH",
             Description = "Look in this network namespace (a file such as /run/netns/NAME or /proc/PID/ns/net); default: the current one",
         };
         var allNetns = new Option<bool>("--all-netns", "-A") { Description = "Look in every network namespace a process holds, and those in /run/netns (needs root)" };
-        var watch = new Option<double?>("--watch", "-w") { Description = "Repeat every SECONDS: redraw on a terminal, append timestamped snapshots to a pipe" };
+        var watch = new Option<double?>("--watch", "-w") { HelpName = "SECONDS", Description = "Repeat every SECONDS: redraw on a terminal, append timestamped snapshots to a pipe" };
         var format = new Option<ListenersFormat>("--format", "-f")
         {
             Description = "table (default), csv or json (an array of objects per snapshot)",

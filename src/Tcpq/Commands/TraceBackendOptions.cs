@@ -20,6 +20,7 @@ public static class TraceBackendOptions
 
     public static Option<string?> Interval() => new("--interval", "-i")
     {
+        HelpName = "TIME",
         Description = "With --backend diag: time between samples, e.g. 100ms (default), 0.5s, or a number of ms",
     };
 
