@@ -42,6 +42,7 @@ internal static class TcpqProgram
         var root = new RootCommand(
             "tcpq follows incoming TCP connections from the SYN through the kernel's queues to accept(), and says where the time went.\n\n" + ExitCodesHelp);
         root.Subcommands.Add(BuildTrace());
+        root.Subcommands.Add(ListenersVerb.Build());
         return root;
     }
 
@@ -72,9 +73,12 @@ internal static class TcpqProgram
             DefaultValueFactory = _ => Tcpq.Bpf.TraceConfig.DefaultRingBufferKb,
         };
 
+        var backend = TraceBackendOptions.Backend();
+        var interval = TraceBackendOptions.Interval();
+
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
-            port, format, duration, output, events, verbose, ringKb,
+            port, format, duration, output, events, verbose, ringKb, backend, interval,
         };
         trace.SetAction(parse =>
         {
@@ -88,7 +92,9 @@ internal static class TcpqProgram
                 parse.GetValue(output),
                 ParseKinds(parse.GetValue(events)),
                 parse.GetValue(verbose),
-                parse.GetValue(ringKb));
+                parse.GetValue(ringKb),
+                parse.GetValue(backend),
+                TraceBackendOptions.ParseInterval(parse.GetValue(interval), parse.GetValue(backend)));
             return new TraceCommand(options, Console.Error).Run();
         });
         return trace;

@@ -12,7 +12,9 @@ public sealed record TraceOptions(
     string? OutputPath,
     IReadOnlySet<EventKind>? Kinds,
     bool Verbose,
-    int RingBufferKb = TraceConfig.DefaultRingBufferKb);
+    int RingBufferKb = TraceConfig.DefaultRingBufferKb,
+    TraceBackend Backend = TraceBackend.Ebpf,
+    TimeSpan? Interval = null);
 
 /// <summary><c>tcpq trace</c>: loads the kernel programs and prints one row per event until
 /// Ctrl-C, SIGTERM or --duration; then reports what was lost, if anything.</summary>
@@ -22,7 +24,8 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
 
     public int Run()
     {
-        var reasons = LoadDropReasons();
+        if (options.Backend == TraceBackend.Diag) return new DiagTraceCommand(options, stderr).Run();
+        var reasons = SuggestDiagOnFailure(LoadDropReasons);
         using var output = options.OutputPath is null or "-" ? Console.OpenStandardOutput() : OpenOutputFile(options.OutputPath);
         var context = new EventContext(WallClock.System(), reasons);
         using var writer = EventWriters.Create(options.Format, output, context);
@@ -33,7 +36,7 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         if (options.DurationSeconds is double d) stop.CancelAfter(TimeSpan.FromSeconds(d));
 
-        using (var tracer = Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), sink, options.Verbose))
+        using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), sink, options.Verbose)))
         {
             // Every program is attached: the header tells the reader that tracing is live.
             writer.WriteHeader();
@@ -75,7 +78,20 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
 
     private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
 
-    private static Stream OpenOutputFile(string path)
+    /// <summary>Where eBPF cannot be used, says why and names the way that needs none.</summary>
+    private static T SuggestDiagOnFailure<T>(Func<T> start)
+    {
+        try
+        {
+            return start();
+        }
+        catch (TcpqException e) when (e.Code is ExitCode.NoPermission or ExitCode.NoBtf or ExitCode.UnsupportedKernel)
+        {
+            throw new TcpqException(e.Code, $"{e.Message}; without eBPF, try --backend diag (sampled)", e);
+        }
+    }
+
+    internal static Stream OpenOutputFile(string path)
     {
         try
         {

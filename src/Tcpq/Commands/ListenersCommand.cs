@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+using Tcpq.Diag;
+using Tcpq.Output;
+
+namespace Tcpq.Commands;
+
+public sealed record ListenersOptions(string? NetnsPath, bool AllNetns, double? WatchSeconds, ListenersFormat Format);
+
+/// <summary><c>tcpq listeners</c>: every listening TCP socket with its queues, drops and owners,
+/// from the kernel's socket diagnostics (no eBPF, no privilege for the current namespace).</summary>
+public sealed class ListenersCommand(ListenersOptions options, TextWriter stdout, bool stdoutIsTerminal)
+{
+    private const string ClearScreen = "\e[H\e[2J";
+
+    public int Run()
+    {
+        if (options.NetnsPath is not null && options.AllNetns)
+            throw new TcpqException(ExitCode.Usage, "--netns and --all-netns do not go together");
+        if (options.WatchSeconds is double w && (w <= 0 || double.IsNaN(w) || double.IsInfinity(w)))
+            throw new TcpqException(ExitCode.Usage, $"bad --watch '{w}': a number of seconds above 0");
+
+        var writer = ListenersWriters.Create(options.Format, stdout);
+        try
+        {
+            if (options.WatchSeconds is not double seconds)
+            {
+                writer.Write(DateTime.UtcNow, Snapshot(), repeated: false);
+                return (int)ExitCode.Ok;
+            }
+            Watch(writer, TimeSpan.FromSeconds(seconds));
+        }
+        catch (IOException e) when (e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase))
+        {
+            // the reader went away (| head): a normal end
+        }
+        return (int)ExitCode.Ok;
+    }
+
+    private void Watch(IListenersWriter writer, TimeSpan every)
+    {
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        bool redraw = stdoutIsTerminal && options.Format == ListenersFormat.Table;
+        while (!stop.IsCancellationRequested)
+        {
+            var rows = Snapshot();
+            if (redraw) stdout.Write(ClearScreen);
+            writer.Write(DateTime.UtcNow, rows, repeated: true);
+            stop.Token.WaitHandle.WaitOne(every);
+        }
+    }
+
+    /// <summary>Every listener of the chosen namespaces, fullest queue first.</summary>
+    public List<ListenerQueue> Snapshot()
+    {
+        var dumps = new List<(uint NetNs, List<DiagSocket> Sockets)>();
+        var seen = new HashSet<uint>();
+        IReadOnlyList<string?> targets = options.AllNetns ? [.. NetNamespaces.All()] : [options.NetnsPath];
+        foreach (var path in targets)
+        {
+            try
+            {
+                var dump = NetNamespaces.RunIn(path, () => seen.Add(NetNamespaces.CurrentInode()) ? ListenerSnapshot.Dump() : default);
+                if (dump.Sockets is not null) dumps.Add(dump);
+            }
+            catch (TcpqException e) when (options.AllNetns && e.Code == ExitCode.Usage)
+            {
+                // the process or the name went away since the list was made
+            }
+        }
+
+        var wanted = new HashSet<ulong>();
+        foreach (var (_, sockets) in dumps)
+            foreach (var s in sockets)
+                if (s.State == TcpState.Listen && s.Inode != 0) wanted.Add(s.Inode);
+        var owners = wanted.Count > 0 ? SocketOwners.Scan(wanted) : SocketOwners.Empty;
+
+        var rows = new List<ListenerQueue>();
+        foreach (var (netns, sockets) in dumps) rows.AddRange(ListenerSnapshot.Build(netns, sockets, owners));
+        rows.Sort(ListenerQueue.CompareFullestFirst);
+        return rows;
+    }
+}

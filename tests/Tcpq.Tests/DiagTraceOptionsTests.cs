@@ -1,0 +1,37 @@
+using Tcpq.Commands;
+
+namespace Tcpq.Tests;
+
+public class DiagTraceOptionsTests
+{
+    [Theory]
+    [InlineData("100", 100)]
+    [InlineData("250ms", 250)]
+    [InlineData("0.5s", 500)]
+    [InlineData("10", 10)]
+    [InlineData("60s", 60_000)]
+    public void The_interval_is_milliseconds_unless_it_says_seconds(string text, double ms)
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(ms), TraceBackendOptions.ParseInterval(text, TraceBackend.Diag));
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("61s")]
+    [InlineData("fast")]
+    [InlineData("NaN")]
+    [InlineData("-100")]
+    public void A_bad_interval_is_a_usage_error(string text)
+    {
+        var e = Assert.Throws<TcpqException>(() => TraceBackendOptions.ParseInterval(text, TraceBackend.Diag));
+        Assert.Equal(ExitCode.Usage, e.Code);
+    }
+
+    [Fact]
+    public void An_interval_without_the_diag_backend_is_a_usage_error()
+    {
+        var e = Assert.Throws<TcpqException>(() => TraceBackendOptions.ParseInterval("100", TraceBackend.Ebpf));
+        Assert.Equal(ExitCode.Usage, e.Code);
+        Assert.Null(TraceBackendOptions.ParseInterval(null, TraceBackend.Ebpf));
+    }
+}
