@@ -30,7 +30,10 @@ public sealed class ConnectionTimeline
     public Comm16 Comm;
     public ulong AbortNs;
     public uint AbortReason;
-    public bool SawFirstSyn;        // a syn with Attempt 1 (or, without the column, any syn)
+    public bool SawFirstSyn;
+    public ulong LastSynNs;         // the latest syn, with its queues: to infer a drop when it is retried
+    public uint LastSynQ0, LastSynQ, LastSynQMax;
+    public bool LastSynHadQueues;        // a syn with Attempt 1 (or, without the column, any syn)
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
@@ -56,6 +59,9 @@ public sealed class ConnectionTimeline
     {
         Key = default;
         FirstSynNs = LastNs = EstablishedNs = HandshakeNs = AcceptNs = QueueWaitNs = AbortNs = 0;
+        LastSynNs = 0;
+        LastSynQ0 = LastSynQ = LastSynQMax = 0;
+        LastSynHadQueues = false;
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
@@ -101,6 +107,11 @@ public sealed class ConnectionTimeline
             case EventKind.Syn:
                 Syns++;
                 if (!e.Has(EventFlags.Attempt) || e.Attempt <= 1) SawFirstSyn = true;
+                if (e.TsNs >= LastSynNs)
+                {
+                    LastSynNs = e.TsNs;
+                    (LastSynQ0, LastSynQ, LastSynQMax, LastSynHadQueues) = (e.Q0, e.Q, e.QMax, e.Has(EventFlags.Queues));
+                }
                 NoteFirstSyn(e.TsNs, e.Has(EventFlags.Wait) ? e.WaitNs : 0);
                 break;
             case EventKind.SynDrop:

@@ -24,7 +24,7 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
 
     public long Connections, Established, Accepted, Aborted, BeganBeforeTrace;
     public long Expired, Evicted, StillOpen, EstablishedNotAccepted;
-    public long Syns, Arrivals, Retries, SynAckRetrans, Cookies, AcceptQueueDrops, SynQueueDrops, Accepts;
+    public long Syns, Arrivals, Retries, SynAckRetrans, Cookies, AcceptQueueDrops, SynQueueDrops, AckDrops, Accepts;
     public readonly Dictionary<uint, long> Drops = [];
     public readonly Dictionary<uint, long> Aborts = [];
     public readonly LatencyHistogram Handshake = new(), QueueWait = new(), Total = new();
@@ -61,6 +61,7 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
             case EventKind.SynDrop:
             case EventKind.AckDrop:
                 Drops[e.Reason] = Drops.GetValueOrDefault(e.Reason) + 1;
+                if (e.Kind == EventKind.AckDrop) AckDrops++;
                 if (e.Kind == EventKind.AckDrop || e.Reason == DropReasons.AcceptQueueFull) AcceptQueueDrops++;
                 else if (e.Reason == DropReasons.SynQueueFull) SynQueueDrops++;
                 break;
