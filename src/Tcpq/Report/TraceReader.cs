@@ -71,7 +71,7 @@ public static class TraceReader
         }
         catch (RowException x)
         {
-            string message = $"{name} line {lines.LineNumber}: {x.Message}";
+            string message = $"{name} line {Math.Max(lines.LineNumber, 1)}: {x.Message}";
             if (!lenient) throw new TcpqException(ExitCode.BadInput, message);
             return new TraceReadResult(format, rows, reasons.ToDropReasons(), message);
         }
@@ -93,6 +93,10 @@ public static class TraceReader
         {
             throw new RowException($"{x.Message}; the file ends in the middle of this row (truncated)");
         }
+        // tcpq ends every row with a newline: without one the row may be cut at a field boundary
+        // and still parse, with a wrong last value (a Wait us of 12 for 123456)
+        if (lines.LastLineUnterminated)
+            throw new RowException("the file ends in the middle of this row (truncated): no newline after it");
     }
 
     private static ReadOnlySpan<byte> StripBom(ReadOnlySpan<byte> s) => s.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? s[3..] : s;
