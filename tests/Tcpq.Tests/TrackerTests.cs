@@ -42,6 +42,21 @@ public class TrackerTests
     }
 
     [Fact]
+    public void A_retried_SYN_that_found_the_queue_full_counts_as_dropped_even_without_its_row()
+    {
+        // the second SYN's syn-drop row is missing (the seed format has none; a live trace may miss one)
+        var s = RetriesWithDrops();
+        s.Events.RemoveAt(s.Events.FindLastIndex(e => e.Kind == EventKind.SynDrop));
+        var port = Assert.Single(s.Summarize().Ports);
+        Assert.Equal(2, port.Drops["accept-queue-full"]);
+        Assert.Contains("(2 dropped: accept-queue-full, Q 2/1)", port.Slowest[0].Text);
+
+        // a retry after a SYN that found room is not a drop at the listener
+        var lost = new Scenario().Syn("10.0.0.1", 1, 0, 1, (0, 0, 8)).Syn("10.0.0.1", 1, 1000, 2, (0, 0, 8), firstMs: 0);
+        Assert.Empty(Assert.Single(lost.Summarize().Ports).Drops);
+    }
+
+    [Fact]
     public void Gives_the_same_answer_whatever_order_the_events_arrive_in()
     {
         var s = RetriesWithDrops();

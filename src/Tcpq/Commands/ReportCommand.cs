@@ -20,11 +20,7 @@ public sealed class ReportCommand(ReportOptions options, Stream stdout, TextWrit
         using (var input = Open(options.Path))
         {
             string name = options.Path == "-" ? "standard input" : options.Path;
-            read = TraceReader.Read(input, name, tracker, options.Lenient, format =>
-            {
-                // the seed format has no syn-drop rows: a retried SYN that found the queue full was dropped
-                if (format == EventFormat.Seed) tracker.InferDropsFromRetries = true;
-            });
+            read = TraceReader.Read(input, name, tracker, options.Lenient);
         }
         tracker.Complete();
         if (read.Error != null) stderr.WriteLine($"tcpq: {read.Error}; reporting the {read.Rows} rows before it");

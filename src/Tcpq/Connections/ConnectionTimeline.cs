@@ -31,9 +31,8 @@ public sealed class ConnectionTimeline
     public ulong AbortNs;
     public uint AbortReason;
     public bool SawFirstSyn;
-    public ulong LastSynNs;         // the latest syn, with its queues: to infer a drop when it is retried
-    public uint LastSynQ0, LastSynQ, LastSynQMax;
-    public bool LastSynHadQueues;        // a syn with Attempt 1 (or, without the column, any syn)
+    public uint FullSyns;           // syns that found the accept queue at its limit (Q ≥ Qmax)
+    public uint FullSynQ, FullSynQMax;        // a syn with Attempt 1 (or, without the column, any syn)
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
@@ -45,6 +44,11 @@ public sealed class ConnectionTimeline
     /// <summary>Nothing more is expected: accepted or given up.</summary>
     public bool Done => Accepted || Aborted;
     public uint Attempts => Math.Max(Syns, MaxAttempt);
+    /// <summary>Retried SYNs without a syn-drop row that had found the accept queue at its limit:
+    /// dropped for accept-queue-full all the same. The seed format has no syn-drop rows at all,
+    /// and a live trace may miss one. Counted once the timeline ends, so order does not matter.</summary>
+    public uint InferredDrops => Math.Min(FullSyns, Attempts > 0 ? Attempts - 1 : 0) is var n && n > Drops ? n - Drops : 0;
+
     /// <summary>Its first SYN came before tracing started (or was lost to tcpq).</summary>
     public bool BeganBeforeTrace => !SawFirstSyn;
 
@@ -59,9 +63,7 @@ public sealed class ConnectionTimeline
     {
         Key = default;
         FirstSynNs = LastNs = EstablishedNs = HandshakeNs = AcceptNs = QueueWaitNs = AbortNs = 0;
-        LastSynNs = 0;
-        LastSynQ0 = LastSynQ = LastSynQMax = 0;
-        LastSynHadQueues = false;
+        FullSyns = FullSynQ = FullSynQMax = 0;
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
@@ -107,11 +109,7 @@ public sealed class ConnectionTimeline
             case EventKind.Syn:
                 Syns++;
                 if (!e.Has(EventFlags.Attempt) || e.Attempt <= 1) SawFirstSyn = true;
-                if (e.TsNs >= LastSynNs)
-                {
-                    LastSynNs = e.TsNs;
-                    (LastSynQ0, LastSynQ, LastSynQMax, LastSynHadQueues) = (e.Q0, e.Q, e.QMax, e.Has(EventFlags.Queues));
-                }
+                if (e.Has(EventFlags.Queues) && e.QMax > 0 && e.Q >= e.QMax) { FullSyns++; (FullSynQ, FullSynQMax) = (e.Q, e.QMax); }
                 NoteFirstSyn(e.TsNs, e.Has(EventFlags.Wait) ? e.WaitNs : 0);
                 break;
             case EventKind.SynDrop:

@@ -34,10 +34,6 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     private ConnectionTable Table => _table ??= new ConnectionTable(_options.MaxConnections);
 
-    /// <summary>For traces without syn-drop rows (the seed format): a SYN that is retried and
-    /// had found the accept queue full (Q ≥ Qmax) counts as dropped with accept-queue-full.</summary>
-    public bool InferDropsFromRetries { get; set; }
-
     public long Events { get; private set; }
     public ulong NowNs { get; private set; }
     public int Following => _table?.Count ?? 0;
@@ -62,24 +58,10 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         }
         var listener = ListenerOf(key.Listener);
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
-        if (retry && InferDropsFromRetries) InferDrop(t, listener, e.TsNs);
         listener.OnEvent(e, retry, t.Established && !t.Done);
         t.Apply(e);
         table.Touch(t);
         Expire(table);
-    }
-
-    private static void InferDrop(ConnectionTimeline t, ListenerStats listener, ulong retryNs)
-    {
-        if (!t.LastSynHadQueues || t.LastSynQMax == 0 || t.LastSynQ < t.LastSynQMax || t.LastSynNs >= retryNs) return;
-        var drop = new TcpqEvent
-        {
-            TsNs = t.LastSynNs, Kind = EventKind.SynDrop, Reason = DropReasons.AcceptQueueFull,
-            Q0 = t.LastSynQ0, Q = t.LastSynQ, QMax = t.LastSynQMax, Flags = EventFlags.Queues,
-            SourcePort = t.Key.SourcePort, DestPort = t.Key.DestPort, NetNs = t.Key.NetNs,
-        };
-        listener.OnEvent(drop, retry: false, wasEstablished: false);
-        t.Apply(drop);
     }
 
     /// <summary>Ends every connection still held: call when the stream ends.</summary>

@@ -109,6 +109,11 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
     internal void OnEnd(ConnectionTimeline t, TimelineEnd end)
     {
         Connections++;
+        if (t.InferredDrops is var inferred and > 0)
+        {
+            Drops[DropReasons.AcceptQueueFull] = Drops.GetValueOrDefault(DropReasons.AcceptQueueFull) + inferred;
+            AcceptQueueDrops += inferred;
+        }
         if (t.Established) Established++;
         if (t.Accepted) Accepted++;
         if (t.Aborted)

@@ -13,8 +13,9 @@ public sealed record SlowConnection(
     bool Accepted, uint? Pid, string? Comm, bool Aborted, uint AbortReason, TimelineEnd End)
 {
     public static SlowConnection From(ConnectionTimeline t, TimelineEnd end) => new(
-        t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops, t.FirstDropReason,
-        t.DropHadQueues ? t.DropQ : null, t.DropHadQueues ? t.DropQMax : null, t.SynAckRetrans, t.Cookie,
+        t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops + t.InferredDrops,
+        t.Drops > 0 ? t.FirstDropReason : DropReasons.AcceptQueueFull,
+        t.DropHadQueues ? t.DropQ : t.FullSyns > 0 ? t.FullSynQ : null, t.DropHadQueues ? t.DropQMax : t.FullSyns > 0 ? t.FullSynQMax : null, t.SynAckRetrans, t.Cookie,
         t.BeganBeforeTrace, t.Established, t.Handshake, t.QueueWait, t.Total, t.Duration,
         t.Accepted, t.Accepted && t.Pid != 0 ? t.Pid : null, t.Accepted ? CommText(t.Comm) : null,
         t.Aborted, t.AbortReason, end);

@@ -20,9 +20,8 @@ public static class TraceReader
     /// <summary>Reads all of <paramref name="stream"/> into <paramref name="sink"/>. A bad line
     /// throws <see cref="TcpqException"/> (<see cref="ExitCode.BadInput"/>) naming
     /// <paramref name="name"/> and the line; with <paramref name="lenient"/> reading stops there
-    /// instead and the result carries the message: the rows before it have reached the sink.
-    /// <paramref name="onFormat"/> hears the format before the first row.</summary>
-    public static TraceReadResult Read(Stream stream, string name, IEventSink sink, bool lenient = false, Action<EventFormat>? onFormat = null)
+    /// instead and the result carries the message: the rows before it have reached the sink.</summary>
+    public static TraceReadResult Read(Stream stream, string name, IEventSink sink, bool lenient = false)
     {
         var reasons = new ReasonNames();
         using var lines = new LineReader(stream);
@@ -38,8 +37,6 @@ public static class TraceReader
             if (first.StartsWith("{"u8))
             {
                 format = EventFormat.Json;
-                onFormat?.Invoke(format);
-                onFormat = null;
                 parser = new JsonRowParser(reasons);
                 ParseRow(parser, first, lines, ref e);
                 sink.OnEvent(e);
@@ -59,7 +56,6 @@ public static class TraceReader
                 throw new RowException("not a tcpq trace: expected the csv or seed header (TS,Date,Action,…) or a JSON row");
             }
 
-            onFormat?.Invoke(format);
             while (lines.TryReadLine(out var line))
             {
                 if (line.IsEmpty) continue;

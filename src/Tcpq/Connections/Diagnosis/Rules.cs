@@ -123,6 +123,6 @@ public sealed class SynsLostUpstreamRule : IDiagnosisRule
         if (p.Retries == 0 || unexplained <= 0) return null;
         return new Finding(Name, Severity.Warning, p.Label,
             $"clients of {p.Label} sent {p.Retries} SYN retr{(p.Retries == 1 ? "y" : "ies")} but tcpq saw only {p.DroppedSyns} SYN{Diagnosis.S(p.DroppedSyns)} dropped at the listener: " +
-            $"{unexplained} were lost before reaching it (or their SYN-ACK was lost). Each costs the client 1 s or more: check packet loss and firewalls on the path.");
+            $"{unexplained} {(unexplained == 1 ? "was" : "were")} lost before reaching it (or their SYN-ACK was lost). Each costs the client 1 s or more: check packet loss and firewalls on the path.");
     }
 }
