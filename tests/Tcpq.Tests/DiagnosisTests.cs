@@ -100,6 +100,21 @@ public class DiagnosisTests
     }
 
     [Fact]
+    public void SYN_ACK_retransmits_after_final_ACKs_dropped_at_a_full_queue_blame_the_queue()
+    {
+        var s = Healthy().Syn("10.0.6.2", 9, 300, 1, (0, 0, 128)).SynAckRetrans("10.0.6.2", 9, 1300, 1, 300);
+        var ack = s.Make(EventKind.AckDrop, "10.0.6.2", 9, 300.5);
+        (ack.Reason, ack.Q, ack.QMax, ack.Flags) = (61, 129, 128, EventFlags.Queues);
+        s.Events.Add(ack);
+        var summary = s.Summarize();
+        var port = Assert.Single(summary.Ports);
+        Assert.Equal((1L, 0L, 1L), (port.AckDrops, port.DroppedSyns, port.Drops["TCP_LISTEN_OVERFLOW"]));
+        var f = Assert.Single(summary.Findings, x => x.Rule == "synack-retransmits");
+        Assert.Contains("1 final ACK was dropped at the full accept queue", f.Text);
+        Assert.Contains("0 SYNs and 1 final ACK were dropped", Assert.Single(summary.Findings, x => x.Rule == "backlog-too-small").Text);
+    }
+
+    [Fact]
     public void SYNs_lost_upstream_fires_on_retries_tcpq_never_saw_dropped()
     {
         var s = Healthy().Syn("10.0.7.1", 8, 1300, 2, (0, 0, 128), firstMs: 300)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Tcpq.Commands;
+using Tcpq.Output;
 
 namespace Tcpq.Tests;
 

@@ -4,8 +4,6 @@ using Tcpq.Report;
 
 namespace Tcpq.Commands;
 
-public enum SummaryFormat { Text, Json }
-
 public sealed record ReportOptions(string Path, SummaryFormat Format, bool Lenient);
 
 /// <summary><c>tcpq report FILE</c>: reads a trace saved by <c>tcpq trace</c> (csv, json or seed,
@@ -40,20 +38,5 @@ public sealed class ReportCommand(ReportOptions options, Stream stdout, TextWrit
         {
             throw new TcpqException(ExitCode.BadInput, $"cannot read {path}: {e.Message}");
         }
-    }
-}
-
-/// <summary>Writes a summary in the format asked for.</summary>
-public static class SummaryOutput
-{
-    public static void Write(TraceSummary summary, SummaryFormat format, Stream stream, bool terminal)
-    {
-        if (format == SummaryFormat.Json)
-        {
-            SummaryJsonWriter.Write(summary, stream);
-            return;
-        }
-        using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), 64 * 1024, leaveOpen: true);
-        new SummaryTextWriter(w, terminal).Write(summary);
     }
 }

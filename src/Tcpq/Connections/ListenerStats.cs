@@ -25,7 +25,8 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
     public long Connections, Established, Accepted, Aborted, BeganBeforeTrace;
     public long Expired, Evicted, StillOpen, EstablishedNotAccepted;
     public long Syns, Arrivals, Retries, SynAckRetrans, Cookies, AcceptQueueDrops, SynQueueDrops, AckDrops, Accepts;
-    public readonly Dictionary<uint, long> Drops = [];
+    public readonly Dictionary<uint, long> Drops = [];      // syn-drop and ack-drop, by reason
+    public readonly Dictionary<uint, long> SynDrops = [];   // syn-drop only
     public readonly Dictionary<uint, long> Aborts = [];
     public readonly LatencyHistogram Handshake = new(), QueueWait = new(), Total = new();
 
@@ -61,6 +62,7 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
             case EventKind.SynDrop:
             case EventKind.AckDrop:
                 Drops[e.Reason] = Drops.GetValueOrDefault(e.Reason) + 1;
+                if (e.Kind == EventKind.SynDrop) SynDrops[e.Reason] = SynDrops.GetValueOrDefault(e.Reason) + 1;
                 if (e.Kind == EventKind.AckDrop) AckDrops++;
                 if (e.Kind == EventKind.AckDrop || e.Reason == DropReasons.AcceptQueueFull) AcceptQueueDrops++;
                 else if (e.Reason == DropReasons.SynQueueFull) SynQueueDrops++;
@@ -112,6 +114,7 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
         if (t.InferredDrops is var inferred and > 0)
         {
             Drops[DropReasons.AcceptQueueFull] = Drops.GetValueOrDefault(DropReasons.AcceptQueueFull) + inferred;
+            SynDrops[DropReasons.AcceptQueueFull] = SynDrops.GetValueOrDefault(DropReasons.AcceptQueueFull) + inferred;
             AcceptQueueDrops += inferred;
         }
         if (t.Established) Established++;

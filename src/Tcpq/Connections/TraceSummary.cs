@@ -10,13 +10,13 @@ public sealed record PortSummary(
     long Expired, long Evicted, long StillOpen, long EstablishedNotAccepted,
     long Syns, long Arrivals, long Retries, long SynAckRetrans, long Cookies,
     long AcceptQueueDrops, long SynQueueDrops, long AckDrops,
-    IReadOnlyDictionary<string, long> Drops, IReadOnlyDictionary<string, long> Aborts,
+    IReadOnlyDictionary<string, long> Drops, IReadOnlyDictionary<string, long> SynDrops, IReadOnlyDictionary<string, long> Aborts,
     LatencySummary Handshake, LatencySummary QueueWait, LatencySummary Total,
     double SpanSeconds, double ArrivalRate, double AcceptRate,
     uint PeakQ, uint PeakQ0, uint QMax, double QueueFullShare,
     IReadOnlyList<SlowLine> Slowest)
 {
-    public long DroppedSyns => Drops.Values.Sum() - AckDrops;
+    public long DroppedSyns => SynDrops.Values.Sum();
     public long AllDrops => Drops.Values.Sum();
 
     /// <summary>":2000", or "10.0.0.1:2000" when the address is known and not a wildcard.</summary>
@@ -48,15 +48,15 @@ public sealed record TraceSummary(
 
     private static PortSummary Port(ListenerStats l, DropReasons reasons)
     {
-        var drops = l.Drops.OrderByDescending(d => d.Value).ToDictionary(d => reasons.Name(d.Key), d => d.Value);
-        var aborts = l.Aborts.OrderByDescending(d => d.Value).ToDictionary(d => reasons.Name(d.Key), d => d.Value);
+        Dictionary<string, long> Named(Dictionary<uint, long> counts) =>
+            counts.OrderByDescending(d => d.Value).ToDictionary(d => reasons.Name(d.Key), d => d.Value);
         return new PortSummary(
             l.Key.AddressText, l.Key.Port, l.Key.NetNs, l.IsOverflow,
             l.Connections, l.Established, l.Accepted, l.Aborted, l.BeganBeforeTrace,
             l.Expired, l.Evicted, l.StillOpen, l.EstablishedNotAccepted,
             l.Syns, l.Arrivals, l.Retries, l.SynAckRetrans, l.Cookies,
             l.AcceptQueueDrops, l.SynQueueDrops, l.AckDrops,
-            drops, aborts,
+            Named(l.Drops), Named(l.SynDrops), Named(l.Aborts),
             l.Handshake.Summary(), l.QueueWait.Summary(), l.Total.Summary(),
             l.SpanSeconds, l.Arrivals / l.SpanSeconds, l.Accepts / l.SpanSeconds,
             l.PeakQ, l.PeakQ0, l.QMax, l.QueueFullShare,

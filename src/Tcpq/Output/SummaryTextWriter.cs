@@ -55,11 +55,8 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
 
     private void Line(string label, string text) => w.WriteLine($"  {label,-13}{text}");
 
-    private static string Drops(PortSummary p)
-    {
-        var syn = p.Drops.Where(d => d.Key != "TCP_LISTEN_OVERFLOW" || p.AckDrops == 0).ToList();
-        return syn.Count == 0 ? "" : $" ({string.Join(", ", syn.Select(d => $"{d.Key} {d.Value}"))})";
-    }
+    private static string Drops(PortSummary p) =>
+        p.SynDrops.Count == 0 ? "" : $" ({string.Join(", ", p.SynDrops.Select(d => $"{d.Key} {d.Value}"))})";
 
     private static string Aborts(PortSummary p) =>
         p.Aborts.Count == 0 ? "" : $" ({string.Join(", ", p.Aborts.Select(a => $"{a.Key} {a.Value}"))})";

@@ -20,7 +20,7 @@ public sealed class BacklogTooSmallRule : IDiagnosisRule
                 : $"the kernel caps it at net.core.somaxconn = {max}{Here(c)}"
             : "the kernel caps it at net.core.somaxconn";
         string what = p.AckDrops > 0
-            ? $"{p.AcceptQueueDrops} packets were dropped ({p.AcceptQueueDrops - p.AckDrops} SYNs, {p.AckDrops} final ACKs)"
+            ? $"{p.AcceptQueueDrops - p.AckDrops} SYN{Diagnosis.S(p.AcceptQueueDrops - p.AckDrops)} and {p.AckDrops} final ACK{Diagnosis.S(p.AckDrops)} were dropped"
             : $"{p.AcceptQueueDrops} SYN{Diagnosis.S(p.AcceptQueueDrops)} {(p.AcceptQueueDrops == 1 ? "was" : "were")} dropped";
         return new Finding(Name, severity, p.Label,
             $"the accept queue of {p.Label} (Qmax {p.QMax}) was full {Diagnosis.Percent(p.QueueFullShare)} of the time and {what}; " +
