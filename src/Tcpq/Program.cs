@@ -67,7 +67,7 @@ internal static class TcpqProgram
             Arity = ArgumentArity.OneOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages" };
-        var summary = new Option<bool>("--summary", "-s") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
+        var summary = new Option<bool>("--summary") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
         var summaryFormat = new Option<SummaryFormat>("--summary-format") { Description = "text (default) or json", DefaultValueFactory = _ => SummaryFormat.Text };
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")

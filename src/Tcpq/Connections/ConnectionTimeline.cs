@@ -30,9 +30,9 @@ public sealed class ConnectionTimeline
     public Comm16 Comm;
     public ulong AbortNs;
     public uint AbortReason;
-    public bool SawFirstSyn;
+    public bool SawFirstSyn;        // a syn with Attempt 1 (or, without the column, any syn)
     public uint FullSyns;           // syns that found the accept queue at its limit (Q ≥ Qmax)
-    public uint FullSynQ, FullSynQMax;        // a syn with Attempt 1 (or, without the column, any syn)
+    public uint FullSynQ, FullSynQMax;
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
