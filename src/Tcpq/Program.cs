@@ -43,6 +43,7 @@ internal static class TcpqProgram
             "tcpq follows incoming TCP connections from the SYN through the kernel's queues to accept(), and says where the time went.\n\n" + ExitCodesHelp);
         root.Subcommands.Add(BuildTrace());
         root.Subcommands.Add(ListenersVerb.Build());
+        root.Subcommands.Add(BuildReport());
         return root;
     }
 
@@ -76,9 +77,12 @@ internal static class TcpqProgram
         var backend = TraceBackendOptions.Backend();
         var interval = TraceBackendOptions.Interval();
 
+        var summary = new Option<bool>("--summary") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
+        var summaryFormat = new Option<SummaryFormat>("--summary-format") { Description = "text (default) or json", DefaultValueFactory = _ => SummaryFormat.Text };
+
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
-            port, format, duration, output, events, verbose, ringKb, backend, interval,
+            port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat,
         };
         trace.SetAction(parse =>
         {
@@ -94,10 +98,28 @@ internal static class TcpqProgram
                 parse.GetValue(verbose),
                 parse.GetValue(ringKb),
                 parse.GetValue(backend),
-                TraceBackendOptions.ParseInterval(parse.GetValue(interval), parse.GetValue(backend)));
+                TraceBackendOptions.ParseInterval(parse.GetValue(interval), parse.GetValue(backend)))
+            {
+                Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
+            };
             return new TraceCommand(options, Console.Error).Run();
         });
         return trace;
+    }
+
+    private static Command BuildReport()
+    {
+        var file = new Argument<string>("FILE") { Description = "A trace saved by tcpq trace (csv, json or seed), or - for standard input" };
+        var format = new Option<SummaryFormat>("--format", "-f") { Description = "text (default, for people) or json", DefaultValueFactory = _ => SummaryFormat.Text };
+        var lenient = new Option<bool>("--lenient") { Description = "At a bad line, stop there and report the rows before it instead of failing" };
+        var report = new Command("report", "Summarise a saved trace per listening port: where each connection's time went, the slowest ones, and a diagnosis")
+        {
+            file, format, lenient,
+        };
+        report.SetAction(parse => new ReportCommand(
+            new ReportOptions(parse.GetValue(file)!, parse.GetValue(format), parse.GetValue(lenient)),
+            Console.OpenStandardOutput(), Console.Error).Run());
+        return report;
     }
 
     private static IReadOnlySet<EventKind>? ParseKinds(string[]? values)

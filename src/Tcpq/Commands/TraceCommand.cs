@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Tcpq.Bpf;
+using Tcpq.Connections;
 using Tcpq.Events;
 using Tcpq.Output;
 
@@ -14,7 +15,11 @@ public sealed record TraceOptions(
     bool Verbose,
     int RingBufferKb = TraceConfig.DefaultRingBufferKb,
     TraceBackend Backend = TraceBackend.Ebpf,
-    TimeSpan? Interval = null);
+    TimeSpan? Interval = null)
+{
+    /// <summary>--summary: follow connections too and print a summary when tracing ends.</summary>
+    public SummaryFormat? Summary { get; init; }
+}
 
 /// <summary><c>tcpq trace</c>: loads the kernel programs and prints one row per event until
 /// Ctrl-C, SIGTERM or --duration; then reports what was lost, if anything.</summary>
@@ -29,7 +34,8 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         using var output = options.OutputPath is null or "-" ? Console.OpenStandardOutput() : OpenOutputFile(options.OutputPath);
         var context = new EventContext(WallClock.System(), reasons);
         using var writer = EventWriters.Create(options.Format, output, context);
-        var sink = new WriterSink(writer);
+        var tracker = options.Summary is null ? null : new ConnectionTracker();
+        IEventSink sink = tracker is null ? new WriterSink(writer) : new WriterAndTrackerSink(writer, tracker);
 
         using var stop = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -65,7 +71,20 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
                 ? $"tcpq: {tracer.Events} events, none lost"
                 : $"tcpq: {tracer.Events} events, {lost} LOST (ring buffer full)");
         }
+        if (tracker != null) PrintSummary(tracker, context.Reasons);
         return (int)ExitCode.Ok;
+    }
+
+    /// <summary>To standard output when the rows went to a file, else to standard error so the
+    /// rows on standard output stay parseable.</summary>
+    private void PrintSummary(ConnectionTracker tracker, DropReasons reasons)
+    {
+        tracker.Complete();
+        bool rowsOnStdout = options.OutputPath is null or "-";
+        var summary = TraceSummary.Build("this trace", tracker, reasons, DiagnosisContext.FromProc());
+        using var stream = rowsOnStdout ? Console.OpenStandardError() : Console.OpenStandardOutput();
+        SummaryOutput.Write(summary, options.Summary!.Value, stream,
+            terminal: rowsOnStdout ? !Console.IsErrorRedirected : !Console.IsOutputRedirected);
     }
 
     private ulong ReportLost(Tracer tracer, ulong reported)
@@ -114,5 +133,14 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
     private sealed class WriterSink(IEventWriter writer) : IEventSink
     {
         public void OnEvent(in TcpqEvent e) => writer.Write(in e);
+    }
+
+    private sealed class WriterAndTrackerSink(IEventWriter writer, ConnectionTracker tracker) : IEventSink
+    {
+        public void OnEvent(in TcpqEvent e)
+        {
+            writer.Write(in e);
+            tracker.OnEvent(in e);
+        }
     }
 }

@@ -1,0 +1,78 @@
+namespace Tcpq.Connections;
+
+/// <summary>
+/// The connections being followed, at most <see cref="Capacity"/> of them. Two lists in order of
+/// last event: open connections (still expecting events) and done ones (accepted or aborted,
+/// kept a little longer for late events). The oldest of either is at its head, so expiry and
+/// eviction cost O(1). Timelines taken out are reused: a SYN flood does not churn the heap.
+/// </summary>
+public sealed class ConnectionTable(int capacity)
+{
+    private readonly Dictionary<ConnectionKey, ConnectionTimeline> _byKey = new(Math.Min(capacity, 4096));
+    private readonly Stack<ConnectionTimeline> _free = new();
+    private readonly LruList _open = new(), _done = new();
+
+    public int Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity));
+    public int Count => _byKey.Count;
+    public ConnectionTimeline? OldestOpen => _open.Head;
+    public ConnectionTimeline? OldestDone => _done.Head;
+
+    public ConnectionTimeline? Find(in ConnectionKey key) => _byKey.GetValueOrDefault(key);
+
+    /// <summary>A new, empty timeline for <paramref name="key"/>; the table must have room.</summary>
+    public ConnectionTimeline Add(in ConnectionKey key)
+    {
+        if (Count >= Capacity) throw new InvalidOperationException("connection table full: evict first");
+        var t = _free.Count > 0 ? _free.Pop() : new ConnectionTimeline();
+        t.Reset(key);
+        t.Prev = t.Next = null;
+        _byKey.Add(key, t);
+        _open.Append(t);
+        return t;
+    }
+
+    /// <summary>Moves the timeline to the end of its list (open or done) after an event.</summary>
+    public void Touch(ConnectionTimeline t)
+    {
+        (t.InDoneList ? _done : _open).Unlink(t);
+        t.InDoneList = t.Done;
+        (t.InDoneList ? _done : _open).Append(t);
+    }
+
+    /// <summary>Takes the timeline out; it is reused later, so the caller must be done with it.</summary>
+    public void Remove(ConnectionTimeline t)
+    {
+        (t.InDoneList ? _done : _open).Unlink(t);
+        _byKey.Remove(t.Key);
+        if (_free.Count < 1024) _free.Push(t);
+    }
+
+    /// <summary>Every timeline still held, oldest first within each list (for the end of a trace).</summary>
+    public List<ConnectionTimeline> All()
+    {
+        var all = new List<ConnectionTimeline>(Count);
+        for (var t = _done.Head; t != null; t = t.Next) all.Add(t);
+        for (var t = _open.Head; t != null; t = t.Next) all.Add(t);
+        return all;
+    }
+
+    private sealed class LruList
+    {
+        public ConnectionTimeline? Head, Tail;
+
+        public void Append(ConnectionTimeline t)
+        {
+            t.Prev = Tail;
+            t.Next = null;
+            if (Tail != null) Tail.Next = t; else Head = t;
+            Tail = t;
+        }
+
+        public void Unlink(ConnectionTimeline t)
+        {
+            if (t.Prev != null) t.Prev.Next = t.Next; else Head = t.Next;
+            if (t.Next != null) t.Next.Prev = t.Prev; else Tail = t.Prev;
+            t.Prev = t.Next = null;
+        }
+    }
+}

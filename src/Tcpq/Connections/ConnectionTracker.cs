@@ -1,0 +1,114 @@
+using Tcpq.Bpf;
+using Tcpq.Events;
+
+namespace Tcpq.Connections;
+
+/// <summary>Limits that keep the tracker's memory bounded, and its clocks.</summary>
+public sealed record TrackerOptions
+{
+    /// <summary>Connections followed at once; past it the one idle longest is evicted (and counted).
+    /// The kernel side keeps 65536 too (its LRU <c>conns</c> map).</summary>
+    public int MaxConnections { get; init; } = 65536;
+    /// <summary>Listeners counted apart; past it the rest are merged into one "other" entry.</summary>
+    public int MaxListeners { get; init; } = 256;
+    /// <summary>An open connection without an event for this long is expired: a client retries a
+    /// SYN for ~127 s at most, the kernel forgets a half-open entry after 180 s.</summary>
+    public ulong IdleTimeoutNs { get; init; } = 180_000_000_000;
+    /// <summary>A finished connection stays this long for events that arrive late or out of order.</summary>
+    public ulong LingerNs { get; init; } = 2_000_000_000;
+    public int SlowestPerListener { get; init; } = 5;
+}
+
+/// <summary>
+/// Joins the event stream into one <see cref="ConnectionTimeline"/> per connection (netns +
+/// 4-tuple) and counts them per listener (netns + address + port). Time is the events' own
+/// (the largest timestamp seen), so a file is read exactly as the live stream was.
+/// Fed from the ring buffer callback as an <see cref="IEventSink"/>, or from a file's rows.
+/// </summary>
+public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink
+{
+    private readonly TrackerOptions _options = options ?? new TrackerOptions();
+    private readonly Dictionary<ListenerKey, ListenerStats> _listeners = [];
+    private ConnectionTable? _table;
+    private ListenerStats? _overflow;
+
+    private ConnectionTable Table => _table ??= new ConnectionTable(_options.MaxConnections);
+
+    public long Events { get; private set; }
+    public ulong NowNs { get; private set; }
+    public int Following => _table?.Count ?? 0;
+    public IEnumerable<ListenerStats> Listeners => _overflow is null ? _listeners.Values : _listeners.Values.Append(_overflow);
+
+    public void OnEvent(in TcpqEvent e)
+    {
+        Events++;
+        if (e.TsNs > NowNs) NowNs = e.TsNs;
+        var key = ConnectionKey.Of(e);
+        var table = Table;
+        var t = table.Find(key);
+        if (t != null && StartsAnother(t, e))
+        {
+            End(t, TimelineEnd.Completed);
+            t = null;
+        }
+        if (t == null)
+        {
+            MakeRoom(table);
+            t = table.Add(key);
+        }
+        var listener = ListenerOf(key.Listener);
+        bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
+        listener.OnEvent(e, retry, t.Established && !t.Done);
+        t.Apply(e);
+        table.Touch(t);
+        Expire(table);
+    }
+
+    /// <summary>Ends every connection still held: call when the stream ends.</summary>
+    public void Complete()
+    {
+        if (_table is null) return;
+        foreach (var t in _table.All()) End(t, t.Done ? TimelineEnd.Completed : TimelineEnd.StillOpen);
+    }
+
+    /// <summary>A first SYN after the connection finished: the client reused the 4-tuple. An
+    /// earlier-stamped event is a late one for this connection instead.</summary>
+    private static bool StartsAnother(ConnectionTimeline t, in TcpqEvent e) =>
+        t.Done && e.Kind == EventKind.Syn && (!e.Has(EventFlags.Attempt) || e.Attempt <= 1)
+        && e.TsNs > Math.Max(Math.Max(t.AcceptNs, t.AbortNs), t.EstablishedNs);
+
+    private void MakeRoom(ConnectionTable table)
+    {
+        if (table.Count < table.Capacity) return;
+        // a finished connection goes first: only late events could still come for it
+        var victim = table.OldestDone;
+        if (victim != null) End(victim, TimelineEnd.Completed);
+        else End(table.OldestOpen!, TimelineEnd.Evicted);
+    }
+
+    private void Expire(ConnectionTable table)
+    {
+        for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < NowNs; t = table.OldestDone)
+            End(t, TimelineEnd.Completed);
+        for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < NowNs; t = table.OldestOpen)
+            End(t, TimelineEnd.Expired);
+    }
+
+    private void End(ConnectionTimeline t, TimelineEnd end)
+    {
+        ListenerOf(t.Key.Listener).OnEnd(t, end);
+        _table!.Remove(t);
+    }
+
+    private ListenerStats ListenerOf(in ListenerKey key)
+    {
+        if (_listeners.TryGetValue(key, out var l)) return l;
+        if (_listeners.Count < _options.MaxListeners)
+        {
+            l = new ListenerStats(key, slowestCount: _options.SlowestPerListener);
+            _listeners.Add(key, l);
+            return l;
+        }
+        return _overflow ??= new ListenerStats(default, isOverflow: true, _options.SlowestPerListener);
+    }
+}

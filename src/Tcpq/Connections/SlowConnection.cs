@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text;
+using Tcpq.Events;
+
+namespace Tcpq.Connections;
+
+/// <summary>A connection worth showing by itself: what happened to it, copied out of its timeline
+/// (timelines are reused) so that it can be put into words once the reason names are known.</summary>
+public sealed record SlowConnection(
+    string Source, ushort SourcePort, ushort DestPort, uint Attempts, uint Drops, uint FirstDropReason,
+    uint? DropQ, uint? DropQMax, uint SynAckRetrans, bool Cookie, bool BeganBeforeTrace,
+    bool Established, ulong? HandshakeNs, ulong? QueueWaitNs, ulong? TotalNs, ulong DurationNs,
+    bool Accepted, uint? Pid, string? Comm, bool Aborted, uint AbortReason, TimelineEnd End)
+{
+    public static SlowConnection From(ConnectionTimeline t, TimelineEnd end) => new(
+        t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops + t.InferredDrops,
+        t.Drops > 0 ? t.FirstDropReason : DropReasons.AcceptQueueFull,
+        t.DropHadQueues ? t.DropQ : t.FullSyns > 0 ? t.FullSynQ : null, t.DropHadQueues ? t.DropQMax : t.FullSyns > 0 ? t.FullSynQMax : null, t.SynAckRetrans, t.Cookie,
+        t.BeganBeforeTrace, t.Established, t.Handshake, t.QueueWait, t.Total, t.Duration,
+        t.Accepted, t.Accepted && t.Pid != 0 ? t.Pid : null, t.Accepted ? CommText(t.Comm) : null,
+        t.Aborted, t.AbortReason, end);
+
+    private static string? CommText(in Comm16 c)
+    {
+        ReadOnlySpan<byte> s = c;
+        int nul = s.IndexOf((byte)0);
+        var text = Encoding.UTF8.GetString(nul < 0 ? s : s[..nul]);
+        return text.Length == 0 ? null : text;
+    }
+
+    /// <summary>One line in words, e.g. <c>172.16.170.1:50066 → :2000  SYN ×4 (3 dropped:
+    /// accept-queue-full, Q 2/2) · established after 7.01 s · accepted after 7.02 s by nginx[812]</c>.</summary>
+    public string Describe(Func<uint, string> reasonName)
+    {
+        var b = new StringBuilder();
+        b.Append(Source.Contains(':') ? $"[{Source}]" : Source).Append(':').Append(SourcePort).Append(" → :").Append(DestPort).Append("  ");
+        if (BeganBeforeTrace) b.Append(Attempts > 0 ? $"SYN ×{Attempts}, the first before tracing" : "began before tracing");
+        else b.Append("SYN ×").Append(Attempts);
+        if (Drops > 0)
+        {
+            b.Append(" (").Append(Drops).Append(" dropped: ").Append(reasonName(FirstDropReason));
+            if (DropQ is uint q && DropQMax is uint qmax) b.Append(", Q ").Append(q).Append('/').Append(qmax);
+            b.Append(')');
+        }
+        if (Cookie) b.Append(" · SYN cookie");
+        if (SynAckRetrans > 0) b.Append(" · ").Append(SynAckRetrans).Append(SynAckRetrans == 1 ? " SYN-ACK retransmit" : " SYN-ACK retransmits");
+        if (Established)
+            b.Append(HandshakeNs is ulong h ? $" · established after {Durations.Text(h)}" : " · established");
+        if (Accepted)
+        {
+            if (TotalNs is ulong t) b.Append(" · accepted after ").Append(Durations.Text(t));
+            else if (QueueWaitNs is ulong w) b.Append(" · accepted after ").Append(Durations.Text(w)).Append(" in the queue");
+            else b.Append(" · accepted");
+            if (Comm != null || Pid != null) b.Append(" by ").Append(Comm ?? "?").Append('[').Append(Pid?.ToString(CultureInfo.InvariantCulture) ?? "?").Append(']');
+        }
+        else if (Aborted)
+            b.Append(" · ").Append(reasonName(AbortReason)).Append(" after ").Append(Durations.Text(DurationNs));
+        else
+            b.Append(End switch
+            {
+                TimelineEnd.StillOpen => Established ? " · still in the accept queue when tracing ended" : " · still in the handshake when tracing ended",
+                TimelineEnd.Evicted => " · no more room to follow it (evicted)",
+                _ => Established ? " · never accepted" : " · never established",
+            }).Append(DurationNs > 0 ? $" ({Durations.Text(DurationNs)})" : "");
+        return b.ToString();
+    }
+}
+
+/// <summary>Durations as people read them: 850 µs, 12.5 ms, 7.01 s.</summary>
+public static class Durations
+{
+    public static string Text(ulong ns) => TextUs((long)(ns / 1000));
+
+    public static string TextUs(long us) =>
+        us < 1000 ? $"{us} µs"
+        : us < 1_000_000 ? (us / 1000.0).ToString(us < 10_000 ? "0.##" : "0.#", CultureInfo.InvariantCulture) + " ms"
+        : (us / 1e6).ToString(us < 100_000_000 ? "0.00" : "0", CultureInfo.InvariantCulture) + " s";
+}

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Tcpq.Connections;
+
+namespace Tcpq.Output;
+
+/// <summary>The summary for machines: one JSON document, snake_case, durations in µs.
+/// Its fields are listed in docs/diagnosis.md.</summary>
+public static class SummaryJsonWriter
+{
+    public static void Write(TraceSummary s, Stream stream)
+    {
+        using var j = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        j.WriteStartObject();
+        j.WriteString("source", s.Source);
+        j.WriteNumber("events", s.Events);
+        if (s.InputError is null) j.WriteNull("input_error");
+        else j.WriteString("input_error", s.InputError);
+        j.WriteStartArray("ports");
+        foreach (var p in s.Ports) Port(j, p);
+        j.WriteEndArray();
+        j.WriteStartArray("findings");
+        foreach (var f in s.Findings)
+        {
+            j.WriteStartObject();
+            j.WriteString("rule", f.Rule);
+            j.WriteString("severity", f.Severity.ToString().ToLowerInvariant());
+            j.WriteString("port", f.Port);
+            j.WriteString("text", f.Text);
+            j.WriteEndObject();
+        }
+        j.WriteEndArray();
+        j.WriteEndObject();
+        j.Flush();
+        stream.Write("\n"u8);
+        stream.Flush();
+    }
+
+    private static void Port(Utf8JsonWriter j, PortSummary p)
+    {
+        j.WriteStartObject();
+        if (p.IsOther || p.Address.Length == 0) j.WriteNull("address");
+        else j.WriteString("address", p.Address);
+        j.WriteNumber("port", p.Port);
+        j.WriteNumber("netns", p.NetNs);
+        j.WriteBoolean("other_listeners", p.IsOther);
+        j.WriteNumber("connections", p.Connections);
+        j.WriteNumber("established", p.Established);
+        j.WriteNumber("accepted", p.Accepted);
+        j.WriteNumber("aborted", p.Aborted);
+        j.WriteNumber("syns", p.Syns);
+        j.WriteNumber("retries", p.Retries);
+        j.WriteNumber("synack_retransmits", p.SynAckRetrans);
+        j.WriteNumber("syn_cookies", p.Cookies);
+        Counts(j, "drops", p.Drops);
+        Counts(j, "aborts", p.Aborts);
+        j.WriteNumber("began_before_trace", p.BeganBeforeTrace);
+        j.WriteNumber("expired", p.Expired);
+        j.WriteNumber("evicted", p.Evicted);
+        j.WriteNumber("still_open", p.StillOpen);
+        Latency(j, "handshake_us", p.Handshake);
+        Latency(j, "queue_wait_us", p.QueueWait);
+        Latency(j, "total_us", p.Total);
+        j.WriteNumber("span_s", Math.Round(p.SpanSeconds, 6));
+        j.WriteNumber("arrivals_per_s", Math.Round(p.ArrivalRate, 3));
+        j.WriteNumber("accepts_per_s", Math.Round(p.AcceptRate, 3));
+        j.WriteNumber("peak_q", p.PeakQ);
+        j.WriteNumber("peak_q0", p.PeakQ0);
+        j.WriteNumber("qmax", p.QMax);
+        j.WriteNumber("queue_full_share", Math.Round(p.QueueFullShare, 4));
+        j.WriteStartArray("slowest");
+        foreach (var line in p.Slowest) Slow(j, line);
+        j.WriteEndArray();
+        j.WriteEndObject();
+    }
+
+    private static void Slow(Utf8JsonWriter j, SlowLine line)
+    {
+        var c = line.Connection;
+        j.WriteStartObject();
+        j.WriteString("source", c.Source);
+        j.WriteNumber("source_port", c.SourcePort);
+        j.WriteNumber("attempts", c.Attempts);
+        j.WriteNumber("drops", c.Drops);
+        j.WriteNumber("synack_retransmits", c.SynAckRetrans);
+        NumberOrNull(j, "handshake_us", c.HandshakeNs / 1000);
+        NumberOrNull(j, "queue_wait_us", c.QueueWaitNs / 1000);
+        NumberOrNull(j, "total_us", c.TotalNs / 1000);
+        j.WriteBoolean("accepted", c.Accepted);
+        j.WriteBoolean("aborted", c.Aborted);
+        NumberOrNull(j, "pid", c.Pid);
+        if (c.Comm is null) j.WriteNull("comm");
+        else j.WriteString("comm", c.Comm);
+        j.WriteString("text", line.Text);
+        j.WriteEndObject();
+    }
+
+    private static void Counts(Utf8JsonWriter j, string name, IReadOnlyDictionary<string, long> counts)
+    {
+        j.WriteStartObject(name);
+        foreach (var (k, v) in counts) j.WriteNumber(k, v);
+        j.WriteEndObject();
+    }
+
+    private static void Latency(Utf8JsonWriter j, string name, LatencySummary l)
+    {
+        j.WriteStartObject(name);
+        j.WriteNumber("count", l.Count);
+        j.WriteNumber("p50", l.P50);
+        j.WriteNumber("p90", l.P90);
+        j.WriteNumber("p99", l.P99);
+        j.WriteNumber("max", l.Max);
+        j.WriteEndObject();
+    }
+
+    private static void NumberOrNull(Utf8JsonWriter j, string name, ulong? v)
+    {
+        if (v is ulong x) j.WriteNumber(name, x);
+        else j.WriteNull(name);
+    }
+}

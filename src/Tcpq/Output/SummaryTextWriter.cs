@@ -1,0 +1,83 @@
+using System.Globalization;
+using Tcpq.Connections;
+
+namespace Tcpq.Output;
+
+/// <summary>The summary for people: one block per listening port (counts, an aligned latency
+/// table, a bar chart of total times, the slowest connections in words), then the diagnosis.
+/// <paramref name="terminal"/> draws bars with block characters; otherwise plain '#'.</summary>
+public sealed class SummaryTextWriter(TextWriter w, bool terminal)
+{
+    private const int BarWidth = 40;
+    private static readonly string[] BucketNames = ["< 1 ms", "1–10 ms", "10–100 ms", "0.1–1 s", "1–3 s", "3–10 s", "≥ 10 s"];
+
+    public void Write(TraceSummary s)
+    {
+        w.WriteLine($"tcpq summary of {s.Source}: {s.Events} event{Diagnosis.S(s.Events)}, {s.Ports.Count} listening port{Diagnosis.S(s.Ports.Count)}");
+        if (s.InputError != null) w.WriteLine($"  (reading stopped early: {s.InputError})");
+        foreach (var p in s.Ports) WritePort(p);
+        w.WriteLine();
+        w.WriteLine("diagnosis");
+        foreach (var f in s.Findings)
+            w.WriteLine($"  {f.Severity.ToString().ToUpperInvariant(),-8}  {f.Rule}: {f.Text}");
+        w.Flush();
+    }
+
+    private void WritePort(PortSummary p)
+    {
+        w.WriteLine();
+        string where = p.IsOther ? p.Label : $"{(p.Address.Length == 0 ? "*" : p.Address.Contains(':') ? $"[{p.Address}]" : p.Address)}:{p.Port}";
+        w.WriteLine(p.NetNs != 0 ? $"{where}  netns {p.NetNs}" : where);
+        Line("connections", $"{p.Connections} seen · {p.Established} established · {p.Accepted} accepted · {p.Aborted} aborted{Aborts(p)}");
+        Line("SYNs", $"{p.Syns} · {p.Retries} client retr{(p.Retries == 1 ? "y" : "ies")} · {p.DroppedSyns} dropped{Drops(p)} · {p.Cookies} SYN cookie{Diagnosis.S(p.Cookies)} · {p.SynAckRetrans} SYN-ACK retransmit{Diagnosis.S(p.SynAckRetrans)}");
+        if (p.AckDrops > 0) Line("final ACKs", $"{p.AckDrops} dropped");
+        Line("queue", $"peak Q {p.PeakQ} / Qmax {p.QMax} · full {Diagnosis.Percent(p.QueueFullShare)} of the time · peak Q0 {p.PeakQ0}");
+        Line("rates", $"{Diagnosis.Rate(p.ArrivalRate)} arrivals/s · {Diagnosis.Rate(p.AcceptRate)} accepts/s over {p.SpanSeconds.ToString("0.##", CultureInfo.InvariantCulture)} s");
+        if (p.Expired + p.Evicted + p.StillOpen + p.BeganBeforeTrace > 0)
+            Line("unfinished", $"{p.StillOpen} still open at the end · {p.Expired} expired (idle) · {p.Evicted} evicted (table full) · {p.BeganBeforeTrace} began before tracing");
+
+        w.WriteLine();
+        w.WriteLine($"  {"",-18}{"count",8}{"p50",11}{"p90",11}{"p99",11}{"max",11}");
+        Latency("handshake", p.Handshake);
+        Latency("accept-queue wait", p.QueueWait);
+        Latency("total", p.Total);
+
+        var chart = p.Total.Count >= 2 ? ("total time (first SYN to accept)", p.Total) : p.Handshake.Count >= 2 ? ("handshake time (first SYN to syn-aa)", p.Handshake) : default;
+        if (chart.Item2 is LatencySummary h) Histogram(chart.Item1, h);
+
+        if (p.Slowest.Count > 0)
+        {
+            w.WriteLine();
+            w.WriteLine("  slowest");
+            foreach (var line in p.Slowest) w.WriteLine($"    {line.Text}");
+        }
+    }
+
+    private void Line(string label, string text) => w.WriteLine($"  {label,-13}{text}");
+
+    private static string Drops(PortSummary p) =>
+        p.SynDrops.Count == 0 ? "" : $" ({string.Join(", ", p.SynDrops.Select(d => $"{d.Key} {d.Value}"))})";
+
+    private static string Aborts(PortSummary p) =>
+        p.Aborts.Count == 0 ? "" : $" ({string.Join(", ", p.Aborts.Select(a => $"{a.Key} {a.Value}"))})";
+
+    private void Latency(string name, LatencySummary l)
+    {
+        string V(long us) => l.Count == 0 ? "-" : Durations.TextUs(us);
+        w.WriteLine($"  {name,-18}{l.Count,8}{V(l.P50),11}{V(l.P90),11}{V(l.P99),11}{V(l.Max),11}");
+    }
+
+    private void Histogram(string title, LatencySummary l)
+    {
+        w.WriteLine();
+        w.WriteLine($"  {title}");
+        int first = Array.FindIndex(l.Buckets, c => c > 0), last = Array.FindLastIndex(l.Buckets, c => c > 0);
+        long most = l.Buckets.Max();
+        for (int i = first; i <= last; i++)
+        {
+            int width = (int)Math.Ceiling((double)l.Buckets[i] / most * BarWidth);
+            string bar = new(terminal ? '█' : '#', width);
+            w.WriteLine($"    {BucketNames[i],-10} {bar,-BarWidth} {l.Buckets[i]}");
+        }
+    }
+}

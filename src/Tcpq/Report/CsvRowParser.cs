@@ -1,0 +1,57 @@
+using Tcpq.Events;
+
+namespace Tcpq.Report;
+
+/// <summary>Rows of <c>tcpq trace --format csv</c> (15 columns) or <c>--format seed</c> (the
+/// first nine, Source IP as <c>0x%08x</c>) back into events. A column left empty leaves its
+/// flag unset, as it was in the event. Neither format has the network namespace: it is 0.</summary>
+internal sealed class CsvRowParser(bool seed, ReasonNames reasons) : IRowParser
+{
+    private readonly CsvFields _fields = new();
+    private readonly int _columns = seed ? 9 : 15;
+
+    public void Parse(ReadOnlySpan<byte> line, ref TcpqEvent e)
+    {
+        var f = _fields;
+        f.Split(line);
+        if (f.Count != _columns)
+            throw new RowException(f.Count < _columns
+                ? $"{f.Count} fields, expected {_columns} (truncated?)"
+                : $"{f.Count} fields, expected {_columns}");
+        e = default;
+        e.TsNs = FieldParsers.U64(f[0], "TS");
+        if (f[1].IsEmpty) throw FieldParsers.Bad("Date", f[1]);
+        e.Kind = FieldParsers.Kind(f[2]);
+        if (seed) FieldParsers.SeedAddress(f[3], e.SourceAddress);
+        else FieldParsers.Address(f[3], e.SourceAddress, "Source IP");
+        e.SourcePort = FieldParsers.Port(f[4], "Source Port");
+        e.DestPort = FieldParsers.Port(f[5], "Dest Port");
+        int queues = (f[6].IsEmpty ? 0 : 1) + (f[7].IsEmpty ? 0 : 1) + (f[8].IsEmpty ? 0 : 1);
+        if (queues == 3)
+        {
+            e.Q0 = FieldParsers.U32(f[6], "Q0");
+            e.Q = FieldParsers.U32(f[7], "Q");
+            e.QMax = FieldParsers.U32(f[8], "Qmax");
+            e.Flags |= EventFlags.Queues;
+        }
+        else if (queues != 0) throw new RowException("Q0, Q and Qmax must be all set or all empty");
+        if (seed) return;
+
+        FieldParsers.Address(f[9], e.DestAddress, "Dest IP");
+        if (!f[10].IsEmpty) { e.Attempt = FieldParsers.U32(f[10], "Attempt"); e.Flags |= EventFlags.Attempt; }
+        if (!f[11].IsEmpty) { e.WaitNs = FieldParsers.U64(f[11], "Wait us") * 1000; e.Flags |= EventFlags.Wait; }
+        if (!f[12].IsEmpty)
+        {
+            e.Pid = FieldParsers.U32(f[12], "PID");
+            FieldParsers.Comm(_fields[13], ref e.Comm);
+            e.Flags |= EventFlags.Task;
+        }
+        e.Reason = reasons.Parse(f[14]);
+    }
+}
+
+/// <summary>One format's rows into events; throws <see cref="RowException"/> on a bad row.</summary>
+internal interface IRowParser
+{
+    void Parse(ReadOnlySpan<byte> line, ref TcpqEvent e);
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Tcpq.KernelTests.Fixtures;
+
+namespace Tcpq.KernelTests;
+
+/// <summary>The seed's scenario end to end: traced live with <c>--summary</c>, saved to a file,
+/// and read back by <c>tcpq report</c>; both must name the slow third client and the backlog.</summary>
+public class ReportSeedScenarioTests
+{
+    [Fact]
+    public void Report_and_trace_summary_find_the_slow_client_and_the_small_backlog()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        var to = new IPEndPoint(IPAddress.Loopback, port);
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
+        string file = Path.Combine(Path.GetTempPath(), $"tcpq-report-{Guid.NewGuid():N}.json");
+        try
+        {
+            using var trace = LiveTrace.Start(["trace", "--format", "json", "-o", file, "-p", port.ToString(), "--summary", "--summary-format", "json"]);
+            using var first = ns.StartConnect(to);
+            Thread.Sleep(50);
+            using var second = ns.StartConnect(to);
+            Thread.Sleep(50);
+            using var third = ns.StartConnect(to);
+            int thirdPort = ((IPEndPoint)third.LocalEndPoint!).Port;
+
+            Thread.Sleep(2500);
+            using var a1 = listener.Accept();
+            using var a2 = listener.Accept();
+            Assert.True(listener.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the third client was never established");
+            using var a3 = listener.Accept();
+            Thread.Sleep(300); // the tracer flushes every 50 ms
+
+            var (code, liveSummary) = trace.Stop();
+            Assert.Equal(0, code);
+
+            string reportJson = Shell.RunWithCode(TcpqTrace.Binary, ["report", file, "--format", "json"], out int reportCode);
+            Assert.True(reportCode == 0, reportJson);
+
+            foreach (var (what, json) in new[] { ("report", reportJson), ("trace --summary", liveSummary) })
+            {
+                using var doc = JsonDocument.Parse(json);
+                var ours = doc.RootElement.GetProperty("ports").EnumerateArray()
+                    .Single(p => p.GetProperty("port").GetInt32() == port && p.GetProperty("netns").GetUInt32() == ns.Inode);
+                Assert.Equal("127.0.0.1", ours.GetProperty("address").GetString());
+                Assert.Equal(3, ours.GetProperty("accepted").GetInt32());
+                Assert.True(ours.GetProperty("drops").GetProperty("accept-queue-full").GetInt32() >= 2, $"{what}: {ours}");
+
+                // the slowest is the third client: ~3 s, SYNs dropped, accepted by this process
+                var slow = ours.GetProperty("slowest")[0];
+                Assert.Equal(thirdPort, slow.GetProperty("source_port").GetInt32());
+                Assert.True(slow.GetProperty("attempts").GetInt32() >= 3, $"{what}: {slow}");
+                Assert.Equal(slow.GetProperty("attempts").GetInt32() - 1, slow.GetProperty("drops").GetInt32());
+                Assert.DoesNotContain(doc.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetProperty("rule").GetString() == "syns-lost-upstream" && f.GetProperty("port").GetString() == $":{port}");
+                Assert.InRange(slow.GetProperty("handshake_us").GetInt64() / 1e6, 2.4, 6.0);
+                Assert.Equal(Environment.ProcessId, slow.GetProperty("pid").GetInt32());
+                Assert.Equal(File.ReadAllText("/proc/self/comm").Trim(), slow.GetProperty("comm").GetString());
+                Assert.Matches($@"^127\.0\.0\.1:{thirdPort} → :{port}  SYN ×\d \(\d dropped: accept-queue-full, Q 2/1\) · established after [2-5]\.\d\d s · accepted after", slow.GetProperty("text").GetString());
+
+                var findings = doc.RootElement.GetProperty("findings").EnumerateArray()
+                    .Where(f => f.GetProperty("port").GetString() == $":{port}").ToList();
+                var backlog = Assert.Single(findings, f => f.GetProperty("rule").GetString() == "backlog-too-small");
+                Assert.Equal("critical", backlog.GetProperty("severity").GetString());
+                Assert.StartsWith($"the accept queue of :{port} (Qmax 1) was full", backlog.GetProperty("text").GetString());
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>A <c>tcpq trace</c> whose standard output (the summary) the test keeps.</summary>
+    private sealed class LiveTrace : IDisposable
+    {
+        private readonly Process _p;
+        private readonly Task<string> _stdout;
+
+        private LiveTrace(Process p)
+        {
+            _p = p;
+            _stdout = p.StandardOutput.ReadToEndAsync();
+        }
+
+        public static LiveTrace Start(string[] args)
+        {
+            Requirements.Check();
+            var psi = new ProcessStartInfo(TcpqTrace.Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            var p = Process.Start(psi)!;
+            var live = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var stderr = new List<string>();
+            p.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null) { live.TrySetResult(string.Join(" | ", stderr)); return; }
+                lock (stderr) stderr.Add(e.Data);
+                if (e.Data.StartsWith("tcpq: tracing", StringComparison.Ordinal)) live.TrySetResult("");
+            };
+            p.BeginErrorReadLine();
+            var t = new LiveTrace(p);
+            if (!live.Task.Wait(TimeSpan.FromSeconds(30)) || p.HasExited)
+            {
+                t.Dispose();
+                throw new InvalidOperationException($"tcpq trace did not start: {string.Join(" | ", stderr)}");
+            }
+            return t;
+        }
+
+        public (int Code, string Stdout) Stop()
+        {
+            Fixtures.Posix.Kill(_p.Id, Fixtures.Posix.SIGINT);
+            if (!_p.WaitForExit(TimeSpan.FromSeconds(20))) throw new TimeoutException("tcpq trace did not stop within 20 s of SIGINT");
+            _p.WaitForExit();
+            return (_p.ExitCode, _stdout.Result);
+        }
+
+        public void Dispose()
+        {
+            try { if (!_p.HasExited) _p.Kill(); } catch (InvalidOperationException) { }
+            _p.Dispose();
+        }
+    }
+}
