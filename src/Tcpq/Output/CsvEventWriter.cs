@@ -9,6 +9,7 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         "TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax,Dest IP,Attempt,Wait us,PID,Comm,Reason\n"u8;
 
     private readonly OutputBuffer _out = new(stream);
+    private readonly SecondText _dates = SecondText.Iso();
 
     public void WriteHeader() => _out.Write(Header);
 
@@ -17,7 +18,7 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         var o = _out;
         RowFields.UInt(o, e.TsNs);
         o.Write((byte)',');
-        RowFields.IsoDate(o, context.Clock.ToUtc(e.TsNs));
+        RowFields.IsoDate(o, _dates, context.Clock.ToUtc(e.TsNs));
         o.Write((byte)',');
         o.Write(EventKinds.Utf8Name(e.Kind));
         o.Write((byte)',');

@@ -10,6 +10,7 @@ public sealed class JsonEventWriter : IEventWriter
     private readonly OutputBuffer _out;
     private readonly Utf8JsonWriter _json;
     private readonly EventContext _context;
+    private readonly SecondText _dates = SecondText.Iso();
 
     public JsonEventWriter(Stream stream, EventContext context)
     {
@@ -26,7 +27,7 @@ public sealed class JsonEventWriter : IEventWriter
         j.WriteStartObject();
         j.WriteNumber("ts"u8, e.TsNs);
         Span<byte> text = stackalloc byte[48];
-        _context.Clock.ToUtc(e.TsNs).TryFormat(text, out int n, "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        int n = _dates.WriteIsoMicros(_context.Clock.ToUtc(e.TsNs), text);
         j.WriteString("date"u8, text[..n]);
         j.WriteString("action"u8, EventKinds.Utf8Name(e.Kind));
         j.WriteString("source_ip"u8, text[..AddressText.Format(e.SourceAddress, text)]);

@@ -19,12 +19,7 @@ internal static class RowFields
         o.Advance(AddressText.Format(a, span));
     }
 
-    public static void IsoDate(OutputBuffer o, DateTime utc)
-    {
-        var span = o.GetSpan(32);
-        utc.TryFormat(span, out int n, "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        o.Advance(n);
-    }
+    public static void IsoDate(OutputBuffer o, SecondText dates, DateTime utc) => o.Advance(dates.WriteIsoMicros(utc, o.GetSpan(40)));
 
     /// <summary>The comm as it lies in the event: up to the first NUL.</summary>
     public static ReadOnlySpan<byte> Comm(in Comm16 c)

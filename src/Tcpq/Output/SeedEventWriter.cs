@@ -9,6 +9,7 @@ public sealed class SeedEventWriter(Stream stream, EventContext context) : IEven
     public static ReadOnlySpan<byte> Header => "TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax\n"u8;
 
     private readonly OutputBuffer _out = new(stream);
+    private readonly SecondText _dates = new("yyyy MMM dd HH:mm:ss");
 
     public void WriteHeader() => _out.Write(Header);
 
@@ -17,15 +18,11 @@ public sealed class SeedEventWriter(Stream stream, EventContext context) : IEven
         var o = _out;
         RowFields.UInt(o, e.TsNs);
         o.Write((byte)',');
-        var span = o.GetSpan(32);
-        var utc = context.Clock.ToUtc(e.TsNs);
-        // %Y is ctime(3) rearranged, so a day below 10 is padded with a space: "2016 Aug  3 09:05:07"
-        utc.TryFormat(span, out int n, utc.Day < 10 ? "yyyy MMM  d HH:mm:ss" : "yyyy MMM dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
-        o.Advance(n);
+        o.Write(_dates.Second(context.Clock.ToUtc(e.TsNs)));
         o.Write((byte)',');
         o.Write(EventKinds.Utf8Name(e.Kind));
         o.Write((byte)',');
-        span = o.GetSpan(AddressText.MaxLength);
+        var span = o.GetSpan(AddressText.MaxLength);
         o.Advance(AddressText.FormatSeed(e.SourceAddress, span));
         o.Write((byte)',');
         RowFields.UInt(o, e.SourcePort);
