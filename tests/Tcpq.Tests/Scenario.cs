@@ -115,9 +115,12 @@ internal sealed class Scenario(ushort port = 2000, uint netns = 4026531840, stri
         e.Flags |= EventFlags.Queues;
     }
 
+    /// <summary>Read as a seed-format file is: no drop rows, so drops are inferred from the queues.</summary>
+    public bool SeedInput { get; set; }
+
     public ConnectionTracker Track(IEnumerable<TcpqEvent>? order = null, TrackerOptions? options = null)
     {
-        var t = new ConnectionTracker(options);
+        var t = new ConnectionTracker(options) { InferDropsFromQueues = SeedInput };
         foreach (var e in order ?? Events) t.OnEvent(e);
         t.Complete();
         return t;

@@ -42,11 +42,13 @@ public class TrackerTests
     }
 
     [Fact]
-    public void A_retried_SYN_that_found_the_queue_full_counts_as_dropped_even_without_its_row()
+    public void From_seed_input_a_retried_SYN_that_found_the_queue_full_counts_as_dropped_without_its_row()
     {
-        // the second SYN's syn-drop row is missing (the seed format has none; a live trace may miss one)
+        // the second SYN's syn-drop row is missing, as the seed format has none
         var s = RetriesWithDrops();
         s.Events.RemoveAt(s.Events.FindLastIndex(e => e.Kind == EventKind.SynDrop));
+        Assert.Equal(1, Assert.Single(s.Summarize().Ports).Drops["accept-queue-full"]); // a live trace reports its own drops
+        s.SeedInput = true;
         var port = Assert.Single(s.Summarize().Ports);
         Assert.Equal(2, port.Drops["accept-queue-full"]);
         Assert.Contains("(2 dropped: accept-queue-full, Q 2/1)", port.Slowest[0].Text);

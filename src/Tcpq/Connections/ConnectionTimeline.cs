@@ -44,10 +44,12 @@ public sealed class ConnectionTimeline
     /// <summary>Nothing more is expected: accepted or given up.</summary>
     public bool Done => Accepted || Aborted;
     public uint Attempts => Math.Max(Syns, MaxAttempt);
-    /// <summary>Retried SYNs without a syn-drop row that had found the accept queue at its limit:
-    /// dropped for accept-queue-full all the same. The seed format has no syn-drop rows at all,
-    /// and a live trace may miss one. Counted once the timeline ends, so order does not matter.</summary>
-    public uint InferredDrops => Math.Min(FullSyns, Attempts > 0 ? Attempts - 1 : 0) is var n && n > Drops ? n - Drops : 0;
+    /// <summary>For input without drop rows (the seed format, see
+    /// <see cref="ConnectionTracker.InferDropsFromQueues"/>): retried SYNs that had found the accept
+    /// queue at its limit, dropped for accept-queue-full. Counted once the timeline ends, so order
+    /// does not matter.</summary>
+    public uint InferredDrops => !InferDrops ? 0 : Math.Min(FullSyns, Attempts > 0 ? Attempts - 1 : 0) is var n && n > Drops ? n - Drops : 0;
+    internal bool InferDrops;
 
     /// <summary>Its first SYN came before tracing started (or was lost to tcpq).</summary>
     public bool BeganBeforeTrace => !SawFirstSyn;

@@ -34,6 +34,11 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     private ConnectionTable Table => _table ??= new ConnectionTable(_options.MaxConnections);
 
+    /// <summary>The input has no drop rows (the seed format): a retried SYN that found the accept
+    /// queue at its limit is counted as dropped. A live trace reports every drop itself, and a SYN
+    /// that finds Q = Qmax on Linux is admitted (the kernel drops at Q > Qmax), so it never infers.</summary>
+    public bool InferDropsFromQueues { get; set; }
+
     public long Events { get; private set; }
     public ulong NowNs { get; private set; }
     public int Following => _table?.Count ?? 0;
@@ -96,6 +101,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     private void End(ConnectionTimeline t, TimelineEnd end)
     {
+        t.InferDrops = InferDropsFromQueues;
         ListenerOf(t.Key.Listener).OnEnd(t, end);
         _table!.Remove(t);
     }

@@ -49,6 +49,7 @@ public static class TraceReader
             else if (first.SequenceEqual(SeedHeader))
             {
                 format = EventFormat.Seed;
+                if (sink is Connections.ConnectionTracker tracker) tracker.InferDropsFromQueues = true;
                 parser = new CsvRowParser(seed: true, reasons);
             }
             else
