@@ -57,7 +57,7 @@ internal static class TcpqProgram
         };
         var format = new Option<EventFormat>("--format", "-f")
         {
-            Description = "csv (default), json (one object per line) or seed (the DTrace script's nine columns)",
+            Description = "csv (default), json (one object per line), seed (the DTrace script's nine columns) or none (no rows: with --summary)",
             DefaultValueFactory = _ => EventFormat.Csv,
         };
         var duration = new Option<double?>("--duration", "-d") { Description = "Stop after this many seconds" };

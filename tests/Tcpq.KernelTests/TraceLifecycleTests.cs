@@ -102,4 +102,27 @@ public class TraceLifecycleTests
         Assert.True(3 * connections == rows.Count + lost, $"{rows.Count} rows + {lost} lost: {string.Join(" | ", trace.Stderr)}\n{string.Join("\n", trace.Rows().Where(r => r.NetNs != ns.Inode).Take(5))}"); // syn, syn-aa, accept per connection
         Assert.Contains(trace.Stderr, l => l.StartsWith("tcpq: lost ", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Format_none_writes_no_rows_and_the_summary_counts_the_connections()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
+        using var trace = TcpqTrace.Start(["--format", "none", "--summary", "--summary-format", "json", "-p", port.ToString()]);
+
+        for (int i = 0; i < 3; i++)
+        {
+            using var c = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port));
+            using var s = listener.AcceptWithin(Wait);
+        }
+        Thread.Sleep(300);
+        Assert.Equal(0, trace.Stop());
+
+        Assert.Equal("", trace.ReadOutput());
+        using var summary = System.Text.Json.JsonDocument.Parse(trace.Stdout);
+        var ports = summary.RootElement.GetProperty("ports").EnumerateArray().Where(p => p.GetProperty("port").GetInt32() == port).ToList();
+        var ours = Assert.Single(ports);
+        Assert.Equal(3, ours.GetProperty("accepted").GetInt32());
+    }
 }

@@ -80,7 +80,7 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
     private void PrintSummary(ConnectionTracker tracker, DropReasons reasons)
     {
         tracker.Complete();
-        bool rowsOnStdout = options.OutputPath is null or "-";
+        bool rowsOnStdout = options.OutputPath is null or "-" && options.Format != EventFormat.None;
         var summary = TraceSummary.Build("this trace", tracker, reasons, DiagnosisContext.FromProc());
         using var stream = rowsOnStdout ? Console.OpenStandardError() : Console.OpenStandardOutput();
         SummaryOutput.Write(summary, options.Summary!.Value, stream,

@@ -10,7 +10,8 @@ public interface IEventWriter : IDisposable
     void Flush();
 }
 
-public enum EventFormat { Csv, Json, Seed }
+/// <summary>Row formats; <c>None</c> writes no rows (for <c>trace --summary</c> alone).</summary>
+public enum EventFormat { Csv, Json, Seed, None }
 
 /// <summary>What a row needs besides the event: wall time and reason names.</summary>
 public sealed record EventContext(WallClock Clock, DropReasons Reasons);
@@ -22,6 +23,16 @@ public static class EventWriters
         EventFormat.Csv => new CsvEventWriter(stream, context),
         EventFormat.Json => new JsonEventWriter(stream, context),
         EventFormat.Seed => new SeedEventWriter(stream, context),
+        EventFormat.None => new NoEventWriter(),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
+}
+
+/// <summary>Writes nothing: the events still feed --summary and are counted.</summary>
+public sealed class NoEventWriter : IEventWriter
+{
+    public void WriteHeader() { }
+    public void Write(in TcpqEvent e) { }
+    public void Flush() { }
+    public void Dispose() { }
 }

@@ -15,6 +15,10 @@ public sealed class TcpqTrace : IDisposable
     private readonly TaskCompletionSource _live = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public string OutputPath { get; }
     public int Pid => _process.Id;
+    private Task<string>? _stdout;
+
+    /// <summary>What tcpq wrote to standard output, once it has exited.</summary>
+    public string Stdout => ExitCode is null ? throw new InvalidOperationException("tcpq is still running") : _stdout!.GetAwaiter().GetResult();
     public int? ExitCode { get; private set; }
 
     private TcpqTrace(Process process, string outputPath)
@@ -43,7 +47,7 @@ public sealed class TcpqTrace : IDisposable
             if (e.Data.StartsWith("tcpq: tracing", StringComparison.Ordinal)) t._live.TrySetResult();
         };
         p.BeginErrorReadLine();
-        p.StandardOutput.ReadToEndAsync();
+        t._stdout = p.StandardOutput.ReadToEndAsync();
         if (!t._live.Task.Wait(TimeSpan.FromSeconds(30)) || p.HasExited)
         {
             try { p.Kill(); } catch (InvalidOperationException) { }
