@@ -13,7 +13,6 @@ public class ListenersDiagTraceTests
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        var to = new IPEndPoint(IPAddress.Loopback, port);
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
         var before = ns.Nstat();
 
@@ -22,18 +21,8 @@ public class ListenersDiagTraceTests
         Assert.Contains("sampling sock_diag every 100 ms", first);
         Assert.Contains("sampled, not exact", first);
 
-        using var c1 = ns.StartConnect(to);
-        Thread.Sleep(50);
-        using var c2 = ns.StartConnect(to);
-        Thread.Sleep(50);
-        using var c3 = ns.StartConnect(to);
-        int[] clientPorts = [.. new[] { c1, c2, c3 }.Select(c => ((IPEndPoint)c.LocalEndPoint!).Port)];
-
-        Thread.Sleep(2500);
-        using var a1 = listener.Accept();
-        using var a2 = listener.Accept();
-        Assert.True(listener.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the third client was never established");
-        using var a3 = listener.Accept();
+        using var scenario = SeedScenario.Run(ns, listener, port);
+        int[] clientPorts = scenario.ClientPorts;
 
         var rows = trace.WaitFor(r => r.Count(x => x.Action == "accept") >= 3, TimeSpan.FromSeconds(3));
         Assert.Equal(0, trace.Stop());

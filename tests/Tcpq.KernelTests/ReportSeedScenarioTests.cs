@@ -15,28 +15,17 @@ public class ReportSeedScenarioTests
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        var to = new IPEndPoint(IPAddress.Loopback, port);
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
         string file = Path.Combine(Path.GetTempPath(), $"tcpq-report-{Guid.NewGuid():N}.json");
         try
         {
-            using var trace = LiveTrace.Start(["trace", "--format", "json", "-o", file, "-p", port.ToString(), "--summary", "--summary-format", "json"]);
-            using var first = ns.StartConnect(to);
-            Thread.Sleep(50);
-            using var second = ns.StartConnect(to);
-            Thread.Sleep(50);
-            using var third = ns.StartConnect(to);
-            int thirdPort = ((IPEndPoint)third.LocalEndPoint!).Port;
-
-            Thread.Sleep(2500);
-            using var a1 = listener.Accept();
-            using var a2 = listener.Accept();
-            Assert.True(listener.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the third client was never established");
-            using var a3 = listener.Accept();
+            using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString(), "--summary", "--summary-format", "json"], outputPath: file);
+            using var scenario = SeedScenario.Run(ns, listener, port);
+            int thirdPort = scenario.ThirdPort;
             Thread.Sleep(300); // the tracer flushes every 50 ms
 
-            var (code, liveSummary) = trace.Stop();
-            Assert.Equal(0, code);
+            Assert.Equal(0, trace.Stop());
+            string liveSummary = trace.Stdout;
 
             string reportJson = Shell.RunWithCode(TcpqTrace.Binary, ["report", file, "--format", "json"], out int reportCode);
             Assert.True(reportCode == 0, reportJson);
@@ -71,57 +60,6 @@ public class ReportSeedScenarioTests
         finally
         {
             File.Delete(file);
-        }
-    }
-
-    /// <summary>A <c>tcpq trace</c> whose standard output (the summary) the test keeps.</summary>
-    private sealed class LiveTrace : IDisposable
-    {
-        private readonly Process _p;
-        private readonly Task<string> _stdout;
-
-        private LiveTrace(Process p)
-        {
-            _p = p;
-            _stdout = p.StandardOutput.ReadToEndAsync();
-        }
-
-        public static LiveTrace Start(string[] args)
-        {
-            Requirements.Check();
-            var psi = new ProcessStartInfo(TcpqTrace.Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var a in args) psi.ArgumentList.Add(a);
-            var p = Process.Start(psi)!;
-            var live = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var stderr = new List<string>();
-            p.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null) { live.TrySetResult(string.Join(" | ", stderr)); return; }
-                lock (stderr) stderr.Add(e.Data);
-                if (e.Data.StartsWith("tcpq: tracing", StringComparison.Ordinal)) live.TrySetResult("");
-            };
-            p.BeginErrorReadLine();
-            var t = new LiveTrace(p);
-            if (!live.Task.Wait(TimeSpan.FromSeconds(30)) || p.HasExited)
-            {
-                t.Dispose();
-                throw new InvalidOperationException($"tcpq trace did not start: {string.Join(" | ", stderr)}");
-            }
-            return t;
-        }
-
-        public (int Code, string Stdout) Stop()
-        {
-            Fixtures.Posix.Kill(_p.Id, Fixtures.Posix.SIGINT);
-            if (!_p.WaitForExit(TimeSpan.FromSeconds(20))) throw new TimeoutException("tcpq trace did not stop within 20 s of SIGINT");
-            _p.WaitForExit();
-            return (_p.ExitCode, _stdout.Result);
-        }
-
-        public void Dispose()
-        {
-            try { if (!_p.HasExited) _p.Kill(); } catch (InvalidOperationException) { }
-            _p.Dispose();
         }
     }
 }

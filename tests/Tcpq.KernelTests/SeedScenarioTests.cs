@@ -13,23 +13,12 @@ public class SeedScenarioTests
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        var to = new IPEndPoint(IPAddress.Loopback, port);
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
         var before = ns.Nstat();
 
         using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString()]);
-        using var first = ns.StartConnect(to);
-        Thread.Sleep(50);
-        using var second = ns.StartConnect(to);
-        Thread.Sleep(50);
-        using var third = ns.StartConnect(to);
-        int thirdPort = ((IPEndPoint)third.LocalEndPoint!).Port;
-
-        Thread.Sleep(2500);
-        using var a1 = listener.Accept();
-        using var a2 = listener.Accept();
-        Assert.True(listener.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the third client was never established");
-        using var a3 = listener.Accept();
+        using var scenario = SeedScenario.Run(ns, listener, port);
+        int thirdPort = scenario.ThirdPort;
 
         var rows = trace.WaitFor(r => r.Any(x => x.Action == "accept" && x.SourcePort == thirdPort), TimeSpan.FromSeconds(3));
         Assert.Equal(0, trace.Stop());
@@ -38,11 +27,11 @@ public class SeedScenarioTests
         string all = string.Join("\n", rows);
 
         // first two clients: queued without trouble; Q grows as each arrives
-        var firstSyn = Assert.Single(rows, r => r.Action == "syn" && r.SourcePort == ((IPEndPoint)first.LocalEndPoint!).Port);
+        var firstSyn = Assert.Single(rows, r => r.Action == "syn" && r.SourcePort == scenario.ClientPorts[0]);
         Assert.Equal((0, 0, 1, 1), (firstSyn.Q0, firstSyn.Q, firstSyn.QMax, firstSyn.Attempt));
         var firstAa = Assert.Single(rows, r => r.Action == "syn-aa" && r.SourcePort == firstSyn.SourcePort);
         Assert.Equal((1, 0, 1), (firstAa.Q0, firstAa.Q, firstAa.QMax)); // the seed's Q0 = 1 at the final ACK
-        var secondSyn = Assert.Single(rows, r => r.Action == "syn" && r.SourcePort == ((IPEndPoint)second.LocalEndPoint!).Port);
+        var secondSyn = Assert.Single(rows, r => r.Action == "syn" && r.SourcePort == scenario.ClientPorts[1]);
         Assert.Equal(1, secondSyn.Q);
 
         // the third: SYNs numbered 1..n, all but the last dropped because the accept queue was full
