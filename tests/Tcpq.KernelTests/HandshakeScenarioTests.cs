@@ -132,9 +132,7 @@ public class HandshakeScenarioTests
         // the late client's ACKs are held back, so its handshake stays half-open (SYN-RECV, Q0 = 1)
         var late = ns.Client(AddressFamily.InterNetwork);
         int latePort = late.LocalPort();
-        ns.Exec("nft", "add", "table", "inet", "tcpqtest");
-        ns.Exec("nft", "add", "chain", "inet", "tcpqtest", "out", "{ type filter hook output priority 0; }");
-        ns.Exec("nft", "add", "rule", "inet", "tcpqtest", "out", "tcp", "sport", latePort.ToString(), "tcp", "flags", "==", "ack", "drop");
+        var heldBack = ns.DropOutgoing(latePort, "ack");
         late.Blocking = false;
         try { late.Connect(new IPEndPoint(IPAddress.Loopback, port)); }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress) { }
@@ -146,7 +144,7 @@ public class HandshakeScenarioTests
         trace.WaitFor(r => r.Count(x => x.Action == "syn-aa") == 2, Wait);
 
         // let the ACKs through: the server's SYN-ACK retransmit draws one into the full queue
-        ns.Exec("nft", "delete", "table", "inet", "tcpqtest");
+        heldBack.Dispose();
         var rows = trace.WaitFor(r => r.Any(x => x.Action == "ack-drop"), TimeSpan.FromSeconds(8)).In(ns);
         var after = ns.Nstat();
 
@@ -167,15 +165,13 @@ public class HandshakeScenarioTests
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
         // the server's SYN-ACKs are lost, so the client retries its SYN while the request socket waits
-        ns.Exec("nft", "add", "table", "inet", "tcpqtest");
-        ns.Exec("nft", "add", "chain", "inet", "tcpqtest", "out", "{ type filter hook output priority 0; }");
-        ns.Exec("nft", "add", "rule", "inet", "tcpqtest", "out", "tcp", "sport", port.ToString(), "tcp", "flags", "==", "syn|ack", "drop");
+        var heldBack = ns.DropOutgoing(port, "syn|ack");
         var before = ns.Nstat();
         using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString()]);
 
         using var client = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port));
         trace.WaitFor(r => r.Count(x => x.Action == "syn") >= 2, TimeSpan.FromSeconds(4));
-        ns.Exec("nft", "delete", "table", "inet", "tcpqtest");
+        heldBack.Dispose();
         using var server = listener.AcceptWithin(TimeSpan.FromSeconds(8));
         var rows = trace.WaitFor(r => r.Any(x => x.Action == "accept"), Wait).In(ns);
         var after = ns.Nstat();

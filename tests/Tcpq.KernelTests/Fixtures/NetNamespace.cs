@@ -98,6 +98,22 @@ public sealed class NetNamespace : IDisposable
         return c;
     }
 
+    /// <summary>Drops outgoing TCP packets of <paramref name="sourcePort"/> whose flags are exactly
+    /// <paramref name="flags"/> (nft syntax: "ack", "syn|ack"), until the result is disposed.</summary>
+    public IDisposable DropOutgoing(int sourcePort, string flags)
+    {
+        Exec("nft", "add", "table", "inet", "tcpqtest");
+        Exec("nft", "add", "chain", "inet", "tcpqtest", "out", "{ type filter hook output priority 0; }");
+        Exec("nft", "add", "rule", "inet", "tcpqtest", "out", "tcp", "sport", sourcePort.ToString(), "tcp", "flags", "==", flags, "drop");
+        return new Lifted(() => Exec("nft", "delete", "table", "inet", "tcpqtest"));
+    }
+
+    private sealed class Lifted(Action lift) : IDisposable
+    {
+        private int _done;
+        public void Dispose() { if (Interlocked.Exchange(ref _done, 1) == 0) lift(); }
+    }
+
     public void Dispose()
     {
         try { Shell.Run("ip", "netns", "del", Name); } catch (InvalidOperationException) { }
