@@ -348,7 +348,9 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 	p->drops = drops;
 
 	if (kind == TCPQ_SYN_AA) {
-		if (freed_with_reason && !unspecified)
+		/* only the accept queue's overflow: other reasons (TCP_FLAGS for an ACK that
+		 * matches no handshake, ...) are not a handshake the listener dropped */
+		if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
 			emit_listener_event(p, TCPQ_ACK_DROP, now, reason);
 		return 0;
 	}

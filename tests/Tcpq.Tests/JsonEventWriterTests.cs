@@ -78,6 +78,17 @@ public class JsonEventWriterTests
         Assert.Equal(comm, o.GetProperty("comm").GetString());
     }
 
+    [Theory]
+    [InlineData("caf\u00e9", "caf\u00e9")]
+    [InlineData(null, "ab?c")]
+    public void A_comm_is_UTF_8_or_has_its_stray_bytes_replaced(string? comm, string expected)
+    {
+        var e = TestEvents.Accept(EventFlags.Task, comm ?? "");
+        if (comm is null) new byte[] { (byte)'a', (byte)'b', 0xff, (byte)'c' }.CopyTo((Span<byte>)e.Comm); // a comm is bytes, not text
+        var o = Objects(e)[0];
+        Assert.Equal(expected, o.GetProperty("comm").GetString());
+    }
+
     [Fact]
     public void A_thousand_events_in_a_row_are_a_thousand_lines_that_each_parse()
     {

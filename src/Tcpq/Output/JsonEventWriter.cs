@@ -42,7 +42,7 @@ public sealed class JsonEventWriter : IEventWriter
         NumberOrNull(j, "wait_us"u8, e.Has(EventFlags.Wait), e.WaitNs / 1000);
         bool task = e.Has(EventFlags.Task);
         NumberOrNull(j, "pid"u8, task, e.Pid);
-        if (task) j.WriteString("comm"u8, System.Text.Encoding.UTF8.GetString(RowFields.Comm(e.Comm)).AsSpan());
+        if (task) j.WriteString("comm"u8, Utf8Comm(RowFields.Comm(e.Comm), text));
         else j.WriteNull("comm"u8);
         var reason = _context.Reasons.Utf8Name(e.Reason, text);
         if (reason.IsEmpty) j.WriteNull("reason"u8);
@@ -53,6 +53,14 @@ public sealed class JsonEventWriter : IEventWriter
         j.Reset();
         _out.Write((byte)'\n');
         _out.EndRow();
+    }
+
+    /// <summary>A comm is bytes, not always UTF-8: invalid bytes become '?' (no string per row).</summary>
+    private static ReadOnlySpan<byte> Utf8Comm(ReadOnlySpan<byte> comm, Span<byte> scratch)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(comm)) return comm;
+        for (int i = 0; i < comm.Length; i++) scratch[i] = comm[i] < 0x80 ? comm[i] : (byte)'?';
+        return scratch[..comm.Length];
     }
 
     private static void NumberOrNull(Utf8JsonWriter j, ReadOnlySpan<byte> name, bool has, ulong value)
