@@ -1,7 +1,8 @@
 // connload: connect/accept/close on loopback as fast as the machine allows, for benchmarks.
 // Bounded in count and time; meant to run inside a private network namespace (bench/run).
 //   connload -p PORT -t CLIENT_THREADS -n MAX_CONNECTIONS -d SECONDS [-b BACKLOG]
-// Prints one line: "connections=N seconds=S rate=R failed=F".
+// Prints one line: "connections=N seconds=S rate=R failed=F accepted=A" (A: accept() calls that
+// returned a connection; the ones still queued when it stops are never accepted).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +20,7 @@
 static int port = 9100, threads = 4, backlog = 4096;
 static long max_conns = 1000000;
 static double seconds = 5.0;
-static atomic_long done, failed;
+static atomic_long done, failed, accepted;
 static atomic_int stop;
 static int listen_fd;
 
@@ -40,6 +41,7 @@ static void *server(void *arg)
 				continue;
 			break;
 		}
+		atomic_fetch_add(&accepted, 1);
 		close(c);
 	}
 	return NULL;
@@ -113,6 +115,6 @@ int main(int argc, char **argv)
 	double t = now() - t0;
 	pthread_join(srv, NULL);
 	long n = atomic_load(&done);
-	printf("connections=%ld seconds=%.3f rate=%.0f failed=%ld\n", n, t, n / t, atomic_load(&failed));
+	printf("connections=%ld seconds=%.3f rate=%.0f failed=%ld accepted=%ld\n", n, t, n / t, atomic_load(&failed), atomic_load(&accepted));
 	return 0;
 }

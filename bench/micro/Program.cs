@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Tcpq.Micro.HotPathBenchmarks).Assembly).Run(args);
