@@ -84,9 +84,11 @@ struct conn_val {
 };
 
 /* One entry per connection between its first SYN and accept(); LRU keeps it bounded under
- * a SYN flood (the oldest half-open entries go first). */
+ * a SYN flood (the oldest half-open entries go first). Per-CPU LRU lists: no shared lock on
+ * the SYN path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, 65536);
 	__type(key, struct conn_key);
 	__type(value, struct conn_val);
