@@ -419,7 +419,10 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT);
 	if (!established && !closed)
 		return 0;
-	if (sk->sk_protocol != IPPROTO_TCP_ || !port_traced(local_port(sk)))
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return 0;
+	/* skc_num is a plain load and right until TCP_CLOSE releases the port */
+	if (!port_traced(established ? sk->__sk_common.skc_num : local_port(sk)))
 		return 0;
 
 	struct conn_key k = {};
@@ -430,12 +433,14 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	struct pending ack = {};
 
 	if (established) {
-		struct conn_val nv = { .established_ns = now, .state = CONN_ESTABLISHED };
 		if (cv) {
-			nv.first_syn_ns = cv->first_syn_ns;
-			nv.attempts = cv->attempts;
+			/* in place: no new LRU node for every connection */
+			cv->established_ns = now;
+			cv->state = CONN_ESTABLISHED;
+		} else {
+			struct conn_val nv = { .established_ns = now, .state = CONN_ESTABLISHED };
+			bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
 		}
-		bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
 		/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
 		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
 		struct pending *p = &pendings[cpu];
