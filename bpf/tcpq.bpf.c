@@ -533,45 +533,56 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 
 /* ---- the application: accept() returned a connection ---- */
 
+/* A read-only typed view of a kernel pointer: plain loads instead of a helper call per field. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
+{
+	__u32 *d = (__u32 *)dst;
+	d[0] = a->in6_u.u6_addr32[0];
+	d[1] = a->in6_u.u6_addr32[1];
+	d[2] = a->in6_u.u6_addr32[2];
+	d[3] = a->in6_u.u6_addr32[3];
+}
+
 static __always_inline int on_accept(long fd)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (!fds || fd >= max_fds)
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (fd >= fdt->max_fds)
 		return 0;
 	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), fds + fd) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
 		return 0;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
+	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
 	if (!sock)
 		return 0;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
+	struct sock *sk = sock->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP_)
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
-		return 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
-	__u16 lport = local_port(sk);
+	struct inet_sock *inet = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct inet_sock));
+	__u16 lport = bpf_ntohs(inet->inet_sport);
 	if (!port_traced(lport))
 		return 0;
 
 	struct conn_key k = {};
 	if (family == AF_INET) {
-		set_v4mapped(k.saddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
-		set_v4mapped(k.daddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		set_v4mapped(k.saddr, sk->__sk_common.skc_daddr);
+		set_v4mapped(k.daddr, sk->__sk_common.skc_rcv_saddr);
 	} else {
-		BPF_CORE_READ_INTO(&k.saddr, sk, __sk_common.skc_v6_daddr);
-		BPF_CORE_READ_INTO(&k.daddr, sk, __sk_common.skc_v6_rcv_saddr);
+		copy_in6(k.saddr, &sk->__sk_common.skc_v6_daddr);
+		copy_in6(k.daddr, &sk->__sk_common.skc_v6_rcv_saddr);
 	}
-	k.sport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k.sport = bpf_ntohs(sk->__sk_common.skc_dport);
 	k.dport = lport;
-	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k.netns = sk->__sk_common.skc_net.net->ns.inum;
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
@@ -592,7 +603,7 @@ static __always_inline int on_accept(long fd)
 	fill_key_event(e, &k);
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	/* the process's name, not the thread's: a runtime's worker threads have their own */
-	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
+	__builtin_memcpy(e->comm, task->group_leader->comm, sizeof(e->comm));
 	e->flags = TCPQ_F_TASK;
 	if (cv.established_ns) {
 		e->wait_ns = now - cv.established_ns;
