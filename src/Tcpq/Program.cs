@@ -35,6 +35,12 @@ internal static class TcpqProgram
             Console.Error.WriteLine($"tcpq: {e.Message}");
             return (int)e.Code;
         }
+        catch (Exception e)
+        {
+            // a bug or an unforeseen system error: still one line, never a stack trace
+            Console.Error.WriteLine($"tcpq: unexpected error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+            return (int)ExitCode.Failure;
+        }
     }
 
     internal static RootCommand Build()

@@ -208,7 +208,7 @@ public sealed unsafe class Tracer : IDisposable
             return new TcpqException(ExitCode.NoPermission, $"{what}: permission denied (need root or CAP_BPF and CAP_PERFMON)");
         if (LibbpfLog.Contains("failed to find kernel BTF type ID") || LibbpfLog.Contains("failed to find BTF for extern"))
             return new TcpqException(ExitCode.MissingTracepoint, $"{what}: a BTF tracepoint tcpq needs is missing in this kernel ({FirstLine(log)})");
-        return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Libc.ErrorText(errno)}); this kernel may be too old (tcpq needs 5.17+). Run with --verbose for the verifier log");
+        return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Libc.ErrorText(errno)}); this kernel may be too old (tcpq needs Linux 6.2+). Run with --verbose for the verifier log");
     }
 
     private static TcpqException AttachError(string what, int errno) => errno switch

@@ -126,7 +126,7 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
     {
         using var btf = KernelBtf.Open(KernelBtf.VmlinuxPath);
         var names = btf.EnumValues("skb_drop_reason")
-            ?? throw new TcpqException(ExitCode.UnsupportedKernel, "this kernel has no enum skb_drop_reason: tcpq needs 5.17 or later");
+            ?? throw new TcpqException(ExitCode.UnsupportedKernel, "this kernel has no enum skb_drop_reason: tcpq needs Linux 6.2 or later");
         return new DropReasons(names);
     }
 
