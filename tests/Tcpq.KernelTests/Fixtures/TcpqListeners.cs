@@ -18,7 +18,9 @@ public static class TcpqListeners
     /// <summary>Runs it with <paramref name="prefix"/> in front (e.g. <c>ip netns exec NAME setpriv ...</c>).</summary>
     public static (int ExitCode, string Stdout, string Stderr) RunAs(string[]? prefix, params string[] args)
     {
-        string[] command = [.. prefix ?? [], TcpqTrace.Binary, "listeners", .. args];
+        // as another user (setpriv), a copy that user can read
+        string binary = prefix?.Contains("setpriv") == true ? UnprivilegedCopy.Binary : TcpqTrace.Binary;
+        string[] command = [.. prefix ?? [], binary, "listeners", .. args];
         var psi = new System.Diagnostics.ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         psi.Environment["HOME"] = "/tmp";
