@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Diag;
 using Tcpq.Events;
 using Tcpq.Output;
@@ -14,33 +13,29 @@ public sealed class DiagTraceCommand(TraceOptions options, TextWriter stderr)
         var interval = options.Interval ?? TraceBackendOptions.DefaultInterval;
         using var client = SockDiagClient.Open();
         uint netns = NetNamespaces.CurrentInode();
-        using var output = options.OutputPath is null or "-" ? Console.OpenStandardOutput() : TraceCommand.OpenOutputFile(options.OutputPath);
+        using var output = CommandLifetime.OpenOutput(options.OutputPath);
         using var writer = EventWriters.Create(options.Format, output, new EventContext(WallClock.System(), DropReasons.Empty));
         var sampler = new DiagSampler(netns, options.Ports, options.Kinds, writer);
 
-        using var stop = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        if (options.DurationSeconds is double d) stop.CancelAfter(TimeSpan.FromSeconds(d));
+        using var lifetime = new CommandLifetime(options.DurationSeconds);
 
         SampleOnce(client, sampler); // the baseline: what is already there is not an event
         writer.WriteHeader();
         writer.Flush();
-        string ports = options.Ports.Count == 0 ? "every listening port" : $"port{(options.Ports.Count > 1 ? "s" : "")} {string.Join(", ", options.Ports)}";
-        stderr.WriteLine($"tcpq: tracing {ports} in netns {netns} by sampling sock_diag every {interval.TotalMilliseconds:0.###} ms: sampled, not exact (what comes and goes between samples is missed); Ctrl-C to stop");
+        stderr.WriteLine($"tcpq: tracing {CommandLifetime.PortsText(options.Ports)} in netns {netns} by sampling sock_diag every {interval.TotalMilliseconds:0.###} ms: sampled, not exact (what comes and goes between samples is missed); Ctrl-C to stop");
         try
         {
             var next = DateTime.UtcNow + interval;
-            while (!stop.IsCancellationRequested)
+            while (!lifetime.Stopping)
             {
                 var wait = next - DateTime.UtcNow;
-                if (wait > TimeSpan.Zero) stop.Token.WaitHandle.WaitOne(wait);
+                if (wait > TimeSpan.Zero) lifetime.Token.WaitHandle.WaitOne(wait);
                 next = DateTime.UtcNow > next + interval ? DateTime.UtcNow + interval : next + interval; // late: no burst to catch up
                 SampleOnce(client, sampler);
                 writer.Flush();
             }
         }
-        catch (IOException e) when (e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase))
+        catch (IOException e) when (CommandLifetime.IsBrokenPipe(e))
         {
             return (int)ExitCode.Ok;
         }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Diag;
 using Tcpq.Output;
 
@@ -29,7 +28,7 @@ public sealed class ListenersCommand(ListenersOptions options, TextWriter stdout
             }
             Watch(writer, TimeSpan.FromSeconds(seconds));
         }
-        catch (IOException e) when (e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase))
+        catch (IOException e) when (CommandLifetime.IsBrokenPipe(e))
         {
             // the reader went away (| head): a normal end
         }
@@ -38,16 +37,14 @@ public sealed class ListenersCommand(ListenersOptions options, TextWriter stdout
 
     private void Watch(IListenersWriter writer, TimeSpan every)
     {
-        using var stop = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        using var lifetime = new CommandLifetime();
         bool redraw = stdoutIsTerminal && options.Format == ListenersFormat.Table;
-        while (!stop.IsCancellationRequested)
+        while (!lifetime.Stopping)
         {
             var rows = Snapshot();
             if (redraw) stdout.Write(ClearScreen);
             writer.Write(DateTime.UtcNow, rows, repeated: true);
-            stop.Token.WaitHandle.WaitOne(every);
+            lifetime.Token.WaitHandle.WaitOne(every);
         }
     }
 

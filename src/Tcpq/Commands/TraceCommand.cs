@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Bpf;
 using Tcpq.Connections;
 using Tcpq.Events;
@@ -31,29 +30,24 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
     {
         if (options.Backend == TraceBackend.Diag) return new DiagTraceCommand(options, stderr).Run();
         var reasons = SuggestDiagOnFailure(LoadDropReasons);
-        using var output = options.OutputPath is null or "-" ? Console.OpenStandardOutput() : OpenOutputFile(options.OutputPath);
+        using var output = CommandLifetime.OpenOutput(options.OutputPath);
         var context = new EventContext(WallClock.System(), reasons);
         using var writer = EventWriters.Create(options.Format, output, context);
         var tracker = options.Summary is null ? null : new ConnectionTracker();
         IEventSink sink = tracker is null ? new WriterSink(writer) : new WriterAndTrackerSink(writer, tracker);
 
-        using var stop = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        if (options.DurationSeconds is double d) stop.CancelAfter(TimeSpan.FromSeconds(d));
+        using var lifetime = new CommandLifetime(options.DurationSeconds);
 
         using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), sink, options.Verbose)))
         {
             // Every program is attached: the header tells the reader that tracing is live.
             writer.WriteHeader();
             writer.Flush();
-            stderr.WriteLine(options.Ports.Count == 0
-                ? "tcpq: tracing every listening port; Ctrl-C to stop"
-                : $"tcpq: tracing port{(options.Ports.Count > 1 ? "s" : "")} {string.Join(", ", options.Ports)}; Ctrl-C to stop");
+            stderr.WriteLine($"tcpq: tracing {CommandLifetime.PortsText(options.Ports)}; Ctrl-C to stop");
             ulong lostReported = 0;
             try
             {
-                while (!stop.IsCancellationRequested)
+                while (!lifetime.Stopping)
                 {
                     if (tracer.Poll(PollMs) > 0) writer.Flush();
                     lostReported = ReportLost(tracer, lostReported);
@@ -61,7 +55,7 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
                 tracer.Poll(0);
                 writer.Flush();
             }
-            catch (IOException e) when (IsBrokenPipe(e))
+            catch (IOException e) when (CommandLifetime.IsBrokenPipe(e))
             {
                 // the reader went away (| head): a normal end
                 return (int)ExitCode.Ok;
@@ -95,7 +89,6 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         return lost;
     }
 
-    private static bool IsBrokenPipe(IOException e) => e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Where eBPF cannot be used, says why and names the way that needs none.</summary>
     private static T SuggestDiagOnFailure<T>(Func<T> start)
@@ -107,18 +100,6 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         catch (TcpqException e) when (e.Code is ExitCode.NoPermission or ExitCode.NoBtf or ExitCode.UnsupportedKernel)
         {
             throw new TcpqException(e.Code, $"{e.Message}; without eBPF, try --backend diag (sampled)", e);
-        }
-    }
-
-    internal static Stream OpenOutputFile(string path)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TcpqException(ExitCode.Usage, $"cannot write {path}: {e.Message}");
         }
     }
 
