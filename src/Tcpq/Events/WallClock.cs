@@ -17,8 +17,7 @@ public sealed class WallClock
 
     public static WallClock System()
     {
-        long mono = (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
-        return new WallClock(DateTime.UtcNow, mono);
+        return new WallClock(DateTime.UtcNow, MonotonicNowNs());
     }
 
     /// <summary>The reference time plus the nanoseconds elapsed since, rounded down to a tick.</summary>

@@ -72,9 +72,6 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "btf__free")]
     internal static partial void BtfFree(nint btf);
 
-    [LibraryImport(Library, EntryPoint = "btf__type_cnt")]
-    internal static partial uint BtfTypeCount(SafeBtfHandle btf);
-
     [LibraryImport(Library, EntryPoint = "btf__find_by_name_kind", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int BtfFindByNameKind(SafeBtfHandle btf, string name, uint kind);
 
