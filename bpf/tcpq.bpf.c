@@ -225,8 +225,6 @@ static __always_inline void on_rst(struct pending *p, __u64 now)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
-	p->attempt = cv->attempts;
-	p->first_ns = cv->first_syn_ns;
 	if (!kind_on(TCPQ_ABORT))
 		return;
 	struct tcpq_event *e = reserve();
