@@ -36,7 +36,7 @@ public class ReportSeedScenarioTests
                 var ours = doc.RootElement.GetProperty("ports").EnumerateArray()
                     .Single(p => p.GetProperty("port").GetInt32() == port && p.GetProperty("netns").GetUInt32() == ns.Inode);
                 Assert.Equal("127.0.0.1", ours.GetProperty("address").GetString());
-                Assert.Equal(3, ours.GetProperty("accepted").GetInt32());
+                Assert.True(ours.GetProperty("accepted").GetInt32() == 3, $"{what}: {ours}\nrows:\n{File.ReadAllText(file)}");
                 Assert.True(ours.GetProperty("drops").GetProperty("accept-queue-full").GetInt32() >= 2, $"{what}: {ours}");
 
                 // the slowest is the third client: ~3 s, SYNs dropped, accepted by this process
