@@ -43,7 +43,7 @@ public class ReportSeedScenarioTests
                 var slow = ours.GetProperty("slowest")[0];
                 Assert.Equal(thirdPort, slow.GetProperty("source_port").GetInt32());
                 Assert.True(slow.GetProperty("attempts").GetInt32() >= 3, $"{what}: {slow}");
-                Assert.Equal(slow.GetProperty("attempts").GetInt32() - 1, slow.GetProperty("drops").GetInt32());
+                Assert.True(slow.GetProperty("attempts").GetInt32() - 1 == slow.GetProperty("drops").GetInt32(), $"{what}: {slow}\nrows:\n{File.ReadAllText(file)}");
                 Assert.DoesNotContain(doc.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetProperty("rule").GetString() == "syns-lost-upstream" && f.GetProperty("port").GetString() == $":{port}");
                 Assert.InRange(slow.GetProperty("handshake_us").GetInt64() / 1e6, 2.4, 6.0);
                 Assert.Equal(Environment.ProcessId, slow.GetProperty("pid").GetInt32());
