@@ -152,8 +152,8 @@ public partial class ListenersTests
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 4);
-        var psi = new System.Diagnostics.ProcessStartInfo(TcpqTrace.Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "listeners", "--netns", ns.Path, "--watch", "0.2", "--format", "csv" }) psi.ArgumentList.Add(a);
+        var psi = new System.Diagnostics.ProcessStartInfo(Fixtures.Posix.WithDefaultSigint[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[.. Fixtures.Posix.WithDefaultSigint[1..], TcpqTrace.Binary, "listeners", "--netns", ns.Path, "--watch", "0.2", "--format", "csv"]) psi.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(psi)!;
         var lines = new List<string>();
         var sw = System.Diagnostics.Stopwatch.StartNew();

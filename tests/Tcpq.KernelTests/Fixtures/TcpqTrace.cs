@@ -35,7 +35,7 @@ public sealed class TcpqTrace : IDisposable
     {
         Requirements.Check();
         outputPath ??= System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tcpq-test-{Guid.NewGuid():N}.out");
-        string[] command = [.. prefix ?? [], Binary, "trace", "-o", outputPath, .. args];
+        string[] command = [.. Posix.WithDefaultSigint, .. prefix ?? [], Binary, "trace", "-o", outputPath, .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
