@@ -431,7 +431,10 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	bool established = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
-	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT);
+	/* closed while queued: no accept() has grafted it to a socket yet (every accepted or
+	 * connect()ed socket leaves here without a lookup) */
+	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT) &&
+		      !sk->sk_socket;
 	if (!established && !closed)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP_)
