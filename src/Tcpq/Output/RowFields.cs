@@ -44,3 +44,57 @@ internal static class RowFields
         if (quote) o.Write((byte)'"');
     }
 }
+
+/// <summary>One row formatted into a span reserved for it in one piece: no buffer check per
+/// field (a row is at most <see cref="MaxRow"/> bytes).</summary>
+internal ref struct RowSpan(Span<byte> span)
+{
+    /// <summary>The longest row any format writes: two IPv6 addresses, every number at its
+    /// widest, a comm and a reason each quoted with every byte doubled.</summary>
+    public const int MaxRow = 1024;
+
+    /// <summary>Text fields (comm, drop reason names from the kernel's BTF) are cut to this.</summary>
+    private const int MaxText = 128;
+
+    private readonly Span<byte> _s = span;
+    public int Length;
+
+    public void Byte(byte b) => _s[Length++] = b;
+
+    public void Bytes(scoped ReadOnlySpan<byte> b)
+    {
+        b.CopyTo(_s[Length..]);
+        Length += b.Length;
+    }
+
+    public void UInt(ulong v)
+    {
+        Utf8Formatter.TryFormat(v, _s[Length..], out int n);
+        Length += n;
+    }
+
+    public void Address(in Address16 a) => Length += AddressText.Format(a, _s[Length..]);
+
+    public void IsoDate(SecondText dates, DateTime utc) => Length += dates.WriteIsoMicros(utc, _s[Length..]);
+
+    /// <summary>As <see cref="RowFields.CsvText"/>.</summary>
+    public void CsvText(scoped ReadOnlySpan<byte> text)
+    {
+        if (text.Length > MaxText) text = text[..MaxText];
+        if (text.IndexOfAny(",\"\r\n"u8) < 0 && text.IndexOfAnyInRange((byte)0, (byte)0x1f) < 0)
+        {
+            Bytes(text);
+            return;
+        }
+        bool quote = text.IndexOfAny(",\"\r\n"u8) >= 0;
+        if (quote) Byte((byte)'"');
+        foreach (byte b in text)
+        {
+            if (b == (byte)'"') { Byte((byte)'"'); Byte((byte)'"'); }
+            else if (b < 0x20 && b != (byte)'\r' && b != (byte)'\n') Byte((byte)'?');
+            else Byte(b);
+        }
+        if (quote) Byte((byte)'"');
+    }
+}
+
