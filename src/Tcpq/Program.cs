@@ -70,7 +70,7 @@ internal static class TcpqProgram
         var output = new Option<string?>("--output", "-o") { Description = "Write rows to this file instead of standard output" };
         var events = new Option<string[]>("--events", "-e")
         {
-            Description = "Only these actions (comma list): syn, syn-drop, syn-cookie, synack-retrans, syn-aa, ack-drop, accept, abort",
+            Description = "Only these actions (comma list): syn, syn-drop, syn-cookie, synack-retrans, syn-aa, ack-drop, accept, abort. Filtered in the kernel; without accept, no syscall tracepoint is attached (which every syscall on the machine pays for while attached)",
             Arity = ArgumentArity.OneOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages" };

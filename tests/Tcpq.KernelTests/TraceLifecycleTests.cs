@@ -46,6 +46,28 @@ public class TraceLifecycleTests
     }
 
     [Fact]
+    public void Events_without_accept_load_no_syscall_tracepoint()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
+        var before = BpfPrograms.Tcpq();
+
+        using var trace = TcpqTrace.Start(["-p", port.ToString(), "--events", "syn,syn-aa", "--format", "json"]);
+        var ours = BpfPrograms.Tcpq();
+        ours.ExceptWith(before);
+        // the syscall tracepoints (accept) and synack-retrans are not loaded: they make no row here
+        Assert.Equal(["tcpq_consume_skb", "tcpq_ingress", "tcpq_kfree_skb", "tcpq_set_state"], BpfPrograms.Names(ours));
+
+        using var client = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port));
+        using var server = listener.AcceptWithin(Wait);
+        var rows = trace.WaitFor(r => r.Count >= 2, Wait);
+        Assert.Equal(0, trace.Stop(Posix.SIGTERM));
+        rows = trace.Rows();
+        Assert.Equal(["syn", "syn-aa"], rows.Select(r => r.Action).ToList());
+    }
+
+    [Fact]
     public void Duration_ends_the_trace_by_itself()
     {
         var output = Shell.RunWithCode(TcpqTrace.Binary, ["trace", "-p", Ports.Next().ToString(), "--duration", "0.5"], out int code,

@@ -33,6 +33,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map__initial_value")]
     internal static partial void* MapInitialValue(nint map, nuint* size);
 
+    [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
+    internal static partial int ProgramSetAutoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
     [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
     internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
 

@@ -15,4 +15,20 @@ public static class BpfPrograms
         }
         return ids;
     }
+
+    /// <summary>The names of the programs with these ids.</summary>
+    public static List<string> Names(IEnumerable<int> ids)
+    {
+        var wanted = ids.ToHashSet();
+        var names = new List<string>();
+        foreach (var line in Shell.Run("bpftool", "prog", "show").Split('\n'))
+        {
+            int colon = line.IndexOf(':');
+            int at = line.IndexOf(" name ", StringComparison.Ordinal);
+            if (colon > 0 && at > 0 && int.TryParse(line[..colon], out int id) && wanted.Contains(id))
+                names.Add(line[(at + 6)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]);
+        }
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
 }
