@@ -24,7 +24,7 @@ public sealed unsafe class Tracer : IDisposable
 
     /// <summary>Programs that only make rows of one kind: not loaded when --events leaves it out.
     /// The accept hooks are syscall tracepoints, which put every syscall of every process on the
-    /// machine through the tracepoint exit path while attached (perf: ~25 ns a syscall).</summary>
+    /// machine through the tracepoint exit path while attached (~35 ns a syscall, measured with dd bs=1).</summary>
     private static readonly (string Program, EventKind Kind)[] OptionalPrograms =
     [
         ("tcpq_synack_retrans", EventKind.SynAckRetrans),
