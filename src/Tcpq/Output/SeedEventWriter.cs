@@ -15,28 +15,28 @@ public sealed class SeedEventWriter(Stream stream, EventContext context) : IEven
 
     public void Write(in TcpqEvent e)
     {
-        var o = _out;
-        RowFields.UInt(o, e.TsNs);
-        o.Write((byte)',');
-        o.Write(_dates.Second(context.Clock.ToUtc(e.TsNs)));
-        o.Write((byte)',');
-        o.Write(EventKinds.Utf8Name(e.Kind));
-        o.Write((byte)',');
-        var span = o.GetSpan(AddressText.MaxLength);
-        o.Advance(AddressText.FormatSeed(e.SourceAddress, span));
-        o.Write((byte)',');
-        RowFields.UInt(o, e.SourcePort);
-        o.Write((byte)',');
-        RowFields.UInt(o, e.DestPort);
+        var r = new RowSpan(_out.GetSpan(RowSpan.MaxRow));
+        r.UInt(e.TsNs);
+        r.Byte((byte)',');
+        r.Bytes(_dates.Second(context.Clock.ToUtc(e.TsNs)));
+        r.Byte((byte)',');
+        r.Bytes(EventKinds.Utf8Name(e.Kind));
+        r.Byte((byte)',');
+        r.SeedAddress(e.SourceAddress);
+        r.Byte((byte)',');
+        r.UInt(e.SourcePort);
+        r.Byte((byte)',');
+        r.UInt(e.DestPort);
         bool queues = e.Has(EventFlags.Queues);
-        o.Write((byte)',');
-        if (queues) RowFields.UInt(o, e.Q0);
-        o.Write((byte)',');
-        if (queues) RowFields.UInt(o, e.Q);
-        o.Write((byte)',');
-        if (queues) RowFields.UInt(o, e.QMax);
-        o.Write((byte)'\n');
-        o.EndRow();
+        r.Byte((byte)',');
+        if (queues) r.UInt(e.Q0);
+        r.Byte((byte)',');
+        if (queues) r.UInt(e.Q);
+        r.Byte((byte)',');
+        if (queues) r.UInt(e.QMax);
+        r.Byte((byte)'\n');
+        _out.Advance(r.Length);
+        _out.EndRow();
     }
 
     public void Flush() => _out.Flush();
