@@ -88,9 +88,9 @@ struct conn_val {
 	__u32 state;
 };
 
-/* One entry per connection between its first SYN and accept(); LRU keeps it bounded under
- * a SYN flood (the oldest half-open entries go first). Per-CPU LRU lists: no shared lock on
- * the SYN path. */
+/* One entry per half-open connection, by 4-tuple, from its first SYN until it is established
+ * (then it moves to `queued`); LRU keeps it bounded under a SYN flood (the oldest half-open
+ * entries go first). Per-CPU LRU lists: no shared lock on the SYN path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
@@ -98,6 +98,18 @@ struct {
 	__type(key, struct conn_key);
 	__type(value, struct conn_val);
 } conns SEC(".maps");
+
+/* One entry per established connection waiting in an accept queue, by its socket (struct sock *),
+ * until accept(). Not by 4-tuple: a client that reset a queued connection can reuse its port at
+ * once, and the new connection's SYN then comes with the same 4-tuple while the old one still
+ * waits to be accepted (a burst test found 29 in 16,000 such accepts without their wait). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct conn_val);
+} queued SEC(".maps");
 
 /* The SYN or ACK a CPU's softirq is processing for a listener, between the ingress hook and
  * the moment the skb is freed. Indexed by CPU: no lookup, no lock. */
@@ -446,19 +458,22 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	struct conn_key k = {};
 	key_from_sock(sk, &k);
 	__u64 now = bpf_ktime_get_ns();
-	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
+	__u64 sk_key = (__u64)sk;
+	struct conn_val qv = { .established_ns = now, .state = CONN_ESTABLISHED };
 	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
 	struct pending ack = {};
 
 	if (established) {
-		if (cv) {
-			/* in place: no new LRU node for every connection */
-			cv->established_ns = now;
-			cv->state = CONN_ESTABLISHED;
-		} else {
-			struct conn_val nv = { .established_ns = now, .state = CONN_ESTABLISHED };
-			bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
+		/* from the half-open table (by 4-tuple) to the queued one (by socket) */
+		struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
+		if (hv) {
+			if (!(hv->state & CONN_ABORTED)) {
+				qv.first_syn_ns = hv->first_syn_ns;
+				qv.attempts = hv->attempts;
+			}
+			bpf_map_delete_elem(&conns, &k);
 		}
+		bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
 		/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
 		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
 		struct pending *p = &pendings[cpu];
@@ -468,9 +483,11 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 		}
 	} else {
 		/* only a connection still waiting in the accept queue: accept() deletes it */
-		if (!cv || !(cv->state & CONN_ESTABLISHED) || (cv->state & CONN_ABORTED))
+		struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
+		if (!cv || (cv->state & CONN_ABORTED))
 			return 0;
 		cv->state |= CONN_ABORTED;
+		qv = *cv;
 	}
 	if (!kind_on(kind))
 		return 0;
@@ -489,17 +506,17 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 			e->drops = ack.drops;
 			e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
 		}
-		if (cv && cv->first_syn_ns) {
-			e->wait_ns = now - cv->first_syn_ns;
-			e->attempt = cv->attempts;
+		if (qv.first_syn_ns) {
+			e->wait_ns = now - qv.first_syn_ns;
+			e->attempt = qv.attempts;
 			e->flags |= TCPQ_F_WAIT | TCPQ_F_ATTEMPT;
 		}
 	} else {
 		e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
-		e->wait_ns = now - cv->established_ns;
+		e->wait_ns = now - qv.established_ns;
 		e->flags |= TCPQ_F_WAIT;
-		if (cv->attempts) {
-			e->attempt = cv->attempts;
+		if (qv.attempts) {
+			e->attempt = qv.attempts;
 			e->flags |= TCPQ_F_ATTEMPT;
 		}
 	}
@@ -592,11 +609,12 @@ static __always_inline int on_accept(long fd)
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
+	__u64 sk_key = (__u64)sk;
 	struct conn_val cv = {};
-	struct conn_val *found = bpf_map_lookup_elem(&conns, &k);
+	struct conn_val *found = bpf_map_lookup_elem(&queued, &sk_key);
 	if (found) {
 		cv = *found;
-		bpf_map_delete_elem(&conns, &k);
+		bpf_map_delete_elem(&queued, &sk_key);
 	}
 
 	if (!kind_on(TCPQ_ACCEPT))
