@@ -141,6 +141,24 @@ public class TrackerTests
     }
 
     [Fact]
+    public void A_client_that_reuses_its_port_while_its_reset_connection_still_waits_to_be_accepted_makes_two()
+    {
+        // A: established, reset by its client while queued; B: the client's next connection from
+        // the same port, while A is still in the accept queue; then the application accepts A, then B
+        var s = new Scenario()
+            .Syn("10.0.0.5", 7, 0, 1, (0, 0, 128)).Established("10.0.0.5", 7, 0.2, 0, 1, (1, 0, 128))
+            .Abort("10.0.0.5", 7, 1, 0.2)
+            .Syn("10.0.0.5", 7, 2, 1, (0, 1, 128)).Established("10.0.0.5", 7, 2.2, 2, 1, (1, 1, 128))
+            .Accept("10.0.0.5", 7, 50.2, 0.2)
+            .Accept("10.0.0.5", 7, 60.2, 2.2);
+        var port = Assert.Single(s.Summarize().Ports);
+        Assert.Equal((2L, 2L, 2L, 1L), (port.Connections, port.Established, port.Accepted, port.Aborted));
+        Assert.Equal(2, port.QueueWait.Count);
+        Assert.InRange(port.QueueWait.P50, 49_000, 51_000); // A waited 50 ms (the lower of two)
+        Assert.InRange(port.QueueWait.Max, 57_000, 59_000); // B 58 ms
+    }
+
+    [Fact]
     public void Expires_connections_that_never_finish_and_counts_them()
     {
         var s = new Scenario()

@@ -6,8 +6,13 @@ namespace Tcpq.Connections;
 /// <summary>What makes one connection: its network namespace and 4-tuple. Addresses are held as
 /// two 64-bit halves of the 16-byte (IPv4-mapped) form, so the key is small and compares fast.</summary>
 public readonly record struct ConnectionKey(
-    uint NetNs, ulong SourceHi, ulong SourceLo, ushort SourcePort, ulong DestHi, ulong DestLo, ushort DestPort)
+    uint NetNs, ulong SourceHi, ulong SourceLo, ushort SourcePort, ulong DestHi, ulong DestLo, ushort DestPort,
+    byte Generation = 0)
 {
+    /// <summary>Where the n-th previous connection on this 4-tuple waits for its accept() (see
+    /// <see cref="ConnectionTracker"/>); events always come with generation 0.</summary>
+    public ConnectionKey Previous(int n) => this with { Generation = (byte)n };
+
     public static ConnectionKey Of(in TcpqEvent e)
     {
         ReadOnlySpan<byte> s = e.SourceAddress, d = e.DestAddress;

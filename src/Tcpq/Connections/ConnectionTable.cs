@@ -39,6 +39,14 @@ public sealed class ConnectionTable(int capacity)
         (t.InDoneList ? _done : _open).Append(t);
     }
 
+    /// <summary>Files the timeline under another key (which must be free).</summary>
+    public void Rekey(ConnectionTimeline t, in ConnectionKey key)
+    {
+        _byKey.Remove(t.Key);
+        t.Key = key;
+        _byKey.Add(key, t);
+    }
+
     /// <summary>Takes the timeline out; it is reused later, so the caller must be done with it.</summary>
     public void Remove(ConnectionTimeline t)
     {

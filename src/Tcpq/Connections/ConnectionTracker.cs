@@ -53,8 +53,13 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         var t = table.Find(key);
         if (t != null && StartsAnother(t, e))
         {
-            End(t, TimelineEnd.Completed);
+            if (t.Aborted && !t.Accepted) KeepForAccept(table, t, key);
+            else End(t, TimelineEnd.Completed);
             t = null;
+        }
+        else if (t != null && e.Kind == EventKind.Accept && AcceptsPrevious(t, e))
+        {
+            t = OldestWaiting(table, key) ?? t;
         }
         if (t == null)
         {
@@ -81,6 +86,34 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     private static bool StartsAnother(ConnectionTimeline t, in TcpqEvent e) =>
         t.Done && e.Kind == EventKind.Syn && (!e.Has(EventFlags.Attempt) || e.Attempt <= 1)
         && e.TsNs > Math.Max(Math.Max(t.AcceptNs, t.AbortNs), t.EstablishedNs);
+
+    /// <summary>Previous connections on one 4-tuple kept for their accept(): a client that resets
+    /// and reconnects from the same port can have several in one accept queue.</summary>
+    private const int MaxPrevious = 64;
+
+    /// <summary>Reset while queued, and the client already connects again from the same port: the
+    /// old connection is still in the accept queue, and accept() will yet take it. It moves to
+    /// generation 1 of its 4-tuple, older ones one further (past <see cref="MaxPrevious"/>, ended).</summary>
+    private void KeepForAccept(ConnectionTable table, ConnectionTimeline t, in ConnectionKey key)
+    {
+        if (table.Find(key.Previous(MaxPrevious)) is { } oldest) End(oldest, TimelineEnd.Completed);
+        for (int g = MaxPrevious - 1; g >= 1; g--)
+            if (table.Find(key.Previous(g)) is { } older) table.Rekey(older, key.Previous(g + 1));
+        table.Rekey(t, key.Previous(1));
+    }
+
+    /// <summary>The accept queue is first in, first out: the oldest previous connection not yet accepted.</summary>
+    private static ConnectionTimeline? OldestWaiting(ConnectionTable table, in ConnectionKey key)
+    {
+        for (int g = MaxPrevious; g >= 1; g--)
+            if (table.Find(key.Previous(g)) is { Accepted: false } waiting) return waiting;
+        return null;
+    }
+
+    /// <summary>An accept that cannot be this connection's: it was established before this
+    /// connection's first SYN (by the accept's own Wait us), or this one is not established yet.</summary>
+    private static bool AcceptsPrevious(ConnectionTimeline t, in TcpqEvent e) =>
+        !t.Established || (e.Has(EventFlags.Wait) && t.FirstSynNs != 0 && e.WaitNs <= e.TsNs && e.TsNs - e.WaitNs < t.FirstSynNs);
 
     private void MakeRoom(ConnectionTable table)
     {
