@@ -78,7 +78,7 @@ struct conn_key {
 	__u16 dport;
 };
 
-#define CONN_ESTABLISHED 0x1
+/* conn_val.state: reset by the client (half-open in `conns`, queued in `queued`) */
 #define CONN_ABORTED 0x2
 
 struct conn_val {
@@ -237,8 +237,7 @@ static __always_inline void emit_listener_event(struct pending *p, __u8 kind, __
 static __always_inline void on_syn(struct pending *p, __u64 now)
 {
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
-	if (!cv || (cv->state & (CONN_ESTABLISHED | CONN_ABORTED)) ||
-	    now - cv->first_syn_ns > CONN_STALE_NS) {
+	if (!cv || (cv->state & CONN_ABORTED) || now - cv->first_syn_ns > CONN_STALE_NS) {
 		struct conn_val nv = { .first_syn_ns = now, .attempts = 1 };
 		bpf_map_update_elem(&conns, &p->key, &nv, BPF_ANY);
 		p->attempt = 1;
@@ -254,7 +253,7 @@ static __always_inline void on_syn(struct pending *p, __u64 now)
 static __always_inline void on_rst(struct pending *p, __u64 now)
 {
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
-	if (!cv || (cv->state & (CONN_ESTABLISHED | CONN_ABORTED)))
+	if (!cv || (cv->state & CONN_ABORTED))
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
@@ -459,7 +458,7 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	key_from_sock(sk, &k);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk_key = (__u64)sk;
-	struct conn_val qv = { .established_ns = now, .state = CONN_ESTABLISHED };
+	struct conn_val qv = { .established_ns = now };
 	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
 	struct pending ack = {};
 
