@@ -1,5 +1,4 @@
 using System.Text;
-using Tcpq.Bpf;
 using Tcpq.Connections;
 using Tcpq.Events;
 using Tcpq.Output;

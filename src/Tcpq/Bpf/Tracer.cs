@@ -4,12 +4,6 @@ using Tcpq.Interop;
 
 namespace Tcpq.Bpf;
 
-/// <summary>Receives each event as it is read from the ring buffer, by reference, without copying.</summary>
-public interface IEventSink
-{
-    void OnEvent(in TcpqEvent e);
-}
-
 /// <summary>
 /// Owns everything tcpq puts into the kernel: the loaded object, one link per program, the ring
 /// buffer reader. Disposing it detaches and unloads all of it (also on SIGINT/SIGTERM).

@@ -1,4 +1,3 @@
-using Tcpq.Bpf;
 using Tcpq.Events;
 
 namespace Tcpq.Connections;
