@@ -7,18 +7,9 @@ namespace Tcpq.Tests;
 
 public class DiagSamplerTests
 {
-    private sealed class CollectingWriter : IEventWriter
-    {
-        public List<TcpqEvent> Events { get; } = [];
-        public void WriteHeader() { }
-        public void Write(in TcpqEvent e) => Events.Add(e);
-        public void Flush() { }
-        public void Dispose() { }
-    }
-
     private const uint NetNs = 4026532000;
     private const long Ms = 1_000_000;
-    private readonly CollectingWriter _out = new();
+    private readonly CollectingSink _out = new();
 
     private DiagSampler Sampler(ushort[]? ports = null, IReadOnlySet<EventKind>? kinds = null) =>
         new(NetNs, ports ?? [], kinds, _out, inodes => new SocketOwners(

@@ -12,7 +12,7 @@ public class DiagTraceOptionsTests
     [InlineData("60s", 60_000)]
     public void The_interval_is_milliseconds_unless_it_says_seconds(string text, double ms)
     {
-        Assert.Equal(TimeSpan.FromMilliseconds(ms), TraceBackendOptions.ParseInterval(text, TraceBackend.Diag));
+        Assert.Equal(TimeSpan.FromMilliseconds(ms), TraceVerb.ParseInterval(text));
     }
 
     [Theory]
@@ -23,15 +23,7 @@ public class DiagTraceOptionsTests
     [InlineData("-100")]
     public void A_bad_interval_is_a_usage_error(string text)
     {
-        var e = Assert.Throws<TcpqException>(() => TraceBackendOptions.ParseInterval(text, TraceBackend.Diag));
+        var e = Assert.Throws<TcpqException>(() => TraceVerb.ParseInterval(text));
         Assert.Equal(ExitCode.Usage, e.Code);
-    }
-
-    [Fact]
-    public void An_interval_without_the_diag_backend_is_a_usage_error()
-    {
-        var e = Assert.Throws<TcpqException>(() => TraceBackendOptions.ParseInterval("100", TraceBackend.Ebpf));
-        Assert.Equal(ExitCode.Usage, e.Code);
-        Assert.Null(TraceBackendOptions.ParseInterval(null, TraceBackend.Ebpf));
     }
 }

@@ -11,10 +11,9 @@ public class ReportCommandTests
 
     private static (int Code, string Stdout, string Stderr) Run(string path, SummaryFormat format, bool lenient = false)
     {
-        var stdout = new MemoryStream();
-        var stderr = new StringWriter();
-        int code = new ReportCommand(new ReportOptions(path, format, lenient), stdout, stderr).Run();
-        return (code, Encoding.UTF8.GetString(stdout.ToArray()), stderr.ToString());
+        var console = new TestConsole();
+        int code = new ReportCommand(new ReportOptions(path, format, lenient), console.Console).Run();
+        return (code, console.Out, console.Error);
     }
 
     [Fact]

@@ -10,12 +10,6 @@ public class ReportReaderTests
 {
     private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
 
-    private sealed class Collect : IEventSink
-    {
-        public readonly List<TcpqEvent> Events = [];
-        public void OnEvent(in TcpqEvent e) => Events.Add(e);
-    }
-
     private static string Write(EventFormat format, IEnumerable<TcpqEvent> events)
     {
         var ms = new MemoryStream();
@@ -30,7 +24,7 @@ public class ReportReaderTests
 
     private static (TraceReadResult Result, List<TcpqEvent> Events) Read(string text, bool lenient = false)
     {
-        var sink = new Collect();
+        var sink = new CollectingSink();
         var r = TraceReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(text)), "trace.csv", sink, lenient);
         return (r, sink.Events);
     }

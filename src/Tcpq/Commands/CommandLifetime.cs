@@ -2,11 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace Tcpq.Commands;
 
-/// <summary>What the long-running commands (trace with either backend, listeners --watch) share:
-/// when to stop (SIGINT, SIGTERM, --duration), where rows go, how they name the ports, and a
-/// reader that went away.</summary>
+/// <summary>When a long-running command (trace with either backend, listeners --watch) stops:
+/// SIGINT, SIGTERM, --duration, or the reader of its output going away.</summary>
 internal sealed class CommandLifetime : IDisposable
 {
+    private const int EPIPE = 32;
+
     private readonly CancellationTokenSource _stop = new();
     private readonly PosixSignalRegistration _sigint, _sigterm;
 
@@ -26,26 +27,24 @@ internal sealed class CommandLifetime : IDisposable
         _stop.Cancel();
     }
 
-    /// <summary>Standard output for null or "-", else the file (created or truncated).</summary>
-    public static Stream OpenOutput(string? path)
+    /// <summary>Runs <paramref name="work"/>; returns true when it ended because the reader of
+    /// our output went away (<c>| head</c>): a normal end, not an error.</summary>
+    public static bool UntilReaderGoes(Action work)
     {
-        if (path is null or "-") return Console.OpenStandardOutput();
         try
         {
-            return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+            work();
+            return false;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e) when (IsBrokenPipe(e))
         {
-            throw new TcpqException(ExitCode.Usage, $"cannot write {path}: {e.Message}");
+            return true;
         }
     }
 
-    public static string PortsText(IReadOnlyList<ushort> ports) =>
-        ports.Count == 0 ? "every listening port" : $"port{(ports.Count > 1 ? "s" : "")} {string.Join(", ", ports)}";
-
-    /// <summary>The reader of our output went away (<c>| head</c>): a normal end, not an error.</summary>
-    public static bool IsBrokenPipe(IOException e) =>
-        e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
+    /// <summary>A write to a pipe whose reader has closed fails with EPIPE (.NET ignores SIGPIPE);
+    /// the IOException carries the errno as its HResult.</summary>
+    public static bool IsBrokenPipe(IOException e) => e.HResult == EPIPE;
 
     public void Dispose()
     {

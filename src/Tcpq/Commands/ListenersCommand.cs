@@ -7,7 +7,7 @@ public sealed record ListenersOptions(string? NetnsPath, bool AllNetns, double? 
 
 /// <summary><c>tcpq listeners</c>: every listening TCP socket with its queues, drops and owners,
 /// from the kernel's socket diagnostics (no eBPF, no privilege for the current namespace).</summary>
-public sealed class ListenersCommand(ListenersOptions options, TextWriter stdout, bool stdoutIsTerminal)
+public sealed class ListenersCommand(ListenersOptions options, CommandConsole console)
 {
     private const string ClearScreen = "\e[H\e[2J";
 
@@ -18,27 +18,21 @@ public sealed class ListenersCommand(ListenersOptions options, TextWriter stdout
         if (options.WatchSeconds is double w && (w <= 0 || double.IsNaN(w) || double.IsInfinity(w)))
             throw new TcpqException(ExitCode.Usage, $"bad --watch '{w}': a number of seconds above 0");
 
+        var stdout = new StreamWriter(console.Out, new System.Text.UTF8Encoding(false), 64 * 1024, leaveOpen: true);
         var writer = ListenersWriters.Create(options.Format, stdout);
-        try
+        CommandLifetime.UntilReaderGoes(() =>
         {
-            if (options.WatchSeconds is not double seconds)
-            {
-                writer.Write(DateTime.UtcNow, Snapshot(), repeated: false);
-                return (int)ExitCode.Ok;
-            }
-            Watch(writer, TimeSpan.FromSeconds(seconds));
-        }
-        catch (IOException e) when (CommandLifetime.IsBrokenPipe(e))
-        {
-            // the reader went away (| head): a normal end
-        }
+            if (options.WatchSeconds is double seconds) Watch(stdout, writer, TimeSpan.FromSeconds(seconds));
+            else writer.Write(DateTime.UtcNow, Snapshot(), repeated: false);
+            stdout.Flush();
+        });
         return (int)ExitCode.Ok;
     }
 
-    private void Watch(IListenersWriter writer, TimeSpan every)
+    private void Watch(TextWriter stdout, IListenersWriter writer, TimeSpan every)
     {
         using var lifetime = new CommandLifetime();
-        bool redraw = stdoutIsTerminal && options.Format == ListenersFormat.Table;
+        bool redraw = console.OutIsTerminal && options.Format == ListenersFormat.Table;
         while (!lifetime.Stopping)
         {
             var rows = Snapshot();

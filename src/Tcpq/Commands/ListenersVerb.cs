@@ -6,7 +6,7 @@ namespace Tcpq.Commands;
 /// <summary>The command line of <c>tcpq listeners</c>, kept apart from the work.</summary>
 public static class ListenersVerb
 {
-    public static Command Build()
+    public static Command Build(CommandConsole console)
     {
         var netns = new Option<string?>("--netns", "-n")
         {
@@ -17,6 +17,7 @@ public static class ListenersVerb
         var watch = new Option<double?>("--watch", "-w") { HelpName = "SECONDS", Description = "Repeat every SECONDS: redraw on a terminal, append timestamped snapshots to a pipe" };
         var format = new Option<ListenersFormat>("--format", "-f")
         {
+            HelpName = "table|csv|json",
             Description = "table (default), csv or json (an array of objects per snapshot)",
             DefaultValueFactory = _ => ListenersFormat.Table,
         };
@@ -27,7 +28,7 @@ public static class ListenersVerb
         };
         command.SetAction(parse => new ListenersCommand(
             new ListenersOptions(parse.GetValue(netns), parse.GetValue(allNetns), parse.GetValue(watch), parse.GetValue(format)),
-            Console.Out, !Console.IsOutputRedirected).Run());
+            console).Run());
         return command;
     }
 }

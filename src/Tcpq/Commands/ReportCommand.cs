@@ -1,4 +1,3 @@
-using Tcpq.Connections;
 using Tcpq.Output;
 using Tcpq.Report;
 
@@ -9,27 +8,30 @@ public sealed record ReportOptions(string Path, SummaryFormat Format, bool Lenie
 /// <summary><c>tcpq report FILE</c>: reads a trace saved by <c>tcpq trace</c> (csv, json or seed,
 /// or <c>-</c> for standard input), streaming, and prints the summary and diagnosis that
 /// <c>trace --summary</c> prints at the end of a live trace.</summary>
-public sealed class ReportCommand(ReportOptions options, Stream stdout, TextWriter stderr, TrackerOptions? tracking = null)
+public sealed class ReportCommand(ReportOptions options, CommandConsole console, Connections.TrackerOptions? tracking = null)
 {
     public int Run()
     {
-        var tracker = new ConnectionTracker(tracking);
+        string name = options.Path == "-" ? "standard input" : options.Path;
+        var tracker = new Connections.ConnectionTracker(tracking);
+        using var pipeline = new EventPipeline(new NoEventWriter(), tracker);
         TraceReadResult read;
         using (var input = Open(options.Path))
+        using (var reader = TraceReader.Open(input, name))
         {
-            string name = options.Path == "-" ? "standard input" : options.Path;
-            read = TraceReader.Read(input, name, tracker, options.Lenient);
+            // the seed format has no drop rows: they are inferred from the queues it shows
+            tracker.InferDropsFromQueues = reader.Format == EventFormat.Seed;
+            read = reader.ReadInto(pipeline, options.Lenient);
         }
-        tracker.Complete();
-        if (read.Error != null) stderr.WriteLine($"tcpq: {read.Error}; reporting the {read.Rows} rows before it");
-        var summary = TraceSummary.Build(options.Path == "-" ? "standard input" : options.Path, tracker, read.Reasons, DiagnosisContext.FromProc(), read.Error);
-        SummaryOutput.Write(summary, options.Format, stdout, terminal: !Console.IsOutputRedirected);
+        if (read.Error != null) console.Error.WriteLine($"tcpq: {read.Error}; reporting the {read.Rows} rows before it");
+        CommandLifetime.UntilReaderGoes(() =>
+            pipeline.WriteSummary(name, read.Reasons, options.Format, console.Out, console.OutIsTerminal, read.Error));
         return (int)ExitCode.Ok;
     }
 
-    private static Stream Open(string path)
+    private Stream Open(string path)
     {
-        if (path == "-") return Console.OpenStandardInput();
+        if (path == "-") return console.OpenInput();
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);

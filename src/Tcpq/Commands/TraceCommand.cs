@@ -1,94 +1,70 @@
 using Tcpq.Bpf;
-using Tcpq.Connections;
 using Tcpq.Events;
 using Tcpq.Output;
 
 namespace Tcpq.Commands;
 
-public sealed record TraceOptions(
-    IReadOnlyList<ushort> Ports,
-    EventFormat Format,
-    double? DurationSeconds,
-    string? OutputPath,
-    IReadOnlySet<EventKind>? Kinds,
-    bool Verbose,
-    int RingBufferKb = TraceConfig.DefaultRingBufferKb,
-    TraceBackend Backend = TraceBackend.Ebpf,
-    TimeSpan? Interval = null)
-{
-    /// <summary>--summary: follow connections too and print a summary when tracing ends.</summary>
-    public SummaryFormat? Summary { get; init; }
-}
-
 /// <summary><c>tcpq trace</c>: loads the kernel programs and prints one row per event until
-/// Ctrl-C, SIGTERM or --duration; then reports what was lost, if anything.</summary>
-public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
+/// Ctrl-C, SIGTERM, --duration or the reader of the rows going away; then reports what was lost,
+/// if anything.</summary>
+public sealed class TraceCommand(TraceOptions options, CommandConsole console)
 {
     private const int PollMs = 50;
 
     public int Run()
     {
-        if (options.Backend == TraceBackend.Diag) return new DiagTraceCommand(options, stderr).Run();
         var reasons = SuggestDiagOnFailure(LoadDropReasons);
-        using var output = CommandLifetime.OpenOutput(options.OutputPath);
+        using var output = RowOutput.Open(options.OutputPath, console);
         var context = new EventContext(WallClock.System(), reasons);
-        using var writer = EventWriters.Create(options.Format, output, context);
-        var tracker = options.Summary is null ? null : new ConnectionTracker();
-        IEventSink sink = tracker is null ? new WriterSink(writer) : new WriterAndTrackerSink(writer, tracker);
-
+        using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null);
         using var lifetime = new CommandLifetime(options.DurationSeconds);
 
-        using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), sink, options.Verbose)))
+        using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), pipeline, options.Verbose)))
         {
             // Every program is attached: the header tells the reader that tracing is live.
-            writer.WriteHeader();
-            writer.Flush();
-            stderr.WriteLine($"tcpq: tracing {CommandLifetime.PortsText(options.Ports)}; Ctrl-C to stop");
+            output.Begin();
             ulong lostReported = 0;
-            try
+            bool readerGone = CommandLifetime.UntilReaderGoes(() =>
             {
+                pipeline.WriteHeader();
+                pipeline.Flush();
+                console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)}; Ctrl-C to stop");
                 while (!lifetime.Stopping)
                 {
-                    if (tracer.Poll(PollMs) > 0) writer.Flush();
+                    if (tracer.Poll(PollMs) > 0) pipeline.Flush();
                     lostReported = ReportLost(tracer, lostReported);
                 }
                 tracer.Poll(0);
-                writer.Flush();
-            }
-            catch (IOException e) when (CommandLifetime.IsBrokenPipe(e))
-            {
-                // the reader went away (| head): a normal end
-                return (int)ExitCode.Ok;
-            }
+                pipeline.Flush();
+            });
+            if (readerGone) return (int)ExitCode.Ok;
             ulong lost = tracer.LostEvents();
-            stderr.WriteLine(lost == 0
+            console.Error.WriteLine(lost == 0
                 ? $"tcpq: {tracer.Events} events, none lost"
                 : $"tcpq: {tracer.Events} events, {lost} LOST (ring buffer full)");
         }
-        if (tracker != null) PrintSummary(tracker, context.Reasons);
+        WriteSummary(pipeline, reasons, options, output, console);
         return (int)ExitCode.Ok;
     }
 
     /// <summary>To standard output when the rows went to a file, else to standard error so the
     /// rows on standard output stay parseable.</summary>
-    private void PrintSummary(ConnectionTracker tracker, DropReasons reasons)
+    internal static void WriteSummary(EventPipeline pipeline, DropReasons reasons, TraceOptions options, RowOutput output, CommandConsole console)
     {
-        tracker.Complete();
-        bool rowsOnStdout = options.OutputPath is null or "-" && options.Format != EventFormat.None;
-        var summary = TraceSummary.Build("this trace", tracker, reasons, DiagnosisContext.FromProc());
-        using var stream = rowsOnStdout ? Console.OpenStandardError() : Console.OpenStandardOutput();
-        SummaryOutput.Write(summary, options.Summary!.Value, stream,
-            terminal: rowsOnStdout ? !Console.IsErrorRedirected : !Console.IsOutputRedirected);
+        if (options.Summary is not SummaryFormat format) return;
+        bool rowsOnStdout = output.IsStandardOutput && options.Format != EventFormat.None;
+        CommandLifetime.UntilReaderGoes(() => pipeline.WriteSummary("this trace", reasons, format,
+            rowsOnStdout ? console.ErrorStream : console.Out,
+            terminal: rowsOnStdout ? console.ErrorIsTerminal : console.OutIsTerminal));
     }
 
     private ulong ReportLost(Tracer tracer, ulong reported)
     {
         ulong lost = tracer.LostEvents();
         if (lost > reported)
-            stderr.WriteLine($"tcpq: lost {lost - reported} events (ring buffer full), {lost} in all");
+            console.Error.WriteLine($"tcpq: lost {lost - reported} events (ring buffer full), {lost} in all");
         return lost;
     }
-
 
     /// <summary>Where eBPF cannot be used, says why and names the way that needs none.</summary>
     private static T SuggestDiagOnFailure<T>(Func<T> start)
@@ -109,19 +85,5 @@ public sealed class TraceCommand(TraceOptions options, TextWriter stderr)
         var names = btf.EnumValues("skb_drop_reason")
             ?? throw new TcpqException(ExitCode.UnsupportedKernel, "this kernel has no enum skb_drop_reason: tcpq needs Linux 6.2 or later");
         return new DropReasons(names);
-    }
-
-    private sealed class WriterSink(IEventWriter writer) : IEventSink
-    {
-        public void OnEvent(in TcpqEvent e) => writer.Write(in e);
-    }
-
-    private sealed class WriterAndTrackerSink(IEventWriter writer, ConnectionTracker tracker) : IEventSink
-    {
-        public void OnEvent(in TcpqEvent e)
-        {
-            writer.Write(in e);
-            tracker.OnEvent(in e);
-        }
     }
 }

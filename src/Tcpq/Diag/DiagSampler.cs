@@ -1,12 +1,12 @@
 using System.Text;
 using Tcpq.Events;
-using Tcpq.Output;
 
 namespace Tcpq.Diag;
 
 /// <summary>
 /// The fallback tracer: compares successive sock_diag dumps of one namespace and writes what
-/// changed as the eBPF tracer's events, so the columns are the same. It sees states, not
+/// changed as the eBPF tracer's events into an <see cref="IEventSink"/>, so the rows, the tracker
+/// and the summary are the same. It sees states, not
 /// packets: a handshake that starts and finishes between two samples shows only as its syn-aa,
 /// one queued and accepted between two samples shows as a syn-aa and an accept in the same
 /// sample (with no Wait), one that comes and goes entirely is missed, and a syn-drop row carries in Attempt the number
@@ -23,7 +23,7 @@ public sealed class DiagSampler
     private readonly uint _netns;
     private readonly Func<ushort, bool>? _portFilter;
     private readonly IReadOnlySet<EventKind>? _kinds;
-    private readonly IEventWriter _writer;
+    private readonly IEventSink _sink;
     private readonly Func<IReadOnlySet<ulong>, SocketOwners> _owners;
 
     private Dictionary<ulong, (uint? Drops, uint Q)> _listeners = [];
@@ -37,13 +37,13 @@ public sealed class DiagSampler
     public long Samples { get; private set; }
 
     /// <param name="owners">Finds the processes holding the given socket inodes (for accept rows).</param>
-    public DiagSampler(uint netns, IReadOnlyCollection<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventWriter writer,
+    public DiagSampler(uint netns, IReadOnlyCollection<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventSink sink,
         Func<IReadOnlySet<ulong>, SocketOwners>? owners = null)
     {
         _netns = netns;
         _portFilter = ports.Count == 0 ? null : new HashSet<ushort>(ports).Contains;
         _kinds = kinds;
-        _writer = writer;
+        _sink = sink;
         _owners = owners ?? (inodes => SocketOwners.Scan(inodes));
     }
 
@@ -228,7 +228,7 @@ public sealed class DiagSampler
     {
         // within a sample: handshakes, then accepts and aborts, then drops
         foreach (var e in _events.OrderBy(e => e.Kind switch { EventKind.Syn => 0, EventKind.SynAa => 1, EventKind.Accept => 2, EventKind.Abort => 3, _ => 4 }))
-            _writer.Write(in e);
+            _sink.OnEvent(in e);
         Events += _events.Count;
         _events.Clear();
     }

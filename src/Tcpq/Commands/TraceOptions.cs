@@ -1,0 +1,53 @@
+using Tcpq.Bpf;
+using Tcpq.Events;
+using Tcpq.Output;
+
+namespace Tcpq.Commands;
+
+/// <summary>Where <c>tcpq trace</c> gets its events: the eBPF programs (exact), or sock_diag
+/// sampled at an interval (for machines that cannot load eBPF).</summary>
+public enum TraceBackend { Ebpf, Diag }
+
+/// <summary>Everything <c>tcpq trace</c> was asked for, checked as a whole by
+/// <see cref="Validate"/> before anything touches the kernel or the file system.</summary>
+public sealed record TraceOptions(
+    IReadOnlyList<ushort> Ports,
+    EventFormat Format,
+    double? DurationSeconds,
+    string? OutputPath,
+    IReadOnlySet<EventKind>? Kinds,
+    bool Verbose = false,
+    int RingBufferKb = TraceConfig.DefaultRingBufferKb,
+    TraceBackend Backend = TraceBackend.Ebpf,
+    TimeSpan? Interval = null)
+{
+    public const int MinRingBufferKb = 4;
+    public const int MaxRingBufferKb = 1024 * 1024; // 1 GiB of locked kernel memory
+
+    /// <summary>--summary: follow connections too and print a summary when tracing ends.</summary>
+    public SummaryFormat? Summary { get; init; }
+
+    /// <summary>Options the user gave that only one backend uses (--verbose, --ring-buffer-kb for
+    /// eBPF; --interval for diag), by their flag.</summary>
+    public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
+
+    /// <summary>Throws a usage error (or <see cref="ExitCode.BadPort"/>) for the first value that
+    /// cannot work: nothing has been opened or loaded yet.</summary>
+    public TraceOptions Validate()
+    {
+        if (Ports.Count > TraceConfig.MaxPorts)
+            throw new TcpqException(ExitCode.BadPort, $"{Ports.Count} ports: at most {TraceConfig.MaxPorts} can be traced at once (or none, for every port)");
+        if (DurationSeconds is double d && !(d > 0 && double.IsFinite(d)))
+            throw new TcpqException(ExitCode.Usage, $"bad --duration '{d}': a number of seconds above 0");
+        if (!IsValidRingBufferKb(RingBufferKb))
+            throw new TcpqException(ExitCode.Usage, $"bad --ring-buffer-kb {RingBufferKb}: a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)");
+        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb"] : ["--interval"];
+        foreach (var flag in notHere)
+            if (Given.Contains(flag))
+                throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
+        return this;
+    }
+
+    /// <summary>In 64-bit arithmetic: a KiB count times 1024 must not wrap into a "power of two".</summary>
+    public static bool IsValidRingBufferKb(long kb) => kb >= MinRingBufferKb && kb <= MaxRingBufferKb && (kb & (kb - 1)) == 0;
+}

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Globalization;
+using Tcpq.Bpf;
+using Tcpq.Events;
+using Tcpq.Output;
+
+namespace Tcpq.Commands;
+
+/// <summary>The command line of <c>tcpq trace</c>, kept apart from the work: it turns the flags
+/// into checked <see cref="TraceOptions"/> and runs the backend asked for.</summary>
+public static class TraceVerb
+{
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(100);
+
+    public static Command Build(CommandConsole console)
+    {
+        var port = new Option<string[]>("--port", "-p")
+        {
+            HelpName = "PORT",
+            Description = "Trace this listening port (repeatable, or a comma list); default: every port",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var format = new Option<EventFormat>("--format", "-f")
+        {
+            HelpName = "csv|json|seed|none",
+            Description = "csv (default), json (one object per line), seed (the DTrace script's nine columns) or none (no rows: with --summary)",
+            DefaultValueFactory = _ => EventFormat.Csv,
+        };
+        var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
+        var output = new Option<string?>("--output", "-o") { HelpName = "FILE", Description = "Write rows to this file instead of standard output" };
+        var events = new Option<string[]>("--events", "-e")
+        {
+            HelpName = "ACTIONS",
+            Description = "Only these actions (comma list): " + string.Join(", ", EventKinds.All.Select(EventKinds.Name)) +
+                ". Filtered in the kernel; without accept, no syscall tracepoint is attached (which every syscall on the machine pays for while attached)",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages (eBPF backend)" };
+        var ringKb = new Option<int>("--ring-buffer-kb")
+        {
+            HelpName = "KIB",
+            Description = $"Size of the kernel's event ring buffer in KiB, a power of two from {TraceOptions.MinRingBufferKb} to {TraceOptions.MaxRingBufferKb} (eBPF backend); events that do not fit are counted and reported as lost",
+            DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
+        };
+        var backend = new Option<TraceBackend>("--backend", "-b")
+        {
+            HelpName = "ebpf|diag",
+            Description = "ebpf (default: every event, exact) or diag (samples sock_diag; no eBPF, no root for the current namespace; not exact)",
+            DefaultValueFactory = _ => TraceBackend.Ebpf,
+        };
+        var interval = new Option<string?>("--interval", "-i")
+        {
+            HelpName = "TIME",
+            Description = "With --backend diag: time between samples, e.g. 100ms (default), 0.5s, or a number of ms",
+        };
+        var summary = new Option<bool>("--summary") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
+        var summaryFormat = new Option<SummaryFormat>("--summary-format") { HelpName = "text|json", Description = "text (default) or json", DefaultValueFactory = _ => SummaryFormat.Text };
+
+        var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
+        {
+            port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat,
+        };
+        trace.SetAction(parse =>
+        {
+            var given = new HashSet<string>();
+            foreach (var o in new Option[] { verbose, ringKb, interval })
+                if (parse.GetResult(o) is { Implicit: false }) given.Add(o.Name);
+            var options = new TraceOptions(
+                PortList.Parse(parse.GetValue(port) ?? []),
+                parse.GetValue(format),
+                parse.GetValue(duration),
+                parse.GetValue(output),
+                ParseKinds(parse.GetValue(events)),
+                parse.GetValue(verbose),
+                parse.GetValue(ringKb),
+                parse.GetValue(backend),
+                ParseInterval(parse.GetValue(interval)))
+            {
+                Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
+                Given = given,
+            };
+            options.Validate();
+            return options.Backend == TraceBackend.Diag
+                ? new DiagTraceCommand(options, console).Run()
+                : new TraceCommand(options, console).Run();
+        });
+        return trace;
+    }
+
+    /// <summary>"100", "100ms", "0.5s": 10 ms to 60 s.</summary>
+    public static TimeSpan? ParseInterval(string? text)
+    {
+        if (text is null) return null;
+        var t = text.Trim();
+        double scale = 1;
+        if (t.EndsWith("ms", StringComparison.OrdinalIgnoreCase)) t = t[..^2];
+        else if (t.EndsWith('s') || t.EndsWith('S')) { t = t[..^1]; scale = 1000; }
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v)
+            || v * scale < 10 || v * scale > 60_000)
+            throw new TcpqException(ExitCode.Usage, $"bad --interval '{text}': 10ms to 60s, e.g. 100ms or 0.5s");
+        return TimeSpan.FromMilliseconds(v * scale);
+    }
+
+    public static IReadOnlySet<EventKind>? ParseKinds(string[]? values)
+    {
+        if (values is null || values.Length == 0) return null;
+        var kinds = new HashSet<EventKind>();
+        foreach (var name in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+        {
+            if (!EventKinds.TryParse(name, out var kind))
+                throw new TcpqException(ExitCode.Usage, $"unknown action '{name}' for --events: one of {string.Join(", ", EventKinds.All.Select(EventKinds.Name))}");
+            kinds.Add(kind);
+        }
+        return kinds;
+    }
+}
