@@ -51,6 +51,30 @@ public class CommandLineErrorTests
     }
 
     [Fact]
+    public void Without_root_too_many_ports_is_still_a_bad_port_and_the_output_file_is_kept()
+    {
+        Requirements.Check();
+        var dir = Directory.CreateTempSubdirectory("tcpq-ports-");
+        try
+        {
+            string file = Path.Combine(dir.FullName, "earlier.csv");
+            File.WriteAllText(file, "an earlier trace\n");
+            Shell.Run("chown", "-R", "65534:65534", dir.FullName);
+            string ports = string.Join(',', Enumerable.Range(1000, 65));
+            var output = Shell.RunWithCode("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                UnprivilegedCopy.Binary, "trace", "-p", ports, "-o", file], out int code, timeout: TimeSpan.FromSeconds(30));
+            Assert.True(code == 3, output);
+            AssertOneLine(output);
+            Assert.Contains("at most 64", output);
+            Assert.Equal("an earlier trace\n", File.ReadAllText(file));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Without_kernel_BTF_it_says_so()
     {
         Requirements.Check();

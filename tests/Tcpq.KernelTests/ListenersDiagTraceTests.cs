@@ -58,6 +58,31 @@ public class ListenersDiagTraceTests
         Assert.InRange((third.Ts - firstAa.Ts) / 1e9, 2.4, 6.0);
     }
 
+    [Fact]
+    public void With_summary_the_sampled_tracer_prints_the_summary_of_what_it_saw()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
+        using var trace = TcpqTrace.Start(["--backend", "diag", "--format", "json", "--summary", "--summary-format", "json", "-p", port.ToString()],
+            prefix: ["ip", "netns", "exec", ns.Name]);
+        for (int i = 0; i < 3; i++)
+        {
+            using var client = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port));
+            Thread.Sleep(250); // queued across a sample
+            listener.AcceptWithin(TimeSpan.FromSeconds(5)).Dispose();
+            Thread.Sleep(250);
+        }
+        trace.WaitFor(r => r.Count(x => x.Action == "accept") >= 3, TimeSpan.FromSeconds(3));
+        Assert.Equal(0, trace.Stop());
+
+        // rows went to -o FILE, so the summary is on standard output
+        using var doc = System.Text.Json.JsonDocument.Parse(trace.Stdout);
+        var summaryPort = Assert.Single(doc.RootElement.GetProperty("ports").EnumerateArray());
+        Assert.Equal(port, summaryPort.GetProperty("port").GetInt32());
+        Assert.Equal(3, summaryPort.GetProperty("accepted").GetInt32());
+    }
+
     private static TraceRow One(List<TraceRow> rows, Func<TraceRow, bool> match, string all)
     {
         var found = rows.Where(match).ToList();

@@ -15,12 +15,7 @@ public static class ListenersVerb
         };
         var allNetns = new Option<bool>("--all-netns", "-A") { Description = "Look in every network namespace a process holds, and those in /run/netns (needs root)" };
         var watch = new Option<double?>("--watch", "-w") { HelpName = "SECONDS", Description = "Repeat every SECONDS: redraw on a terminal, append timestamped snapshots to a pipe" };
-        var format = new Option<ListenersFormat>("--format", "-f")
-        {
-            HelpName = "table|csv|json",
-            Description = "table (default), csv or json (an array of objects per snapshot)",
-            DefaultValueFactory = _ => ListenersFormat.Table,
-        };
+        var format = EnumOption.Create<ListenersFormat>("--format", "-f", "table (default), csv or json (an array of objects per snapshot)");
         var command = new Command("listeners",
             "List every listening TCP socket with its SYN queue (Q0), accept queue (Q of Qmax), drops and owning processes, fullest first; uses sock_diag, no eBPF")
         {

@@ -21,12 +21,7 @@ public static class TraceVerb
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = false,
         };
-        var format = new Option<EventFormat>("--format", "-f")
-        {
-            HelpName = "csv|json|seed|none",
-            Description = "csv (default), json (one object per line), seed (the DTrace script's nine columns) or none (no rows: with --summary)",
-            DefaultValueFactory = _ => EventFormat.Csv,
-        };
+        var format = EnumOption.Create<EventFormat>("--format", "-f", "csv (default), json (one object per line), seed (the DTrace script's nine columns) or none (no rows: with --summary)");
         var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
         var output = new Option<string?>("--output", "-o") { HelpName = "FILE", Description = "Write rows to this file instead of standard output" };
         var events = new Option<string[]>("--events", "-e")
@@ -43,19 +38,15 @@ public static class TraceVerb
             Description = $"Size of the kernel's event ring buffer in KiB, a power of two from {TraceOptions.MinRingBufferKb} to {TraceOptions.MaxRingBufferKb} (eBPF backend); events that do not fit are counted and reported as lost",
             DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
         };
-        var backend = new Option<TraceBackend>("--backend", "-b")
-        {
-            HelpName = "ebpf|diag",
-            Description = "ebpf (default: every event, exact) or diag (samples sock_diag; no eBPF, no root for the current namespace; not exact)",
-            DefaultValueFactory = _ => TraceBackend.Ebpf,
-        };
+        var backend = EnumOption.Create<TraceBackend>("--backend", "-b", "ebpf (default: every event, exact) or diag (samples sock_diag; no eBPF, no root for the current namespace; not exact)");
         var interval = new Option<string?>("--interval", "-i")
         {
             HelpName = "TIME",
             Description = "With --backend diag: time between samples, e.g. 100ms (default), 0.5s, or a number of ms",
         };
         var summary = new Option<bool>("--summary") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
-        var summaryFormat = new Option<SummaryFormat>("--summary-format") { HelpName = "text|json", Description = "text (default) or json", DefaultValueFactory = _ => SummaryFormat.Text };
+
+        var summaryFormat = EnumOption.Create<SummaryFormat>("--summary-format", "", "text (default) or json");
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {

@@ -10,7 +10,8 @@ public interface IEventWriter : IDisposable
     void Flush();
 }
 
-/// <summary>Row formats; <c>None</c> writes no rows (for <c>trace --summary</c> alone).</summary>
+/// <summary>Row formats; <c>None</c> writes no rows (for <c>trace --summary</c> alone). The first
+/// is the default: the command line leaves it to default(T), so --help shows no capitalised name.</summary>
 public enum EventFormat { Csv, Json, Seed, None }
 
 /// <summary>What a row needs besides the event: wall time and reason names.</summary>
