@@ -21,7 +21,7 @@ public class AddressTextTests
     public void An_ipv4_mapped_address_prints_dotted(string v4)
     {
         var a = Bytes(v4);
-        Assert.True(AddressText.IsV4Mapped(a));
+        Assert.True(Address16.IsV4MappedBytes(a));
         Assert.Equal(v4, AddressText.ToText(a));
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Tcpq.Diag;
+using Tcpq.Events;
 using static Tcpq.Diag.NetlinkMessages;
 
 namespace Tcpq.Tests;
@@ -19,18 +20,18 @@ internal static class DiagFixtures
         "ac0000001400020007000000fc3e00000a0a000020fb000000000000000000000000000000000001000000000000000000000000000000000000000009100000000000000000000000000000050000000000000043700100050008000000000005000b000100000008000f00000000000c0015000100000000000000060016001200000028000700000000000000020000000000004000000000000000000000000000000000000000000000");
     public static readonly byte[] RecordedDone = Convert.FromHexString("140000000300020007000000fc3e000000000000");
 
-    public static UInt128 Addr(string text)
+    public static Address16 Addr(string text)
     {
         var ip = IPAddress.Parse(text);
-        if (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ip = ip.MapToIPv6();
-        return BinaryPrimitives.ReadUInt128BigEndian(ip.GetAddressBytes());
+        return ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? Address16.FromV4(ip.GetAddressBytes()) : Address16.FromV6(ip.GetAddressBytes());
     }
 
     public static DiagSocket Socket(TcpState state, string local, ushort localPort, string remote = "0.0.0.0", ushort remotePort = 0,
         uint inode = 0, uint q = 0, uint qmax = 0, uint? drops = null, ulong cookie = 0, uint uid = 0)
     {
         var l = Addr(local);
-        return new DiagSocket(DiagSocket.IsV4Mapped(l) ? AF_INET : AF_INET6, state, l, localPort, Addr(remote), remotePort,
+        return new DiagSocket(l.IsV4Mapped ? AF_INET : AF_INET6, state, l, localPort, Addr(remote), remotePort,
             cookie, q, qmax, uid, inode, drops);
     }
 
@@ -89,10 +90,9 @@ internal static class DiagFixtures
         BinaryPrimitives.WriteUInt32LittleEndian(b[12..], 4242);
     }
 
-    private static void WriteAddress(Span<byte> dest, byte family, UInt128 a)
+    private static void WriteAddress(Span<byte> dest, byte family, Address16 a)
     {
-        Span<byte> full = stackalloc byte[16];
-        DiagSocket.WriteAddress(a, full);
+        ReadOnlySpan<byte> full = a;
         if (family == AF_INET) full[12..].CopyTo(dest);
         else full.CopyTo(dest);
     }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Tcpq.Diag;
+using Tcpq.Events;
 using static Tcpq.Diag.NetlinkMessages;
 using static Tcpq.Tests.DiagFixtures;
 
@@ -14,7 +15,7 @@ public class DiagReplyParserTests
         Assert.False(DiagReplyParser.Parse(RecordedV4, RecordedSeq, sockets));
         var l = Assert.Single(sockets);
         Assert.Equal((AF_INET, TcpState.Listen), (l.Family, l.State));
-        Assert.Equal("127.0.0.1", DiagSocket.AddressToText(l.LocalAddress));
+        Assert.Equal("127.0.0.1", l.LocalAddress.ToString());
         Assert.Equal(8080, l.LocalPort);
         Assert.Equal((2u, 1u), (l.Q, l.QMax));
         Assert.Equal(1u, l.Drops);
@@ -29,7 +30,7 @@ public class DiagReplyParserTests
         Assert.False(DiagReplyParser.Parse(RecordedV6, RecordedSeq, sockets));
         Assert.True(DiagReplyParser.Parse(RecordedDone, RecordedSeq, sockets));
         var l = Assert.Single(sockets);
-        Assert.Equal((AF_INET6, "::1", (ushort)8443), (l.Family, DiagSocket.AddressToText(l.LocalAddress), l.LocalPort));
+        Assert.Equal((AF_INET6, "::1", (ushort)8443), (l.Family, l.LocalAddress.ToString(), l.LocalPort));
         Assert.Equal((0u, 5u, (uint?)0u), (l.Q, l.QMax, l.Drops));
     }
 
@@ -160,9 +161,12 @@ public class DiagReplyParserTests
         for (int i = 0; i < 2_000; i++)
         {
             bool v4 = random.Next(2) == 0;
-            UInt128 Address() => v4
-                ? DiagSocket.V4MappedPrefix | (uint)random.NextInt64(0, 1L << 32)
-                : new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64());
+            Address16 Address()
+            {
+                var bytes = new byte[16];
+                random.NextBytes(bytes);
+                return v4 ? Address16.FromV4(bytes) : Address16.FromV6(bytes);
+            }
             var s = new DiagSocket(v4 ? AF_INET : AF_INET6, (TcpState)random.Next(1, 13), Address(), (ushort)random.Next(65536),
                 Address(), (ushort)random.Next(65536), (ulong)random.NextInt64(), (uint)random.Next(), (uint)random.Next(),
                 (uint)random.Next(), (uint)random.Next(), random.Next(3) == 0 ? null : (uint)random.Next());

@@ -93,7 +93,7 @@ public class ReportReaderTests
     [Fact]
     public void A_seed_trace_written_by_tcpq_reads_back_too()
     {
-        var written = Mixed().Events.Where(e => AddressText.IsV4Mapped(e.SourceAddress)).ToList();
+        var written = Mixed().Events.Where(e => e.SourceAddress.IsV4Mapped).ToList();
         var (result, read) = Read(Write(EventFormat.Seed, written));
         Assert.Equal(EventFormat.Seed, result.Format);
         Assert.Equal(written.Select(e => (e.TsNs, e.Kind, e.SourcePort)), read.Select(e => (e.TsNs, e.Kind, e.SourcePort)));

@@ -17,16 +17,8 @@ public sealed record SlowConnection(
         t.Drops > 0 ? t.FirstDropReason : DropReasons.AcceptQueueFull,
         t.DropHadQueues ? t.DropQ : t.FullSyns > 0 ? t.FullSynQ : null, t.DropHadQueues ? t.DropQMax : t.FullSyns > 0 ? t.FullSynQMax : null, t.SynAckRetrans, t.Cookie,
         t.BeganBeforeTrace, t.Established, t.Handshake, t.QueueWait, t.Total, t.Duration,
-        t.Accepted, t.Accepted && t.Pid != 0 ? t.Pid : null, t.Accepted ? CommText(t.Comm) : null,
+        t.Accepted, t.Accepted && t.Pid != 0 ? t.Pid : null, t.Accepted ? Comm16.Text(t.Comm) : null,
         t.Aborted, t.AbortReason, end);
-
-    private static string? CommText(in Comm16 c)
-    {
-        ReadOnlySpan<byte> s = c;
-        int nul = s.IndexOf((byte)0);
-        var text = Encoding.UTF8.GetString(nul < 0 ? s : s[..nul]);
-        return text.Length == 0 ? null : text;
-    }
 
     /// <summary>One line in words, e.g. <c>172.16.170.1:50066 → :2000  SYN ×4 (3 dropped:
     /// accept-queue-full, Q 2/2) · established after 7.01 s · accepted after 7.02 s by nginx[812]</c>.</summary>

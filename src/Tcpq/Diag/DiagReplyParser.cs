@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Tcpq.Events;
 using static Tcpq.Diag.NetlinkMessages;
 
 namespace Tcpq.Diag;
@@ -67,8 +68,8 @@ public static class DiagReplyParser
         var id = m.Slice(4, SockIdSize);
         ushort sport = BinaryPrimitives.ReadUInt16BigEndian(id);
         ushort dport = BinaryPrimitives.ReadUInt16BigEndian(id[2..]);
-        UInt128 src = family == AF_INET ? DiagSocket.V4Mapped(id[4..]) : BinaryPrimitives.ReadUInt128BigEndian(id[4..]);
-        UInt128 dst = family == AF_INET ? DiagSocket.V4Mapped(id[20..]) : BinaryPrimitives.ReadUInt128BigEndian(id[20..]);
+        var src = family == AF_INET ? Address16.FromV4(id[4..]) : Address16.FromV6(id[4..]);
+        var dst = family == AF_INET ? Address16.FromV4(id[20..]) : Address16.FromV6(id[20..]);
         ulong cookie = BinaryPrimitives.ReadUInt32LittleEndian(id[40..]) | (ulong)BinaryPrimitives.ReadUInt32LittleEndian(id[44..]) << 32;
         var tail = m[52..];
         uint rqueue = BinaryPrimitives.ReadUInt32LittleEndian(tail[4..]);

@@ -1,4 +1,3 @@
-using System.Text;
 using Tcpq.Events;
 
 namespace Tcpq.Diag;
@@ -47,7 +46,7 @@ public sealed class DiagSampler
         _owners = owners ?? (inodes => SocketOwners.Scan(inodes));
     }
 
-    private readonly record struct Connection(UInt128 Local, ushort LocalPort, UInt128 Remote, ushort RemotePort)
+    private readonly record struct Connection(Address16 Local, ushort LocalPort, Address16 Remote, ushort RemotePort)
     {
         public static Connection Of(in DiagSocket s) => new(s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort);
     }
@@ -184,8 +183,7 @@ public sealed class DiagSampler
             if (_baseline || !_listeners.TryGetValue(l.Cookie, out var before)) continue;
             if (l.Drops is not uint now || before.Drops is not uint then || now == then) continue;
             uint rose = now - then; // the counter wraps like the kernel's atomic_t
-            var any = DiagSocket.IsV4Mapped(l.LocalAddress) ? DiagSocket.V4MappedPrefix : UInt128.Zero;
-            var e = Event(EventKind.SynDrop, nowNs, new Connection(l.LocalAddress, l.LocalPort, any, 0), l, q0[i]);
+            var e = Event(EventKind.SynDrop, nowNs, new Connection(l.LocalAddress, l.LocalPort, l.LocalAddress.AnyOfFamily, 0), l, q0[i]);
             e.Attempt = rose;
             e.Drops = now;
             e.Flags |= EventFlags.Attempt | EventFlags.Drops;
@@ -200,9 +198,9 @@ public sealed class DiagSampler
         var e = new TcpqEvent
         {
             TsNs = (ulong)nowNs,
-            SourceAddress = DiagSocket.ToAddress16(c.Remote),
+            SourceAddress = c.Remote,
             SourcePort = c.RemotePort,
-            DestAddress = DiagSocket.ToAddress16(c.Local),
+            DestAddress = c.Local,
             DestPort = c.LocalPort,
             NetNs = _netns,
             Q0 = q0,
@@ -236,10 +234,7 @@ public sealed class DiagSampler
     private static void SetTask(ref TcpqEvent e, SocketOwner owner)
     {
         e.Pid = (uint)owner.Pid;
-        Span<byte> comm = e.Comm;
-        comm.Clear();
-        var bytes = Encoding.UTF8.GetBytes(owner.Comm);
-        bytes.AsSpan(0, Math.Min(bytes.Length, 15)).CopyTo(comm); // the kernel's comm: 15 bytes and a NUL
+        e.Comm = Comm16.From(owner.Comm);
         e.Flags |= EventFlags.Task;
     }
 }

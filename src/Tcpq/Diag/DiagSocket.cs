@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Tcpq.Events;
 
 namespace Tcpq.Diag;
@@ -21,17 +20,15 @@ public enum TcpState : byte
 }
 
 /// <summary>
-/// One socket from an inet_diag dump. Addresses are 16 bytes in network order held as a
-/// big-endian <see cref="UInt128"/>, IPv4 stored IPv4-mapped (as <see cref="TcpqEvent"/> does), so
-/// that equal endpoints compare equal whichever family reported them.
+/// One socket from an inet_diag dump, its addresses as <see cref="Address16"/> (as events hold them).
 /// For a request socket (SYN_RECV) the kernel reports the listener's port as the local port.
 /// </summary>
 public readonly record struct DiagSocket(
     byte Family,
     TcpState State,
-    UInt128 LocalAddress,
+    Address16 LocalAddress,
     ushort LocalPort,
-    UInt128 RemoteAddress,
+    Address16 RemoteAddress,
     ushort RemotePort,
     ulong Cookie,
     uint RQueue,
@@ -45,26 +42,4 @@ public readonly record struct DiagSocket(
 
     /// <summary>For a listener: the backlog it was given (sk_max_ack_backlog).</summary>
     public uint QMax => WQueue;
-
-    public static readonly UInt128 V4MappedPrefix = (UInt128)0xffff << 32;
-
-    public static UInt128 V4Mapped(ReadOnlySpan<byte> v4) => V4MappedPrefix | BinaryPrimitives.ReadUInt32BigEndian(v4);
-
-    public static bool IsV4Mapped(UInt128 a) => (a >> 32) == 0xffff;
-
-    public static void WriteAddress(UInt128 a, Span<byte> dest16) => BinaryPrimitives.WriteUInt128BigEndian(dest16, a);
-
-    public static Address16 ToAddress16(UInt128 a)
-    {
-        var r = new Address16();
-        WriteAddress(a, r);
-        return r;
-    }
-
-    public static string AddressToText(UInt128 a)
-    {
-        Span<byte> b = stackalloc byte[16];
-        WriteAddress(a, b);
-        return AddressText.ToText(b);
-    }
 }

@@ -1,3 +1,5 @@
+using Tcpq.Events;
+
 namespace Tcpq.Diag;
 
 /// <summary>
@@ -7,10 +9,7 @@ namespace Tcpq.Diag;
 /// </summary>
 public sealed class ListenerIndex
 {
-    private static readonly UInt128 V4Any = DiagSocket.V4MappedPrefix;
-    private static readonly UInt128 V6Any = UInt128.Zero;
-
-    private readonly Dictionary<(UInt128 Address, ushort Port), int> _byEndpoint = [];
+    private readonly Dictionary<(Address16 Address, ushort Port), int> _byEndpoint = [];
 
     public IReadOnlyList<DiagSocket> Listeners { get; }
 
@@ -29,11 +28,11 @@ public sealed class ListenerIndex
     }
 
     /// <summary>The index in <see cref="Listeners"/> of the listener for a local endpoint, or -1.</summary>
-    public int Find(UInt128 localAddress, ushort localPort)
+    public int Find(Address16 localAddress, ushort localPort)
     {
         if (_byEndpoint.TryGetValue((localAddress, localPort), out int i)) return i;
-        if (DiagSocket.IsV4Mapped(localAddress) && _byEndpoint.TryGetValue((V4Any, localPort), out i)) return i;
-        if (_byEndpoint.TryGetValue((V6Any, localPort), out i)) return i;
+        if (localAddress.IsV4Mapped && _byEndpoint.TryGetValue((Address16.V4Any, localPort), out i)) return i;
+        if (_byEndpoint.TryGetValue((default, localPort), out i)) return i; // ::, dual-stack
         return -1;
     }
 

@@ -1,3 +1,5 @@
+using Tcpq.Events;
+
 namespace Tcpq.Diag;
 
 /// <summary>One listening socket at one moment: its queues, drop counter and owners.</summary>
@@ -8,7 +10,7 @@ namespace Tcpq.Diag;
 /// <param name="OwnersUnknown">Why <paramref name="Owners"/> is empty, when it is.</param>
 public sealed record ListenerQueue(
     uint NetNs,
-    UInt128 LocalAddress,
+    Address16 LocalAddress,
     ushort LocalPort,
     uint Q0,
     uint Q,
@@ -19,7 +21,7 @@ public sealed record ListenerQueue(
     IReadOnlyList<SocketOwner> Owners,
     string? OwnersUnknown)
 {
-    public string LocalAddressText => DiagSocket.AddressToText(LocalAddress);
+    public string LocalAddressText => LocalAddress.ToString();
 
     /// <summary>How full the accept queue is; a queue over its backlog counts above 1.</summary>
     public double Fill => QMax == 0 ? (Q > 0 ? double.PositiveInfinity : 0) : (double)Q / QMax;

@@ -9,13 +9,10 @@ public static class AddressText
 {
     public const int MaxLength = 45;
 
-    public static bool IsV4Mapped(ReadOnlySpan<byte> a) =>
-        BinaryPrimitives.ReadUInt64LittleEndian(a) == 0 && a[8] == 0 && a[9] == 0 && a[10] == 0xff && a[11] == 0xff;
-
     /// <summary>Writes the address into <paramref name="dest"/> (at least <see cref="MaxLength"/> bytes).</summary>
     public static int Format(ReadOnlySpan<byte> a, Span<byte> dest)
     {
-        if (IsV4Mapped(a)) return FormatV4(a[12..], dest);
+        if (Address16.IsV4MappedBytes(a)) return FormatV4(a[12..], dest);
         return FormatV6(a, dest);
     }
 
@@ -75,7 +72,7 @@ public static class AddressText
     /// little-endian x86, so 172.16.170.1 is 0x01aa10ac. IPv6 addresses print as text.</summary>
     public static int FormatSeed(ReadOnlySpan<byte> a, Span<byte> dest)
     {
-        if (!IsV4Mapped(a)) return FormatV6(a, dest);
+        if (!Address16.IsV4MappedBytes(a)) return FormatV6(a, dest);
         uint v = BinaryPrimitives.ReadUInt32LittleEndian(a[12..]);
         dest[0] = (byte)'0';
         dest[1] = (byte)'x';

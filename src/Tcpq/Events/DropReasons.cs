@@ -12,6 +12,15 @@ public sealed class DropReasons
     public const uint PeerReset = TcpqBase + 3;
     public const uint PeerClosed = TcpqBase + 4;
 
+    /// <summary>tcpq's own reasons and their names: the one table the writers and the readers use.</summary>
+    private static readonly (uint Value, byte[] Name)[] Own =
+    [
+        (AcceptQueueFull, "accept-queue-full"u8.ToArray()),
+        (SynQueueFull, "syn-queue-full"u8.ToArray()),
+        (PeerReset, "peer-reset"u8.ToArray()),
+        (PeerClosed, "peer-closed"u8.ToArray()),
+    ];
+
     private readonly Dictionary<uint, byte[]> _kernel;
 
     public DropReasons(IReadOnlyDictionary<uint, string> kernelNames)
@@ -26,17 +35,22 @@ public sealed class DropReasons
     /// <summary>The name, or empty for "no reason". An unknown kernel value prints as its number.</summary>
     public ReadOnlySpan<byte> Utf8Name(uint reason, Span<byte> scratch)
     {
-        switch (reason)
-        {
-            case 0: return default;
-            case AcceptQueueFull: return "accept-queue-full"u8;
-            case SynQueueFull: return "syn-queue-full"u8;
-            case PeerReset: return "peer-reset"u8;
-            case PeerClosed: return "peer-closed"u8;
-        }
+        if (reason == 0) return default;
+        if (reason > TcpqBase)
+            foreach (var (value, own) in Own)
+                if (value == reason) return own;
         if (_kernel.TryGetValue(reason, out var name)) return name;
         System.Buffers.Text.Utf8Formatter.TryFormat(reason, scratch, out int n);
         return scratch[..n];
+    }
+
+    /// <summary>One of tcpq's own names (<c>accept-queue-full</c>…) back into its value.</summary>
+    public static bool TryParseOwn(ReadOnlySpan<byte> name, out uint value)
+    {
+        foreach (var (v, n) in Own)
+            if (name.SequenceEqual(n)) { value = v; return true; }
+        value = 0;
+        return false;
     }
 
     public string Name(uint reason)

@@ -57,17 +57,3 @@ public struct TcpqEvent
 
     public readonly bool Has(EventFlags f) => (Flags & f) == f;
 }
-
-/// <summary>16 bytes of an address in network order; IPv4 is stored IPv4-mapped.</summary>
-[InlineArray(16)]
-public struct Address16
-{
-    private byte _b;
-}
-
-/// <summary>The task's comm: up to 16 bytes, NUL-terminated when shorter.</summary>
-[InlineArray(16)]
-public struct Comm16
-{
-    private byte _b;
-}

@@ -44,7 +44,7 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         bool task = e.Has(EventFlags.Task);
         if (task) r.UInt(e.Pid);
         r.Byte((byte)',');
-        if (task) r.CsvText(RowFields.Comm(e.Comm));
+        if (task) r.CsvText(Comm16.Trimmed(e.Comm));
         r.Byte((byte)',');
         Span<byte> scratch = stackalloc byte[16];
         r.CsvText(context.Reasons.Utf8Name(e.Reason, scratch));

@@ -42,7 +42,7 @@ public sealed class JsonEventWriter : IEventWriter
         NumberOrNull(j, "wait_us"u8, e.Has(EventFlags.Wait), e.WaitNs / 1000);
         bool task = e.Has(EventFlags.Task);
         NumberOrNull(j, "pid"u8, task, e.Pid);
-        if (task) j.WriteString("comm"u8, Utf8Comm(RowFields.Comm(e.Comm), text));
+        if (task) j.WriteString("comm"u8, Utf8Comm(Comm16.Trimmed(e.Comm), text));
         else j.WriteNull("comm"u8);
         var reason = _context.Reasons.Utf8Name(e.Reason, text);
         if (reason.IsEmpty) j.WriteNull("reason"u8);

@@ -28,19 +28,9 @@ public sealed class ListenersCsvWriter(TextWriter output) : IListenersWriter
               .Append(l.Q.ToString(CultureInfo.InvariantCulture)).Append(',')
               .Append(l.QMax.ToString(CultureInfo.InvariantCulture)).Append(',')
               .Append(l.Drops?.ToString(CultureInfo.InvariantCulture) ?? "").Append(',')
-              .Append(Quote(ListenersWriters.OwnersText(l))).Append('\n');
+              .Append(CsvText.Quote(ListenersWriters.OwnersText(l))).Append('\n');
         }
         output.Write(sb.ToString());
         output.Flush();
-    }
-
-    /// <summary>RFC 4180; control characters (a comm may hold any byte) become '?'.</summary>
-    internal static string Quote(string field)
-    {
-        var clean = string.Create(field.Length, field, (span, f) =>
-        {
-            for (int i = 0; i < f.Length; i++) span[i] = char.IsControl(f[i]) ? '?' : f[i];
-        });
-        return clean.AsSpan().IndexOfAny(",\"") < 0 ? clean : "\"" + clean.Replace("\"", "\"\"") + "\"";
     }
 }

@@ -46,5 +46,5 @@ public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
 
     /// <summary>address:port, IPv6 in brackets as ss prints it.</summary>
     public static string Endpoint(ListenerQueue l) =>
-        DiagSocket.IsV4Mapped(l.LocalAddress) ? $"{l.LocalAddressText}:{l.LocalPort}" : $"[{l.LocalAddressText}]:{l.LocalPort}";
+        l.LocalAddress.IsV4Mapped ? $"{l.LocalAddressText}:{l.LocalPort}" : $"[{l.LocalAddressText}]:{l.LocalPort}";
 }

@@ -29,14 +29,14 @@ internal static class FieldParsers
     }
 
     /// <summary>Dotted IPv4 (stored IPv4-mapped, as the kernel side does) or IPv6 text.</summary>
-    public static void Address(ReadOnlySpan<byte> s, Span<byte> dest, string column)
+    public static void Address(ReadOnlySpan<byte> s, ref Address16 dest, string column)
     {
-        if (TryV4(s, dest)) return;
+        if (TryV4(s, ref dest)) return;
         if (s.Length > 0 && s.Length <= AddressText.MaxLength && s.IndexOf((byte)':') >= 0)
         {
             Span<char> chars = stackalloc char[s.Length];
             for (int i = 0; i < s.Length; i++) chars[i] = (char)s[i];
-            if (IPAddress.TryParse(chars, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.TryWriteBytes(dest, out _))
+            if (IPAddress.TryParse(chars, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.TryWriteBytes((Span<byte>)dest, out _))
                 return;
         }
         throw Bad(column, s);
@@ -44,21 +44,20 @@ internal static class FieldParsers
 
     /// <summary>The seed's <c>0x%08x</c>: an IPv4 address read as a little-endian u32
     /// (172.16.170.1 is 0x01aa10ac). tcpq writes an IPv6 source as text there.</summary>
-    public static void SeedAddress(ReadOnlySpan<byte> s, Span<byte> dest)
+    public static void SeedAddress(ReadOnlySpan<byte> s, ref Address16 dest)
     {
         if (s.Length == 10 && s[0] == (byte)'0' && (s[1] | 0x20) == (byte)'x'
             && Utf8Parser.TryParse(s[2..], out uint v, out int n, 'x') && n == 8)
         {
-            dest[..10].Clear();
-            dest[10] = 0xff;
-            dest[11] = 0xff;
-            BinaryPrimitives.WriteUInt32LittleEndian(dest[12..], v);
+            Span<byte> v4 = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(v4, v);
+            dest = Address16.FromV4(v4);
             return;
         }
-        Address(s, dest, "Source IP");
+        Address(s, ref dest, "Source IP");
     }
 
-    private static bool TryV4(ReadOnlySpan<byte> s, Span<byte> dest)
+    private static bool TryV4(ReadOnlySpan<byte> s, ref Address16 dest)
     {
         Span<byte> v4 = stackalloc byte[4];
         for (int i = 0; i < 4; i++)
@@ -73,18 +72,8 @@ internal static class FieldParsers
             }
         }
         if (!s.IsEmpty) return false;
-        dest[..10].Clear();
-        dest[10] = 0xff;
-        dest[11] = 0xff;
-        v4.CopyTo(dest[12..]);
+        dest = Address16.FromV4(v4);
         return true;
-    }
-
-    public static void Comm(ReadOnlySpan<byte> s, ref Comm16 dest)
-    {
-        Span<byte> d = dest;
-        d.Clear();
-        s[..Math.Min(s.Length, d.Length)].CopyTo(d);
     }
 
     public static RowException Bad(string column, ReadOnlySpan<byte> value)

@@ -41,17 +41,17 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
             bool isNull = r.TokenType == JsonTokenType.Null;
             if (name.SequenceEqual("ts"u8)) { e.TsNs = r.GetUInt64(); seen |= Seen.Ts; }
             else if (name.SequenceEqual("action"u8)) { e.Kind = FieldParsers.Kind(Text(ref r)); seen |= Seen.Action; }
-            else if (name.SequenceEqual("source_ip"u8)) { FieldParsers.Address(Text(ref r), e.SourceAddress, "source_ip"); seen |= Seen.Source; }
+            else if (name.SequenceEqual("source_ip"u8)) { FieldParsers.Address(Text(ref r), ref e.SourceAddress, "source_ip"); seen |= Seen.Source; }
             else if (name.SequenceEqual("source_port"u8)) { e.SourcePort = r.GetUInt16(); seen |= Seen.SourcePort; }
             else if (name.SequenceEqual("dest_port"u8)) { e.DestPort = r.GetUInt16(); seen |= Seen.DestPort; }
-            else if (name.SequenceEqual("dest_ip"u8)) { if (!isNull) FieldParsers.Address(Text(ref r), e.DestAddress, "dest_ip"); }
+            else if (name.SequenceEqual("dest_ip"u8)) { if (!isNull) FieldParsers.Address(Text(ref r), ref e.DestAddress, "dest_ip"); }
             else if (name.SequenceEqual("q0"u8)) { if (!isNull) { q0 = r.GetUInt32(); queues++; } }
             else if (name.SequenceEqual("q"u8)) { if (!isNull) { q = r.GetUInt32(); queues++; } }
             else if (name.SequenceEqual("qmax"u8)) { if (!isNull) { qmax = r.GetUInt32(); queues++; } }
             else if (name.SequenceEqual("attempt"u8)) { if (!isNull) { e.Attempt = r.GetUInt32(); e.Flags |= EventFlags.Attempt; } }
             else if (name.SequenceEqual("wait_us"u8)) { if (!isNull) { e.WaitNs = r.GetUInt64() * 1000; e.Flags |= EventFlags.Wait; } }
             else if (name.SequenceEqual("pid"u8)) { if (!isNull) { e.Pid = r.GetUInt32(); e.Flags |= EventFlags.Task; } }
-            else if (name.SequenceEqual("comm"u8)) { if (!isNull) FieldParsers.Comm(Text(ref r), ref e.Comm); }
+            else if (name.SequenceEqual("comm"u8)) { if (!isNull) e.Comm = Comm16.From(Text(ref r)); }
             else if (name.SequenceEqual("reason"u8)) { if (!isNull) e.Reason = reasons.Parse(Text(ref r)); }
             else if (name.SequenceEqual("netns"u8)) { if (!isNull) e.NetNs = r.GetUInt32(); }
             else r.Skip();

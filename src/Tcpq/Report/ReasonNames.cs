@@ -18,10 +18,7 @@ public sealed class ReasonNames
     public uint Parse(ReadOnlySpan<byte> name)
     {
         if (name.IsEmpty) return 0;
-        if (name.SequenceEqual("accept-queue-full"u8)) return DropReasons.AcceptQueueFull;
-        if (name.SequenceEqual("syn-queue-full"u8)) return DropReasons.SynQueueFull;
-        if (name.SequenceEqual("peer-reset"u8)) return DropReasons.PeerReset;
-        if (name.SequenceEqual("peer-closed"u8)) return DropReasons.PeerClosed;
+        if (DropReasons.TryParseOwn(name, out uint own)) return own;
         if (Utf8Parser.TryParse(name, out uint number, out int used) && used == name.Length) return number;
         var text = Encoding.UTF8.GetString(name);
         if (_byName.TryGetValue(text, out uint value)) return value;

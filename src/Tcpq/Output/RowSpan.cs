@@ -3,18 +3,6 @@ using Tcpq.Events;
 
 namespace Tcpq.Output;
 
-/// <summary>The pieces rows are made of.</summary>
-internal static class RowFields
-{
-    /// <summary>The comm as it lies in the event: up to the first NUL.</summary>
-    public static ReadOnlySpan<byte> Comm(in Comm16 c)
-    {
-        ReadOnlySpan<byte> s = c;
-        int nul = s.IndexOf((byte)0);
-        return nul < 0 ? s : s[..nul];
-    }
-}
-
 /// <summary>One row formatted into a span reserved for it in one piece: no buffer check per
 /// field (a row is at most <see cref="MaxRow"/> bytes).</summary>
 internal ref struct RowSpan(Span<byte> span)
@@ -50,25 +38,11 @@ internal ref struct RowSpan(Span<byte> span)
 
     public void IsoDate(SecondText dates, DateTime utc) => Length += dates.WriteIsoMicros(utc, _s[Length..]);
 
-    /// <summary>RFC 4180: a field holding a comma, a quote or a line break is quoted, quotes
-    /// doubled. Control bytes never reach the output.</summary>
+    /// <summary>A text field, cut to <see cref="MaxText"/> bytes, quoted as <see cref="Output.CsvText"/> says.</summary>
     public void CsvText(scoped ReadOnlySpan<byte> text)
     {
         if (text.Length > MaxText) text = text[..MaxText];
-        if (text.IndexOfAny(",\"\r\n"u8) < 0 && text.IndexOfAnyInRange((byte)0, (byte)0x1f) < 0)
-        {
-            Bytes(text);
-            return;
-        }
-        bool quote = text.IndexOfAny(",\"\r\n"u8) >= 0;
-        if (quote) Byte((byte)'"');
-        foreach (byte b in text)
-        {
-            if (b == (byte)'"') { Byte((byte)'"'); Byte((byte)'"'); }
-            else if (b < 0x20 && b != (byte)'\r' && b != (byte)'\n') Byte((byte)'?');
-            else Byte(b);
-        }
-        if (quote) Byte((byte)'"');
+        Length += Output.CsvText.Write(text, _s[Length..]);
     }
 }
 
