@@ -22,7 +22,6 @@
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_TCP_ 6
-#define TCPQ_MAX_PORTS 64
 #define TCPQ_MAX_CPUS 1024
 #define TCP_FIN_ 0x01
 #define TCP_SYN_ 0x02
@@ -41,12 +40,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define KCAST(type, ptr) ((type *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(type)))
 
-/* Set by user space before load; the verifier prunes what they turn off. */
-struct tcpq_config {
-	__u32 nports;           /* 0: every port */
-	__u32 kinds;            /* bit (1 << kind) set: emit that kind */
-	__u16 ports[TCPQ_MAX_PORTS];
-};
+/* Set by user space before load (struct tcpq_config in tcpq.h). */
 const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
 
 /* Never read: the programs use these types only through locals and constants, which leave no
@@ -55,6 +49,7 @@ const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
 const struct tcpq_event *tcpq_btf_event __attribute__((unused));
 const enum tcpq_kind *tcpq_btf_kind __attribute__((unused));
 const enum tcpq_reason *tcpq_btf_reason __attribute__((unused));
+const enum tcpq_flag *tcpq_btf_flag __attribute__((unused));
 
 /* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
 struct {
