@@ -418,19 +418,25 @@ static __always_inline __u16 local_port(const struct sock *sk)
 	return bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
 }
 
-static __always_inline void key_from_sock(const struct sock *sk, struct conn_key *k)
+/* The 4-tuple of a connection's socket or request socket (the client is its remote end). The
+ * local port is the caller's: skc_num is 0 in a socket that TCP_CLOSE released. A request
+ * socket's skc_net is its listener's.
+ * Callers cast: sock_common is the first member of sock and request_sock (the kernel's
+ * req_to_sk() relies on it), and `&sk->__sk_common` would cost a relocated add. */
+static __always_inline void key_from_common(const struct sock_common *c, __u16 lport,
+					    struct conn_key *k)
 {
-	if (sk->__sk_common.skc_family == AF_INET) {
-		set_v4mapped(k->saddr, sk->__sk_common.skc_daddr);
-		set_v4mapped(k->daddr, sk->__sk_common.skc_rcv_saddr);
+	if (c->skc_family == AF_INET) {
+		set_v4mapped(k->saddr, c->skc_daddr);
+		set_v4mapped(k->daddr, c->skc_rcv_saddr);
 	} else {
 		/* an IPv4 client of a dual-stack listener is already ::ffff:a.b.c.d here */
-		copy_in6(k->saddr, &sk->__sk_common.skc_v6_daddr);
-		copy_in6(k->daddr, &sk->__sk_common.skc_v6_rcv_saddr);
+		copy_in6(k->saddr, &c->skc_v6_daddr);
+		copy_in6(k->daddr, &c->skc_v6_rcv_saddr);
 	}
-	k->sport = bpf_ntohs(sk->__sk_common.skc_dport);
-	k->dport = local_port(sk);
-	k->netns = sk->__sk_common.skc_net.net->ns.inum;
+	k->sport = bpf_ntohs(c->skc_dport);
+	k->dport = lport;
+	k->netns = c->skc_net.net->ns.inum;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -450,7 +456,7 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 		return 0;
 
 	struct conn_key k = {};
-	key_from_sock(sk, &k);
+	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk_key = (__u64)sk;
 	struct conn_val qv = { .established_ns = now };
@@ -524,17 +530,7 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 	if (!kind_on(TCPQ_SYNACK_RETRANS) || !port_traced(sk->__sk_common.skc_num))
 		return 0;
 	struct conn_key k = {};
-	const struct sock_common *rc = &req->__req_common;
-	if (rc->skc_family == AF_INET) {
-		set_v4mapped(k.saddr, rc->skc_daddr);
-		set_v4mapped(k.daddr, rc->skc_rcv_saddr);
-	} else {
-		copy_in6(k.saddr, &rc->skc_v6_daddr);
-		copy_in6(k.daddr, &rc->skc_v6_rcv_saddr);
-	}
-	k.sport = bpf_ntohs(rc->skc_dport);
-	k.dport = rc->skc_num;
-	k.netns = sk->__sk_common.skc_net.net->ns.inum;
+	key_from_common((const struct sock_common *)req, req->__req_common.skc_num, &k);
 
 	struct tcpq_event *e = reserve();
 	if (!e)
@@ -584,22 +580,12 @@ static __always_inline int on_accept(long fd)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
-	struct inet_sock *inet = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct inet_sock));
-	__u16 lport = bpf_ntohs(inet->inet_sport);
+	__u16 lport = local_port(sk);
 	if (!port_traced(lport))
 		return 0;
 
 	struct conn_key k = {};
-	if (family == AF_INET) {
-		set_v4mapped(k.saddr, sk->__sk_common.skc_daddr);
-		set_v4mapped(k.daddr, sk->__sk_common.skc_rcv_saddr);
-	} else {
-		copy_in6(k.saddr, &sk->__sk_common.skc_v6_daddr);
-		copy_in6(k.daddr, &sk->__sk_common.skc_v6_rcv_saddr);
-	}
-	k.sport = bpf_ntohs(sk->__sk_common.skc_dport);
-	k.dport = lport;
-	k.netns = sk->__sk_common.skc_net.net->ns.inum;
+	key_from_common((const struct sock_common *)sk, lport, &k);
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
