@@ -106,6 +106,11 @@ struct {
 	__type(value, struct conn_val);
 } queued SEC(".maps");
 
+/* A listener's queues at one moment: the fields behind TCPQ_F_QUEUES and TCPQ_F_DROPS. */
+struct listener_queues {
+	__u32 q0, q, qmax, drops;
+};
+
 /* The SYN or ACK a CPU's softirq is processing for a listener, between the ingress hook and
  * the moment the skb is freed. Indexed by CPU: no lookup, no lock. */
 struct pending {
@@ -113,7 +118,7 @@ struct pending {
 	__u64 listener;   /* struct sock * of the listener */
 	__u64 ts;
 	__u64 first_ns;
-	__u32 q0, q, qmax, drops;
+	struct listener_queues qs;
 	__u32 attempt;
 	__u8 kind;        /* 0, TCPQ_SYN or TCPQ_SYN_AA (a final ACK) */
 	__u8 syncookies;
@@ -185,47 +190,69 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 	d[3] = a->in6_u.u6_addr32[3];
 }
 
-static __always_inline void fill_key_event(struct tcpq_event *e, const struct conn_key *k)
+/* A zeroed event of this kind for this connection, or NULL when the kind is not traced or the
+ * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid. */
+static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
 {
+	if (!kind_on(kind))
+		return NULL;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return NULL;
+	e->ts_ns = now;
+	e->kind = kind;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
 	__builtin_memcpy(e->daddr, k->daddr, 16);
 	e->netns = k->netns;
 	e->sport = k->sport;
 	e->dport = k->dport;
+	return e;
+}
+
+static __always_inline void set_queues(struct tcpq_event *e, const struct listener_queues *qs)
+{
+	e->q0 = qs->q0;
+	e->q = qs->q;
+	e->qmax = qs->qmax;
+	e->drops = qs->drops;
+	e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
+}
+
+/* the time from `since` to the event */
+static __always_inline void set_wait(struct tcpq_event *e, __u64 since)
+{
+	e->wait_ns = e->ts_ns - since;
+	e->flags |= TCPQ_F_WAIT;
+}
+
+static __always_inline void set_attempt(struct tcpq_event *e, __u32 attempt)
+{
+	e->attempt = attempt;
+	e->flags |= TCPQ_F_ATTEMPT;
 }
 
 /* ---- the listener side: packets arriving at a listening socket ---- */
 
-static __always_inline void read_queues(struct tcp_sock *tp, struct pending *p)
+static __always_inline void read_queues(const struct inet_connection_sock *icsk,
+					struct listener_queues *qs)
 {
-	p->q0 = tp->inet_conn.icsk_accept_queue.qlen.counter;
-	p->q = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
-	p->qmax = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
-	p->drops = tp->inet_conn.icsk_inet.sk.sk_drops.counter;
+	qs->q0 = icsk->icsk_accept_queue.qlen.counter;
+	qs->q = icsk->icsk_inet.sk.sk_ack_backlog;
+	qs->qmax = icsk->icsk_inet.sk.sk_max_ack_backlog;
+	qs->drops = icsk->icsk_inet.sk.sk_drops.counter;
 }
 
-static __always_inline void emit_listener_event(struct pending *p, __u8 kind, __u64 now,
+static __always_inline void emit_listener_event(const struct pending *p, __u8 kind, __u64 now,
 						__u32 reason)
 {
-	if (!kind_on(kind))
-		return;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(kind, &p->key, now);
 	if (!e)
 		return;
-	e->ts_ns = now;
-	e->kind = kind;
-	fill_key_event(e, &p->key);
-	e->q0 = p->q0;
-	e->q = p->q;
-	e->qmax = p->qmax;
-	e->drops = p->drops;
-	e->attempt = p->attempt;
+	set_queues(e, &p->qs);
+	set_attempt(e, p->attempt);
 	e->reason = reason;
-	e->flags = TCPQ_F_QUEUES | TCPQ_F_ATTEMPT | TCPQ_F_DROPS;
-	if (p->attempt > 1) {
-		e->wait_ns = now - p->first_ns;
-		e->flags |= TCPQ_F_WAIT;
-	}
+	if (p->attempt > 1)
+		set_wait(e, p->first_ns);
 	submit(e);
 }
 
@@ -252,21 +279,12 @@ static __always_inline void on_rst(struct pending *p, __u64 now)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
-	if (!kind_on(TCPQ_ABORT))
-		return;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &p->key, now);
 	if (!e)
 		return;
-	e->ts_ns = now;
-	e->kind = TCPQ_ABORT;
-	fill_key_event(e, &p->key);
-	e->q0 = p->q0;
-	e->q = p->q;
-	e->qmax = p->qmax;
-	e->drops = p->drops;
+	set_queues(e, &p->qs);
 	e->reason = TCPQ_REASON_PEER_RESET;
-	e->wait_ns = now - cv->first_syn_ns;
-	e->flags = TCPQ_F_QUEUES | TCPQ_F_WAIT | TCPQ_F_DROPS;
+	set_wait(e, cv->first_syn_ns);
 	submit(e);
 }
 
@@ -317,7 +335,7 @@ int tcpq_ingress(struct __sk_buff *skb)
 	if (!tp)
 		return 1;
 	p.key.netns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
-	read_queues(tp, &p);
+	read_queues((const struct inet_connection_sock *)tp, &p.qs);
 	__u64 now = bpf_ktime_get_ns();
 	p.ts = now;
 	p.listener = (__u64)tp;
@@ -366,9 +384,9 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 	bool unspecified = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
 	struct inet_connection_sock *lsk = KCAST(struct inet_connection_sock, p->listener);
 	__u32 drops = lsk->icsk_inet.sk.sk_drops.counter;
-	__u32 drops_before = p->drops;
+	__u32 drops_before = p->qs.drops;
 	bool listener_dropped = !freed_with_reason && drops != drops_before;
-	p->drops = drops;
+	p->qs.drops = drops;
 
 	if (kind == TCPQ_SYN_AA) {
 		/* only the accept queue's overflow: other reasons (TCP_FLAGS for an ACK that
@@ -385,11 +403,11 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 		/* tcp_conn_request() dropped it without a drop reason: the kernel tests the
 		 * accept queue with sk_acceptq_is_full(): Q > Qmax */
 		emit_listener_event(p, TCPQ_SYN_DROP, now,
-				    p->q > p->qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
-						   : TCPQ_REASON_SYN_QUEUE_FULL);
+				    p->qs.q > p->qs.qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
+							 : TCPQ_REASON_SYN_QUEUE_FULL);
 	} else if (!freed_with_reason &&
 		   (p->syncookies == 2 ||
-		    (p->syncookies == 1 && p->q0 >= p->qmax && q0_after <= p->q0))) {
+		    (p->syncookies == 1 && p->qs.q0 >= p->qs.qmax && q0_after <= p->qs.q0))) {
 		/* tcp_conn_request(): want_cookie when syncookies=2, or =1 and the SYN queue is
 		 * full; a cookie adds no request socket, so Q0 did not grow */
 		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);
@@ -461,7 +479,8 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	__u64 sk_key = (__u64)sk;
 	struct conn_val qv = { .established_ns = now };
 	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
-	struct pending ack = {};
+	struct listener_queues ack = {};
+	bool acked = false;
 
 	if (established) {
 		/* from the half-open table (by 4-tuple) to the queued one (by socket) */
@@ -478,7 +497,8 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
 		struct pending *p = &pendings[cpu];
 		if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
-			ack = *p;
+			ack = p->qs;
+			acked = true;
 			p->kind = 0;
 		}
 	} else {
@@ -489,36 +509,22 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 		cv->state |= CONN_ABORTED;
 		qv = *cv;
 	}
-	if (!kind_on(kind))
-		return 0;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(kind, &k, now);
 	if (!e)
 		return 0;
-	e->ts_ns = now;
-	e->kind = kind;
-	fill_key_event(e, &k);
 	if (established) {
-		if (ack.kind) {
-			/* the queues as the final ACK arrived, as the seed printed them */
-			e->q0 = ack.q0;
-			e->q = ack.q;
-			e->qmax = ack.qmax;
-			e->drops = ack.drops;
-			e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
-		}
+		/* the queues as the final ACK arrived, as the seed printed them */
+		if (acked)
+			set_queues(e, &ack);
 		if (qv.first_syn_ns) {
-			e->wait_ns = now - qv.first_syn_ns;
-			e->attempt = qv.attempts;
-			e->flags |= TCPQ_F_WAIT | TCPQ_F_ATTEMPT;
+			set_wait(e, qv.first_syn_ns);
+			set_attempt(e, qv.attempts);
 		}
 	} else {
 		e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
-		e->wait_ns = now - qv.established_ns;
-		e->flags |= TCPQ_F_WAIT;
-		if (qv.attempts) {
-			e->attempt = qv.attempts;
-			e->flags |= TCPQ_F_ATTEMPT;
-		}
+		set_wait(e, qv.established_ns);
+		if (qv.attempts)
+			set_attempt(e, qv.attempts);
 	}
 	submit(e);
 	return 0;
@@ -532,25 +538,17 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)req, req->__req_common.skc_num, &k);
 
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
 	if (!e)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	e->ts_ns = now;
-	e->kind = TCPQ_SYNACK_RETRANS;
-	fill_key_event(e, &k);
-	e->q0 = KCAST(struct inet_connection_sock, sk)->icsk_accept_queue.qlen.counter;
-	e->q = sk->sk_ack_backlog;
-	e->qmax = sk->sk_max_ack_backlog;
-	e->drops = sk->sk_drops.counter;
+	struct listener_queues qs;
+	read_queues(KCAST(struct inet_connection_sock, sk), &qs);
+	set_queues(e, &qs);
 	/* the n-th retransmission: num_retrans counts those already sent */
-	e->attempt = req->num_retrans + 1;
-	e->flags = TCPQ_F_QUEUES | TCPQ_F_ATTEMPT | TCPQ_F_DROPS;
+	set_attempt(e, req->num_retrans + 1);
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-	if (cv && cv->first_syn_ns) {
-		e->wait_ns = now - cv->first_syn_ns;
-		e->flags |= TCPQ_F_WAIT;
-	}
+	if (cv && cv->first_syn_ns)
+		set_wait(e, cv->first_syn_ns);
 	submit(e);
 	return 0;
 }
@@ -597,26 +595,18 @@ static __always_inline int on_accept(long fd)
 		bpf_map_delete_elem(&queued, &sk_key);
 	}
 
-	if (!kind_on(TCPQ_ACCEPT))
-		return 0;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
 	if (!e)
 		return 0;
-	e->ts_ns = now;
-	e->kind = TCPQ_ACCEPT;
-	fill_key_event(e, &k);
-	e->pid = bpf_get_current_pid_tgid() >> 32;
+	if (cv.established_ns)
+		set_wait(e, cv.established_ns);
+	if (cv.attempts)
+		set_attempt(e, cv.attempts);
 	/* the process's name, not the thread's: a runtime's worker threads have their own */
 	__builtin_memcpy(e->comm, task->group_leader->comm, sizeof(e->comm));
-	e->flags = TCPQ_F_TASK;
-	if (cv.established_ns) {
-		e->wait_ns = now - cv.established_ns;
-		e->flags |= TCPQ_F_WAIT;
-	}
-	if (cv.attempts) {
-		e->attempt = cv.attempts;
-		e->flags |= TCPQ_F_ATTEMPT;
-	}
+	e->flags |= TCPQ_F_TASK;
+	/* last: after a helper call the compiler reloads what it wrote to the event */
+	e->pid = bpf_get_current_pid_tgid() >> 32;
 	submit(e);
 	return 0;
 }
