@@ -457,76 +457,97 @@ static __always_inline void key_from_common(const struct sock_common *c, __u16 l
 	k->netns = c->skc_net.net->ns.inum;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
+/* SYN_RECV -> ESTABLISHED: the handshake is complete and the connection waits in the accept
+ * queue (`syn-aa`). Its entry moves from the half-open table (by 4-tuple) to the queued one (by
+ * socket). */
+static __always_inline void on_established(const struct sock *sk)
 {
-	bool established = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
-	/* closed while queued: no accept() has grafted it to a socket yet (every accepted or
-	 * connect()ed socket leaves here without a lookup) */
-	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT) &&
-		      !sk->sk_socket;
-	if (!established && !closed)
-		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP_)
-		return 0;
+		return;
 	/* skc_num is a plain load and right until TCP_CLOSE releases the port */
-	if (!port_traced(established ? sk->__sk_common.skc_num : local_port(sk)))
-		return 0;
+	if (!port_traced(sk->__sk_common.skc_num))
+		return;
 
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk_key = (__u64)sk;
 	struct conn_val qv = { .established_ns = now };
-	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
+	struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
+	if (hv) {
+		if (!(hv->state & CONN_ABORTED)) {
+			qv.first_syn_ns = hv->first_syn_ns;
+			qv.attempts = hv->attempts;
+		}
+		bpf_map_delete_elem(&conns, &k);
+	}
+	bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
+
+	/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
 	struct listener_queues ack = {};
 	bool acked = false;
-
-	if (established) {
-		/* from the half-open table (by 4-tuple) to the queued one (by socket) */
-		struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
-		if (hv) {
-			if (!(hv->state & CONN_ABORTED)) {
-				qv.first_syn_ns = hv->first_syn_ns;
-				qv.attempts = hv->attempts;
-			}
-			bpf_map_delete_elem(&conns, &k);
-		}
-		bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
-		/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
-		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
-		struct pending *p = &pendings[cpu];
-		if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
-			ack = p->qs;
-			acked = true;
-			p->kind = 0;
-		}
-	} else {
-		/* only a connection still waiting in the accept queue: accept() deletes it */
-		struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
-		if (!cv || (cv->state & CONN_ABORTED))
-			return 0;
-		cv->state |= CONN_ABORTED;
-		qv = *cv;
+	__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+	struct pending *p = &pendings[cpu];
+	if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
+		ack = p->qs;
+		acked = true;
+		p->kind = 0;
 	}
-	struct tcpq_event *e = new_event(kind, &k, now);
+
+	struct tcpq_event *e = new_event(TCPQ_SYN_AA, &k, now);
 	if (!e)
-		return 0;
-	if (established) {
-		/* the queues as the final ACK arrived, as the seed printed them */
-		if (acked)
-			set_queues(e, &ack);
-		if (qv.first_syn_ns) {
-			set_wait(e, qv.first_syn_ns);
-			set_attempt(e, qv.attempts);
-		}
-	} else {
-		e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
-		set_wait(e, qv.established_ns);
-		if (qv.attempts)
-			set_attempt(e, qv.attempts);
+		return;
+	/* the queues as the final ACK arrived, as the seed printed them */
+	if (acked)
+		set_queues(e, &ack);
+	if (qv.first_syn_ns) {
+		set_wait(e, qv.first_syn_ns);
+		set_attempt(e, qv.attempts);
 	}
 	submit(e);
+}
+
+/* A connection still waiting in the accept queue was reset (TCP_CLOSE) or closed (TCP_CLOSE_WAIT)
+ * by the client (`abort`). accept() deletes a connection's entry, so only these are found. */
+static __always_inline void on_queued_close(const struct sock *sk, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return;
+	if (!port_traced(local_port(sk)))
+		return;
+
+	struct conn_key k = {};
+	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 sk_key = (__u64)sk;
+	struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
+	if (!cv || (cv->state & CONN_ABORTED))
+		return;
+	cv->state |= CONN_ABORTED;
+	struct conn_val qv = *cv;
+
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
+	if (!e)
+		return;
+	e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
+	set_wait(e, qv.established_ns);
+	if (qv.attempts)
+		set_attempt(e, qv.attempts);
+	submit(e);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		on_established(sk);
+		return 0;
+	}
+	/* closed while queued: no accept() has grafted it to a socket yet (every accepted or
+	 * connect()ed socket leaves here without a lookup) */
+	if (oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT) &&
+	    !sk->sk_socket)
+		on_queued_close(sk, newstate);
 	return 0;
 }
 
