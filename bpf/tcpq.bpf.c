@@ -376,11 +376,12 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 
 	__u8 kind = p->kind;
 	p->kind = 0;
-	/* reason 0 is "not dropped yet", 1 "consumed": neither is a drop. tcp_v4_rcv() frees a
-	 * retransmitted SYN or duplicate ACK that an existing request socket answered with
-	 * NOT_SPECIFIED (and bumps sk_drops): that is no drop either. A SYN the listener refused in
-	 * tcp_conn_request() is consumed, with sk_drops and TcpExtListenDrops raised. */
-	bool freed_with_reason = reason > 1;
+	/* SKB_NOT_DROPPED_YET (0) and SKB_CONSUMED, the reasons up to SKB_CONSUMED, are no drop.
+	 * tcp_v4_rcv() frees a retransmitted SYN or duplicate ACK that an existing request socket
+	 * answered with NOT_SPECIFIED (and bumps sk_drops): that is no drop either. A SYN the
+	 * listener refused in tcp_conn_request() is consumed, with sk_drops and TcpExtListenDrops
+	 * raised. */
+	bool freed_with_reason = reason > bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
 	bool unspecified = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
 	struct inet_connection_sock *lsk = KCAST(struct inet_connection_sock, p->listener);
 	__u32 drops = lsk->icsk_inet.sk.sk_drops.counter;
