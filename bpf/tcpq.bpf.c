@@ -73,7 +73,7 @@ struct conn_key {
 	__u16 dport;
 };
 
-/* conn_val.state: reset by the client (half-open in `conns`, queued in `queued`) */
+/* conn_val.state, in `conns` only: the client reset the half-open connection */
 #define CONN_ABORTED 0x2
 
 struct conn_val {
@@ -521,10 +521,10 @@ static __always_inline void on_queued_close(const struct sock *sk, int newstate)
 	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk_key = (__u64)sk;
+	/* no flag against a second abort: a socket leaves ESTABLISHED only once */
 	struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
-	if (!cv || (cv->state & CONN_ABORTED))
+	if (!cv)
 		return;
-	cv->state |= CONN_ABORTED;
 	struct conn_val qv = *cv;
 
 	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
