@@ -22,7 +22,6 @@
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_TCP_ 6
-#define TCPQ_MAX_PORTS 64
 #define TCPQ_MAX_CPUS 1024
 #define TCP_FIN_ 0x01
 #define TCP_SYN_ 0x02
@@ -41,12 +40,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define KCAST(type, ptr) ((type *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(type)))
 
-/* Set by user space before load; the verifier prunes what they turn off. */
-struct tcpq_config {
-	__u32 nports;           /* 0: every port */
-	__u32 kinds;            /* bit (1 << kind) set: emit that kind */
-	__u16 ports[TCPQ_MAX_PORTS];
-};
+/* Set by user space before load (struct tcpq_config in tcpq.h). */
 const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
 
 /* Never read: the programs use these types only through locals and constants, which leave no
@@ -55,6 +49,7 @@ const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
 const struct tcpq_event *tcpq_btf_event __attribute__((unused));
 const enum tcpq_kind *tcpq_btf_kind __attribute__((unused));
 const enum tcpq_reason *tcpq_btf_reason __attribute__((unused));
+const enum tcpq_flag *tcpq_btf_flag __attribute__((unused));
 
 /* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
 struct {
@@ -78,7 +73,7 @@ struct conn_key {
 	__u16 dport;
 };
 
-/* conn_val.state: reset by the client (half-open in `conns`, queued in `queued`) */
+/* conn_val.state, in `conns` only: the client reset the half-open connection */
 #define CONN_ABORTED 0x2
 
 struct conn_val {
@@ -111,6 +106,11 @@ struct {
 	__type(value, struct conn_val);
 } queued SEC(".maps");
 
+/* A listener's queues at one moment: the fields behind TCPQ_F_QUEUES and TCPQ_F_DROPS. */
+struct listener_queues {
+	__u32 q0, q, qmax, drops;
+};
+
 /* The SYN or ACK a CPU's softirq is processing for a listener, between the ingress hook and
  * the moment the skb is freed. Indexed by CPU: no lookup, no lock. */
 struct pending {
@@ -118,7 +118,7 @@ struct pending {
 	__u64 listener;   /* struct sock * of the listener */
 	__u64 ts;
 	__u64 first_ns;
-	__u32 q0, q, qmax, drops;
+	struct listener_queues qs;
 	__u32 attempt;
 	__u8 kind;        /* 0, TCPQ_SYN or TCPQ_SYN_AA (a final ACK) */
 	__u8 syncookies;
@@ -190,47 +190,69 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 	d[3] = a->in6_u.u6_addr32[3];
 }
 
-static __always_inline void fill_key_event(struct tcpq_event *e, const struct conn_key *k)
+/* A zeroed event of this kind for this connection, or NULL when the kind is not traced or the
+ * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid. */
+static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
 {
+	if (!kind_on(kind))
+		return NULL;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return NULL;
+	e->ts_ns = now;
+	e->kind = kind;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
 	__builtin_memcpy(e->daddr, k->daddr, 16);
 	e->netns = k->netns;
 	e->sport = k->sport;
 	e->dport = k->dport;
+	return e;
+}
+
+static __always_inline void set_queues(struct tcpq_event *e, const struct listener_queues *qs)
+{
+	e->q0 = qs->q0;
+	e->q = qs->q;
+	e->qmax = qs->qmax;
+	e->drops = qs->drops;
+	e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
+}
+
+/* the time from `since` to the event */
+static __always_inline void set_wait(struct tcpq_event *e, __u64 since)
+{
+	e->wait_ns = e->ts_ns - since;
+	e->flags |= TCPQ_F_WAIT;
+}
+
+static __always_inline void set_attempt(struct tcpq_event *e, __u32 attempt)
+{
+	e->attempt = attempt;
+	e->flags |= TCPQ_F_ATTEMPT;
 }
 
 /* ---- the listener side: packets arriving at a listening socket ---- */
 
-static __always_inline void read_queues(struct tcp_sock *tp, struct pending *p)
+static __always_inline void read_queues(const struct inet_connection_sock *icsk,
+					struct listener_queues *qs)
 {
-	p->q0 = tp->inet_conn.icsk_accept_queue.qlen.counter;
-	p->q = tp->inet_conn.icsk_inet.sk.sk_ack_backlog;
-	p->qmax = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
-	p->drops = tp->inet_conn.icsk_inet.sk.sk_drops.counter;
+	qs->q0 = icsk->icsk_accept_queue.qlen.counter;
+	qs->q = icsk->icsk_inet.sk.sk_ack_backlog;
+	qs->qmax = icsk->icsk_inet.sk.sk_max_ack_backlog;
+	qs->drops = icsk->icsk_inet.sk.sk_drops.counter;
 }
 
-static __always_inline void emit_listener_event(struct pending *p, __u8 kind, __u64 now,
+static __always_inline void emit_listener_event(const struct pending *p, __u8 kind, __u64 now,
 						__u32 reason)
 {
-	if (!kind_on(kind))
-		return;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(kind, &p->key, now);
 	if (!e)
 		return;
-	e->ts_ns = now;
-	e->kind = kind;
-	fill_key_event(e, &p->key);
-	e->q0 = p->q0;
-	e->q = p->q;
-	e->qmax = p->qmax;
-	e->drops = p->drops;
-	e->attempt = p->attempt;
+	set_queues(e, &p->qs);
+	set_attempt(e, p->attempt);
 	e->reason = reason;
-	e->flags = TCPQ_F_QUEUES | TCPQ_F_ATTEMPT | TCPQ_F_DROPS;
-	if (p->attempt > 1) {
-		e->wait_ns = now - p->first_ns;
-		e->flags |= TCPQ_F_WAIT;
-	}
+	if (p->attempt > 1)
+		set_wait(e, p->first_ns);
 	submit(e);
 }
 
@@ -257,21 +279,12 @@ static __always_inline void on_rst(struct pending *p, __u64 now)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
-	if (!kind_on(TCPQ_ABORT))
-		return;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &p->key, now);
 	if (!e)
 		return;
-	e->ts_ns = now;
-	e->kind = TCPQ_ABORT;
-	fill_key_event(e, &p->key);
-	e->q0 = p->q0;
-	e->q = p->q;
-	e->qmax = p->qmax;
-	e->drops = p->drops;
+	set_queues(e, &p->qs);
 	e->reason = TCPQ_REASON_PEER_RESET;
-	e->wait_ns = now - cv->first_syn_ns;
-	e->flags = TCPQ_F_QUEUES | TCPQ_F_WAIT | TCPQ_F_DROPS;
+	set_wait(e, cv->first_syn_ns);
 	submit(e);
 }
 
@@ -322,7 +335,7 @@ int tcpq_ingress(struct __sk_buff *skb)
 	if (!tp)
 		return 1;
 	p.key.netns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
-	read_queues(tp, &p);
+	read_queues((const struct inet_connection_sock *)tp, &p.qs);
 	__u64 now = bpf_ktime_get_ns();
 	p.ts = now;
 	p.listener = (__u64)tp;
@@ -363,17 +376,18 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 
 	__u8 kind = p->kind;
 	p->kind = 0;
-	/* reason 0 is "not dropped yet", 1 "consumed": neither is a drop. tcp_v4_rcv() frees a
-	 * retransmitted SYN or duplicate ACK that an existing request socket answered with
-	 * NOT_SPECIFIED (and bumps sk_drops): that is no drop either. A SYN the listener refused in
-	 * tcp_conn_request() is consumed, with sk_drops and TcpExtListenDrops raised. */
-	bool freed_with_reason = reason > 1;
+	/* SKB_NOT_DROPPED_YET (0) and SKB_CONSUMED, the reasons up to SKB_CONSUMED, are no drop.
+	 * tcp_v4_rcv() frees a retransmitted SYN or duplicate ACK that an existing request socket
+	 * answered with NOT_SPECIFIED (and bumps sk_drops): that is no drop either. A SYN the
+	 * listener refused in tcp_conn_request() is consumed, with sk_drops and TcpExtListenDrops
+	 * raised. */
+	bool freed_with_reason = reason > bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
 	bool unspecified = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
 	struct inet_connection_sock *lsk = KCAST(struct inet_connection_sock, p->listener);
 	__u32 drops = lsk->icsk_inet.sk.sk_drops.counter;
-	__u32 drops_before = p->drops;
+	__u32 drops_before = p->qs.drops;
 	bool listener_dropped = !freed_with_reason && drops != drops_before;
-	p->drops = drops;
+	p->qs.drops = drops;
 
 	if (kind == TCPQ_SYN_AA) {
 		/* only the accept queue's overflow: other reasons (TCP_FLAGS for an ACK that
@@ -390,11 +404,11 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 		/* tcp_conn_request() dropped it without a drop reason: the kernel tests the
 		 * accept queue with sk_acceptq_is_full(): Q > Qmax */
 		emit_listener_event(p, TCPQ_SYN_DROP, now,
-				    p->q > p->qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
-						   : TCPQ_REASON_SYN_QUEUE_FULL);
+				    p->qs.q > p->qs.qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
+							 : TCPQ_REASON_SYN_QUEUE_FULL);
 	} else if (!freed_with_reason &&
 		   (p->syncookies == 2 ||
-		    (p->syncookies == 1 && p->q0 >= p->qmax && q0_after <= p->q0))) {
+		    (p->syncookies == 1 && p->qs.q0 >= p->qs.qmax && q0_after <= p->qs.q0))) {
 		/* tcp_conn_request(): want_cookie when syncookies=2, or =1 and the SYN queue is
 		 * full; a cookie adds no request socket, so Q0 did not grow */
 		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);
@@ -423,103 +437,118 @@ static __always_inline __u16 local_port(const struct sock *sk)
 	return bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
 }
 
-static __always_inline void key_from_sock(const struct sock *sk, struct conn_key *k)
+/* The 4-tuple of a connection's socket or request socket (the client is its remote end). The
+ * local port is the caller's: skc_num is 0 in a socket that TCP_CLOSE released. A request
+ * socket's skc_net is its listener's.
+ * Callers cast: sock_common is the first member of sock and request_sock (the kernel's
+ * req_to_sk() relies on it), and `&sk->__sk_common` would cost a relocated add. */
+static __always_inline void key_from_common(const struct sock_common *c, __u16 lport,
+					    struct conn_key *k)
 {
-	if (sk->__sk_common.skc_family == AF_INET) {
-		set_v4mapped(k->saddr, sk->__sk_common.skc_daddr);
-		set_v4mapped(k->daddr, sk->__sk_common.skc_rcv_saddr);
+	if (c->skc_family == AF_INET) {
+		set_v4mapped(k->saddr, c->skc_daddr);
+		set_v4mapped(k->daddr, c->skc_rcv_saddr);
 	} else {
 		/* an IPv4 client of a dual-stack listener is already ::ffff:a.b.c.d here */
-		copy_in6(k->saddr, &sk->__sk_common.skc_v6_daddr);
-		copy_in6(k->daddr, &sk->__sk_common.skc_v6_rcv_saddr);
+		copy_in6(k->saddr, &c->skc_v6_daddr);
+		copy_in6(k->daddr, &c->skc_v6_rcv_saddr);
 	}
-	k->sport = bpf_ntohs(sk->__sk_common.skc_dport);
-	k->dport = local_port(sk);
-	k->netns = sk->__sk_common.skc_net.net->ns.inum;
+	k->sport = bpf_ntohs(c->skc_dport);
+	k->dport = lport;
+	k->netns = c->skc_net.net->ns.inum;
+}
+
+/* SYN_RECV -> ESTABLISHED: the handshake is complete and the connection waits in the accept
+ * queue (`syn-aa`). Its entry moves from the half-open table (by 4-tuple) to the queued one (by
+ * socket). */
+static __always_inline void on_established(const struct sock *sk)
+{
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return;
+	/* skc_num is a plain load and right until TCP_CLOSE releases the port */
+	if (!port_traced(sk->__sk_common.skc_num))
+		return;
+
+	struct conn_key k = {};
+	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 sk_key = (__u64)sk;
+	struct conn_val qv = { .established_ns = now };
+	struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
+	if (hv) {
+		if (!(hv->state & CONN_ABORTED)) {
+			qv.first_syn_ns = hv->first_syn_ns;
+			qv.attempts = hv->attempts;
+		}
+		bpf_map_delete_elem(&conns, &k);
+	}
+	bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
+
+	/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
+	struct listener_queues ack = {};
+	bool acked = false;
+	__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+	struct pending *p = &pendings[cpu];
+	if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
+		ack = p->qs;
+		acked = true;
+		p->kind = 0;
+	}
+
+	struct tcpq_event *e = new_event(TCPQ_SYN_AA, &k, now);
+	if (!e)
+		return;
+	/* the queues as the final ACK arrived, as the seed printed them */
+	if (acked)
+		set_queues(e, &ack);
+	if (qv.first_syn_ns) {
+		set_wait(e, qv.first_syn_ns);
+		set_attempt(e, qv.attempts);
+	}
+	submit(e);
+}
+
+/* A connection still waiting in the accept queue was reset (TCP_CLOSE) or closed (TCP_CLOSE_WAIT)
+ * by the client (`abort`). accept() deletes a connection's entry, so only these are found. */
+static __always_inline void on_queued_close(const struct sock *sk, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return;
+	if (!port_traced(local_port(sk)))
+		return;
+
+	struct conn_key k = {};
+	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 sk_key = (__u64)sk;
+	/* no flag against a second abort: a socket leaves ESTABLISHED only once */
+	struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
+	if (!cv)
+		return;
+	struct conn_val qv = *cv;
+
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
+	if (!e)
+		return;
+	e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
+	set_wait(e, qv.established_ns);
+	if (qv.attempts)
+		set_attempt(e, qv.attempts);
+	submit(e);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	bool established = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		on_established(sk);
+		return 0;
+	}
 	/* closed while queued: no accept() has grafted it to a socket yet (every accepted or
 	 * connect()ed socket leaves here without a lookup) */
-	bool closed = oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT) &&
-		      !sk->sk_socket;
-	if (!established && !closed)
-		return 0;
-	if (sk->sk_protocol != IPPROTO_TCP_)
-		return 0;
-	/* skc_num is a plain load and right until TCP_CLOSE releases the port */
-	if (!port_traced(established ? sk->__sk_common.skc_num : local_port(sk)))
-		return 0;
-
-	struct conn_key k = {};
-	key_from_sock(sk, &k);
-	__u64 now = bpf_ktime_get_ns();
-	__u64 sk_key = (__u64)sk;
-	struct conn_val qv = { .established_ns = now };
-	__u8 kind = established ? TCPQ_SYN_AA : TCPQ_ABORT;
-	struct pending ack = {};
-
-	if (established) {
-		/* from the half-open table (by 4-tuple) to the queued one (by socket) */
-		struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
-		if (hv) {
-			if (!(hv->state & CONN_ABORTED)) {
-				qv.first_syn_ns = hv->first_syn_ns;
-				qv.attempts = hv->attempts;
-			}
-			bpf_map_delete_elem(&conns, &k);
-		}
-		bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
-		/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
-		__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
-		struct pending *p = &pendings[cpu];
-		if (p->kind == TCPQ_SYN_AA && p->key.sport == k.sport && p->key.dport == k.dport) {
-			ack = *p;
-			p->kind = 0;
-		}
-	} else {
-		/* only a connection still waiting in the accept queue: accept() deletes it */
-		struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
-		if (!cv || (cv->state & CONN_ABORTED))
-			return 0;
-		cv->state |= CONN_ABORTED;
-		qv = *cv;
-	}
-	if (!kind_on(kind))
-		return 0;
-	struct tcpq_event *e = reserve();
-	if (!e)
-		return 0;
-	e->ts_ns = now;
-	e->kind = kind;
-	fill_key_event(e, &k);
-	if (established) {
-		if (ack.kind) {
-			/* the queues as the final ACK arrived, as the seed printed them */
-			e->q0 = ack.q0;
-			e->q = ack.q;
-			e->qmax = ack.qmax;
-			e->drops = ack.drops;
-			e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
-		}
-		if (qv.first_syn_ns) {
-			e->wait_ns = now - qv.first_syn_ns;
-			e->attempt = qv.attempts;
-			e->flags |= TCPQ_F_WAIT | TCPQ_F_ATTEMPT;
-		}
-	} else {
-		e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
-		e->wait_ns = now - qv.established_ns;
-		e->flags |= TCPQ_F_WAIT;
-		if (qv.attempts) {
-			e->attempt = qv.attempts;
-			e->flags |= TCPQ_F_ATTEMPT;
-		}
-	}
-	submit(e);
+	if (oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT) &&
+	    !sk->sk_socket)
+		on_queued_close(sk, newstate);
 	return 0;
 }
 
@@ -529,37 +558,19 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 	if (!kind_on(TCPQ_SYNACK_RETRANS) || !port_traced(sk->__sk_common.skc_num))
 		return 0;
 	struct conn_key k = {};
-	const struct sock_common *rc = &req->__req_common;
-	if (rc->skc_family == AF_INET) {
-		set_v4mapped(k.saddr, rc->skc_daddr);
-		set_v4mapped(k.daddr, rc->skc_rcv_saddr);
-	} else {
-		copy_in6(k.saddr, &rc->skc_v6_daddr);
-		copy_in6(k.daddr, &rc->skc_v6_rcv_saddr);
-	}
-	k.sport = bpf_ntohs(rc->skc_dport);
-	k.dport = rc->skc_num;
-	k.netns = sk->__sk_common.skc_net.net->ns.inum;
+	key_from_common((const struct sock_common *)req, req->__req_common.skc_num, &k);
 
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
 	if (!e)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	e->ts_ns = now;
-	e->kind = TCPQ_SYNACK_RETRANS;
-	fill_key_event(e, &k);
-	e->q0 = KCAST(struct inet_connection_sock, sk)->icsk_accept_queue.qlen.counter;
-	e->q = sk->sk_ack_backlog;
-	e->qmax = sk->sk_max_ack_backlog;
-	e->drops = sk->sk_drops.counter;
+	struct listener_queues qs;
+	read_queues(KCAST(struct inet_connection_sock, sk), &qs);
+	set_queues(e, &qs);
 	/* the n-th retransmission: num_retrans counts those already sent */
-	e->attempt = req->num_retrans + 1;
-	e->flags = TCPQ_F_QUEUES | TCPQ_F_ATTEMPT | TCPQ_F_DROPS;
+	set_attempt(e, req->num_retrans + 1);
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-	if (cv && cv->first_syn_ns) {
-		e->wait_ns = now - cv->first_syn_ns;
-		e->flags |= TCPQ_F_WAIT;
-	}
+	if (cv && cv->first_syn_ns)
+		set_wait(e, cv->first_syn_ns);
 	submit(e);
 	return 0;
 }
@@ -589,22 +600,12 @@ static __always_inline int on_accept(long fd)
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
-	struct inet_sock *inet = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct inet_sock));
-	__u16 lport = bpf_ntohs(inet->inet_sport);
+	__u16 lport = local_port(sk);
 	if (!port_traced(lport))
 		return 0;
 
 	struct conn_key k = {};
-	if (family == AF_INET) {
-		set_v4mapped(k.saddr, sk->__sk_common.skc_daddr);
-		set_v4mapped(k.daddr, sk->__sk_common.skc_rcv_saddr);
-	} else {
-		copy_in6(k.saddr, &sk->__sk_common.skc_v6_daddr);
-		copy_in6(k.daddr, &sk->__sk_common.skc_v6_rcv_saddr);
-	}
-	k.sport = bpf_ntohs(sk->__sk_common.skc_dport);
-	k.dport = lport;
-	k.netns = sk->__sk_common.skc_net.net->ns.inum;
+	key_from_common((const struct sock_common *)sk, lport, &k);
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
@@ -616,26 +617,18 @@ static __always_inline int on_accept(long fd)
 		bpf_map_delete_elem(&queued, &sk_key);
 	}
 
-	if (!kind_on(TCPQ_ACCEPT))
-		return 0;
-	struct tcpq_event *e = reserve();
+	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
 	if (!e)
 		return 0;
-	e->ts_ns = now;
-	e->kind = TCPQ_ACCEPT;
-	fill_key_event(e, &k);
-	e->pid = bpf_get_current_pid_tgid() >> 32;
+	if (cv.established_ns)
+		set_wait(e, cv.established_ns);
+	if (cv.attempts)
+		set_attempt(e, cv.attempts);
 	/* the process's name, not the thread's: a runtime's worker threads have their own */
 	__builtin_memcpy(e->comm, task->group_leader->comm, sizeof(e->comm));
-	e->flags = TCPQ_F_TASK;
-	if (cv.established_ns) {
-		e->wait_ns = now - cv.established_ns;
-		e->flags |= TCPQ_F_WAIT;
-	}
-	if (cv.attempts) {
-		e->attempt = cv.attempts;
-		e->flags |= TCPQ_F_ATTEMPT;
-	}
+	e->flags |= TCPQ_F_TASK;
+	/* last: after a helper call the compiler reloads what it wrote to the event */
+	e->pid = bpf_get_current_pid_tgid() >> 32;
 	submit(e);
 	return 0;
 }

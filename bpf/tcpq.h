@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The one event layout shared by the kernel programs (tcpq.bpf.c) and the C# reader
- * (src/Tcpq/Events/TcpqEvent.cs). A unit test compares the C# struct with the BTF of the
- * compiled object, so a change here that is not mirrored there fails the build's tests. */
+/* What the kernel programs (tcpq.bpf.c) and the C# side share: the event layout and its enums
+ * (src/Tcpq/Events/), and the filter configuration (src/Tcpq/Bpf/TraceConfig.cs). A unit test
+ * (tests/Tcpq.Tests/EventLayoutTests.cs) compares the C# mirrors with the BTF of the compiled
+ * object, so a change here that is not mirrored there fails the build's tests. */
 #ifndef TCPQ_H
 #define TCPQ_H
 
@@ -30,12 +31,15 @@ enum tcpq_reason {
 	TCPQ_REASON_PEER_CLOSED = TCPQ_REASON_BASE + 4,
 };
 
-/* flags */
-#define TCPQ_F_QUEUES 0x1   /* q0/q/qmax are valid */
-#define TCPQ_F_WAIT 0x2     /* wait_ns is valid */
-#define TCPQ_F_ATTEMPT 0x4  /* attempt is valid */
-#define TCPQ_F_TASK 0x8     /* pid/comm are valid */
-#define TCPQ_F_DROPS 0x10   /* drops (listener's sk_drops) is valid */
+/* The flags byte: which fields of an event hold a value. An enum, not #defines, so that the
+ * values are in the object's BTF for the layout test. Numbers are part of the ABI. */
+enum tcpq_flag {
+	TCPQ_F_QUEUES = 0x1,  /* q0/q/qmax are valid */
+	TCPQ_F_WAIT = 0x2,    /* wait_ns is valid */
+	TCPQ_F_ATTEMPT = 0x4, /* attempt is valid */
+	TCPQ_F_TASK = 0x8,    /* pid/comm are valid */
+	TCPQ_F_DROPS = 0x10,  /* drops (listener's sk_drops) is valid */
+};
 
 /* Addresses are always 16 bytes, network order; an IPv4 address is stored IPv4-mapped
  * (::ffff:a.b.c.d), whatever the socket's family, so that an IPv4 client of a dual-stack
@@ -59,6 +63,16 @@ struct tcpq_event {
 	__u8 flags;        /* TCPQ_F_* */
 	__u8 pad[2];
 	char comm[TCPQ_COMM_LEN];
+};
+
+#define TCPQ_MAX_PORTS 64
+
+/* What the programs filter on: the read-only global `cfg`, written into .rodata by user space
+ * (src/Tcpq/Bpf/TraceConfig.cs) before load, so the verifier prunes what it turns off. */
+struct tcpq_config {
+	__u32 nports;           /* 0: every port */
+	__u32 kinds;            /* bit (1 << kind) set: emit that kind */
+	__u16 ports[TCPQ_MAX_PORTS];
 };
 
 #endif

@@ -86,6 +86,21 @@ public sealed class EventLayoutTests : IDisposable
     }
 
     [Fact]
+    public void EventFlags_has_the_values_of_enum_tcpq_flag()
+    {
+        var names = new Dictionary<string, EventFlags>
+        {
+            ["TCPQ_F_QUEUES"] = EventFlags.Queues, ["TCPQ_F_WAIT"] = EventFlags.Wait, ["TCPQ_F_ATTEMPT"] = EventFlags.Attempt,
+            ["TCPQ_F_TASK"] = EventFlags.Task, ["TCPQ_F_DROPS"] = EventFlags.Drops,
+        };
+        var values = _btf.EnumValues("tcpq_flag");
+        Assert.NotNull(values);
+        Assert.Equal(names.Keys.Order(), values.Values.Order());
+        Assert.Equal(Enum.GetValues<EventFlags>().Where(f => f != EventFlags.None).Order(), names.Values.Order());
+        foreach (var (value, name) in values) Assert.Equal((byte)names[name], value);
+    }
+
+    [Fact]
     public void DropReasons_has_the_values_of_enum_tcpq_reason()
     {
         var names = new Dictionary<string, uint>

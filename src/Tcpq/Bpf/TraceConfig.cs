@@ -4,7 +4,8 @@ using Tcpq.Events;
 namespace Tcpq.Bpf;
 
 /// <summary>What the kernel programs filter on, written into their .rodata before load so the
-/// verifier prunes what is off (mirrors <c>struct tcpq_config</c> in tcpq.bpf.c).</summary>
+/// verifier prunes what is off (mirrors <c>struct tcpq_config</c> in bpf/tcpq.h, MaxPorts its
+/// TCPQ_MAX_PORTS).</summary>
 public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<EventKind>? Kinds, int RingBufferKb = TraceConfig.DefaultRingBufferKb)
 {
     public const int DefaultRingBufferKb = 4096;

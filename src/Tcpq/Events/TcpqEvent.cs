@@ -16,6 +16,7 @@ public enum EventKind : byte
     Abort = 8,
 }
 
+/// <summary>Which fields of an event hold a value: mirrors <c>enum tcpq_flag</c> in bpf/tcpq.h.</summary>
 [Flags]
 public enum EventFlags : byte
 {
