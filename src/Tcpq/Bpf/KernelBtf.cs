@@ -19,7 +19,7 @@ internal sealed unsafe class KernelBtf : IDisposable
         NativeLibraryResolver.Install();
         nint h = LibBpf.BtfParse(path, 0);
         if (h == 0 || h > -4096 && h < 0)
-            throw new TcpqException(ExitCode.NoBtf, $"cannot read BTF from {path}: {Libc.ErrorText(Marshal.GetLastSystemError())}");
+            throw new TcpqException(ExitCode.NoBtf, $"cannot read BTF from {path}: {Errno.Text(Errno.Last)}");
         return new KernelBtf(new SafeBtfHandle(h));
     }
 

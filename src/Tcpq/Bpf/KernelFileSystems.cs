@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Interop;
 
 namespace Tcpq.Bpf;
@@ -30,13 +29,13 @@ internal static class KernelFileSystems
         {
             if (Libc.Mount("cgroup2", dir, "cgroup2", 0, 0) != 0)
             {
-                int errno = Marshal.GetLastSystemError();
-                throw new TcpqException(errno == 1 ? ExitCode.NoPermission : ExitCode.NoCgroupV2,
-                    $"no cgroup v2 hierarchy is mounted and mounting one failed: {Libc.ErrorText(errno)}");
+                int errno = Errno.Last;
+                throw new TcpqException(errno == Errno.EPERM ? ExitCode.NoPermission : ExitCode.NoCgroupV2,
+                    $"no cgroup v2 hierarchy is mounted and mounting one failed: {Errno.Text(errno)}");
             }
             int fd = Libc.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
             Umount2(dir, MNT_DETACH);
-            if (fd < 0) throw new TcpqException(ExitCode.NoCgroupV2, $"cannot open the cgroup v2 root: {Libc.ErrorText(Marshal.GetLastSystemError())}");
+            if (fd < 0) throw new TcpqException(ExitCode.NoCgroupV2, $"cannot open the cgroup v2 root: {Errno.Text(Errno.Last)}");
             return fd;
         }
         finally
@@ -53,9 +52,9 @@ internal static class KernelFileSystems
         const string target = "/sys/kernel/tracing";
         if (Directory.Exists(target) && Libc.Mount("nodev", target, "tracefs", 0, 0) == 0)
             return target;
-        int errno = Marshal.GetLastSystemError();
-        throw new TcpqException(errno == 1 ? ExitCode.NoPermission : ExitCode.MissingTracepoint,
-            $"tracefs is not mounted and mounting it at {target} failed: {Libc.ErrorText(errno)}");
+        int errno = Errno.Last;
+        throw new TcpqException(errno == Errno.EPERM ? ExitCode.NoPermission : ExitCode.MissingTracepoint,
+            $"tracefs is not mounted and mounting it at {target} failed: {Errno.Text(errno)}");
     }
 
     public static void Unmount(string? path)

@@ -76,7 +76,7 @@ public sealed unsafe class Tracer : IDisposable
             // libbpf copies the buffer: it need not outlive this call
             nint obj = LibBpf.ObjectOpenMem(p, (nuint)bytes.Length, 0);
             if (obj == 0 || (obj < 0 && obj > -4096))
-                throw new TcpqException(ExitCode.Failure, $"open BPF object: {Libc.ErrorText(Marshal.GetLastSystemError())}");
+                throw new TcpqException(ExitCode.Failure, $"open BPF object: {Errno.Text(Errno.Last)}");
             return new SafeBpfObjectHandle(obj);
         }
     }
@@ -121,7 +121,7 @@ public sealed unsafe class Tracer : IDisposable
                 if (_skipped.Contains(name)) continue;
                 nint link = LibBpf.ProgramAttach(FindProgram(name));
                 if (link == 0 || (link < 0 && link > -4096))
-                    throw AttachError(name, Marshal.GetLastSystemError());
+                    throw AttachError(name, Errno.Last);
                 _links.Add(new SafeBpfLinkHandle(link, _object));
             }
         }
@@ -135,7 +135,7 @@ public sealed unsafe class Tracer : IDisposable
         {
             nint link = LibBpf.ProgramAttachCgroup(FindProgram("tcpq_ingress"), cgroup);
             if (link == 0 || (link < 0 && link > -4096))
-                throw AttachError("cgroup_skb/ingress to the cgroup v2 root", Marshal.GetLastSystemError());
+                throw AttachError("cgroup_skb/ingress to the cgroup v2 root", Errno.Last);
             _links.Add(new SafeBpfLinkHandle(link, _object));
         }
         finally
@@ -151,7 +151,7 @@ public sealed unsafe class Tracer : IDisposable
         int fd = LibBpf.MapFd(FindMap("events"));
         nint rb = LibBpf.RingBufferNew(fd, &OnSample, GCHandle.ToIntPtr(_self), 0);
         if (rb == 0 || (rb < 0 && rb > -4096))
-            throw new TcpqException(ExitCode.Failure, $"open the ring buffer: {Libc.ErrorText(Marshal.GetLastSystemError())}");
+            throw new TcpqException(ExitCode.Failure, $"open the ring buffer: {Errno.Text(Errno.Last)}");
         _ring = new SafeRingBufferHandle(rb, _object);
     }
 
@@ -160,16 +160,16 @@ public sealed unsafe class Tracer : IDisposable
     public int Poll(int timeoutMs)
     {
         int n = LibBpf.RingBufferPoll(_ring!, timeoutMs);
-        if (n < 0 && n != -4 /* EINTR */) ThrowRingError(n);
+        if (n < 0 && n != -Errno.EINTR) ThrowRingError(n);
         int m = LibBpf.RingBufferConsume(_ring!);
-        if (m < 0 && m != -4) ThrowRingError(m);
+        if (m < 0 && m != -Errno.EINTR) ThrowRingError(m);
         return Math.Max(n, 0) + Math.Max(m, 0);
     }
 
     private void ThrowRingError(int err)
     {
         if (_callbackError != null) throw _callbackError;
-        throw new TcpqException(ExitCode.Failure, $"read the ring buffer: {Libc.ErrorText(-err)}");
+        throw new TcpqException(ExitCode.Failure, $"read the ring buffer: {Errno.Text(-err)}");
     }
 
     /// <summary>Events the kernel could not put into a full ring buffer, since start.</summary>
@@ -218,18 +218,18 @@ public sealed unsafe class Tracer : IDisposable
     private static TcpqException LoadError(string what, int errno)
     {
         var log = LibbpfLog.Tail();
-        if (errno == 1 /* EPERM */ || errno == 13 && !log.Contains("invalid", StringComparison.Ordinal))
+        if (errno == Errno.EPERM || errno == Errno.EACCES && !log.Contains("invalid", StringComparison.Ordinal))
             return new TcpqException(ExitCode.NoPermission, $"{what}: permission denied (need root or CAP_BPF and CAP_PERFMON)");
         if (LibbpfLog.Contains("failed to find kernel BTF type ID") || LibbpfLog.Contains("failed to find BTF for extern"))
             return new TcpqException(ExitCode.MissingTracepoint, $"{what}: a BTF tracepoint tcpq needs is missing in this kernel ({FirstLine(log)})");
-        return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Libc.ErrorText(errno)}); this kernel may be too old (tcpq needs Linux 6.2+). Run with --verbose for the verifier log");
+        return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Errno.Text(errno)}); this kernel may be too old (tcpq needs Linux 6.2+). Run with --verbose for the verifier log");
     }
 
     private static TcpqException AttachError(string what, int errno) => errno switch
     {
-        1 or 13 => new TcpqException(ExitCode.NoPermission, $"attach {what}: permission denied (need root or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)"),
-        2 => new TcpqException(ExitCode.MissingTracepoint, $"attach {what}: no such tracepoint in this kernel"),
-        _ => new TcpqException(ExitCode.UnsupportedKernel, $"attach {what}: {Libc.ErrorText(errno)}"),
+        Errno.EPERM or Errno.EACCES => new TcpqException(ExitCode.NoPermission, $"attach {what}: permission denied (need root or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)"),
+        Errno.ENOENT => new TcpqException(ExitCode.MissingTracepoint, $"attach {what}: no such tracepoint in this kernel"),
+        _ => new TcpqException(ExitCode.UnsupportedKernel, $"attach {what}: {Errno.Text(errno)}"),
     };
 
     private static string FirstLine(string log) => log.Split('\n').LastOrDefault(l => l.Length > 0) ?? "";
