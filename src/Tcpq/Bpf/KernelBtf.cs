@@ -18,7 +18,7 @@ internal sealed unsafe class KernelBtf : IDisposable
             throw new TcpqException(ExitCode.NoBtf, $"no BTF at {path}: this kernel was built without CONFIG_DEBUG_INFO_BTF, which tcpq needs");
         NativeLibraryResolver.Install();
         nint h = LibBpf.BtfParse(path, 0);
-        if (h == 0 || h > -4096 && h < 0)
+        if (LibBpf.IsError(h))
             throw new TcpqException(ExitCode.NoBtf, $"cannot read BTF from {path}: {Errno.Text(Errno.Last)}");
         return new KernelBtf(new SafeBtfHandle(h));
     }

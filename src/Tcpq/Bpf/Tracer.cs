@@ -75,7 +75,7 @@ public sealed unsafe class Tracer : IDisposable
         {
             // libbpf copies the buffer: it need not outlive this call
             nint obj = LibBpf.ObjectOpenMem(p, (nuint)bytes.Length, 0);
-            if (obj == 0 || (obj < 0 && obj > -4096))
+            if (LibBpf.IsError(obj))
                 throw new TcpqException(ExitCode.Failure, $"open BPF object: {Errno.Text(Errno.Last)}");
             return new SafeBpfObjectHandle(obj);
         }
@@ -120,7 +120,7 @@ public sealed unsafe class Tracer : IDisposable
             {
                 if (_skipped.Contains(name)) continue;
                 nint link = LibBpf.ProgramAttach(FindProgram(name));
-                if (link == 0 || (link < 0 && link > -4096))
+                if (LibBpf.IsError(link))
                     throw AttachError(name, Errno.Last);
                 _links.Add(new SafeBpfLinkHandle(link, _object));
             }
@@ -134,7 +134,7 @@ public sealed unsafe class Tracer : IDisposable
         try
         {
             nint link = LibBpf.ProgramAttachCgroup(FindProgram("tcpq_ingress"), cgroup);
-            if (link == 0 || (link < 0 && link > -4096))
+            if (LibBpf.IsError(link))
                 throw AttachError("cgroup_skb/ingress to the cgroup v2 root", Errno.Last);
             _links.Add(new SafeBpfLinkHandle(link, _object));
         }
@@ -150,7 +150,7 @@ public sealed unsafe class Tracer : IDisposable
         _self = GCHandle.Alloc(this);
         int fd = LibBpf.MapFd(FindMap("events"));
         nint rb = LibBpf.RingBufferNew(fd, &OnSample, GCHandle.ToIntPtr(_self), 0);
-        if (rb == 0 || (rb < 0 && rb > -4096))
+        if (LibBpf.IsError(rb))
             throw new TcpqException(ExitCode.Failure, $"open the ring buffer: {Errno.Text(Errno.Last)}");
         _ring = new SafeRingBufferHandle(rb, _object);
     }

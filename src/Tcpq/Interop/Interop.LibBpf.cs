@@ -7,6 +7,10 @@ internal static unsafe partial class LibBpf
 {
     internal const string Library = "libbpf";
 
+    /// <summary>Whether a pointer libbpf returned means failure: NULL (libbpf 1.x, with errno set) or,
+    /// from libbpf 0.x, an errno encoded in the last page of the address space (-4095..-1).</summary>
+    internal static bool IsError(nint pointer) => pointer == 0 || (pointer < 0 && pointer > -4096);
+
     // bpf_object
     [LibraryImport(Library, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
     internal static partial nint ObjectOpenMem(byte* buffer, nuint size, nint opts);
