@@ -130,17 +130,19 @@ public sealed unsafe class Tracer : IDisposable
             KernelFileSystems.Unmount(mountedTracefs);
         }
 
-        int cgroup = KernelFileSystems.OpenCgroupV2Root();
+        using var cgroup = KernelFileSystems.OpenCgroupV2Root();
+        bool added = false;
+        cgroup.DangerousAddRef(ref added);
         try
         {
-            nint link = LibBpf.ProgramAttachCgroup(FindProgram("tcpq_ingress"), cgroup);
+            nint link = LibBpf.ProgramAttachCgroup(FindProgram("tcpq_ingress"), (int)cgroup.DangerousGetHandle());
             if (LibBpf.IsError(link))
                 throw AttachError("cgroup_skb/ingress to the cgroup v2 root", Errno.Last);
             _links.Add(new SafeBpfLinkHandle(link, _object));
         }
         finally
         {
-            Libc.Close(cgroup);
+            if (added) cgroup.DangerousRelease();
         }
     }
 

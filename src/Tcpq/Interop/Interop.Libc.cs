@@ -19,7 +19,7 @@ internal static unsafe partial class Libc
     internal static partial int Umount2(string target, int flags);
 
     [LibraryImport(Library, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int Open(string path, int flags);
+    internal static partial SafeFdHandle Open(string path, int flags);
 
     [LibraryImport(Library, EntryPoint = "close")]
     internal static partial int Close(int fd);

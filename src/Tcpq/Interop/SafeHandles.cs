@@ -52,6 +52,13 @@ internal sealed class SafeRingBufferHandle : SafeHandleZeroOrMinusOneIsInvalid
     }
 }
 
+/// <summary>A file descriptor from open(2), closed with close(2). fd 0 is a valid descriptor.</summary>
+internal sealed class SafeFdHandle : SafeHandleMinusOneIsInvalid
+{
+    public SafeFdHandle() : base(true) { }
+    protected override bool ReleaseHandle() { Libc.Close((int)handle); return true; }
+}
+
 /// <summary>A <c>struct btf *</c>.</summary>
 internal sealed class SafeBtfHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
