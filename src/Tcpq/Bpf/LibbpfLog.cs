@@ -26,6 +26,15 @@ internal static class LibbpfLog
         lock (Lines) return Lines.Any(l => l.Contains(text, StringComparison.Ordinal));
     }
 
+    /// <summary>The last line libbpf printed that says something: after a failed load, the one
+    /// that says why.</summary>
+    internal static string LastLine()
+    {
+        lock (Lines) return LastNonBlank(Lines);
+    }
+
+    internal static string LastNonBlank(IEnumerable<string> lines) => lines.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "";
+
     internal static void Clear()
     {
         lock (Lines) Lines.Clear();

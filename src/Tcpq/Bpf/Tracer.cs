@@ -159,7 +159,7 @@ public sealed class Tracer : IDisposable
         if (errno == Errno.EPERM || errno == Errno.EACCES && !log.Contains("invalid", StringComparison.Ordinal))
             return new TcpqException(ExitCode.NoPermission, $"{what}: permission denied (need root or CAP_BPF and CAP_PERFMON)");
         if (LibbpfLog.Contains("failed to find kernel BTF type ID") || LibbpfLog.Contains("failed to find BTF for extern"))
-            return new TcpqException(ExitCode.MissingTracepoint, $"{what}: a BTF tracepoint tcpq needs is missing in this kernel ({FirstLine(log)})");
+            return new TcpqException(ExitCode.MissingTracepoint, $"{what}: a BTF tracepoint tcpq needs is missing in this kernel ({LibbpfLog.LastLine()})");
         return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Errno.Text(errno)}); this kernel may be too old (tcpq needs Linux 6.2+). Run with --verbose for the verifier log");
     }
 
@@ -169,8 +169,6 @@ public sealed class Tracer : IDisposable
         Errno.ENOENT => new TcpqException(ExitCode.MissingTracepoint, $"attach {what}: no such tracepoint in this kernel"),
         _ => new TcpqException(ExitCode.UnsupportedKernel, $"attach {what}: {Errno.Text(errno)}"),
     };
-
-    private static string FirstLine(string log) => log.Split('\n').LastOrDefault(l => l.Length > 0) ?? "";
 
     public void Dispose()
     {
