@@ -101,7 +101,7 @@ public sealed class Tracer : IDisposable
     {
         LibbpfLog.Clear();
         try { _object.Load(); }
-        catch (ErrnoException e) { throw LoadError("load BPF programs", e.Errno); }
+        catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
         _lost = _object.FindMap("lost");
     }
 
@@ -150,25 +150,8 @@ public sealed class Tracer : IDisposable
     private static SafeBpfLinkHandle Attached(string what, Func<SafeBpfLinkHandle> attach)
     {
         try { return attach(); }
-        catch (ErrnoException e) { throw AttachError(what, e.Errno); }
+        catch (ErrnoException e) { throw KernelRefusals.Attach(what, e.Errno); }
     }
-
-    private static TcpqException LoadError(string what, int errno)
-    {
-        var log = LibbpfLog.Tail();
-        if (errno == Errno.EPERM || errno == Errno.EACCES && !log.Contains("invalid", StringComparison.Ordinal))
-            return new TcpqException(ExitCode.NoPermission, $"{what}: permission denied (need root or CAP_BPF and CAP_PERFMON)");
-        if (LibbpfLog.Contains("failed to find kernel BTF type ID") || LibbpfLog.Contains("failed to find BTF for extern"))
-            return new TcpqException(ExitCode.MissingTracepoint, $"{what}: a BTF tracepoint tcpq needs is missing in this kernel ({LibbpfLog.LastLine()})");
-        return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Errno.Text(errno)}); this kernel may be too old (tcpq needs Linux 6.2+). Run with --verbose for the verifier log");
-    }
-
-    private static TcpqException AttachError(string what, int errno) => errno switch
-    {
-        Errno.EPERM or Errno.EACCES => new TcpqException(ExitCode.NoPermission, $"attach {what}: permission denied (need root or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)"),
-        Errno.ENOENT => new TcpqException(ExitCode.MissingTracepoint, $"attach {what}: no such tracepoint in this kernel"),
-        _ => new TcpqException(ExitCode.UnsupportedKernel, $"attach {what}: {Errno.Text(errno)}"),
-    };
 
     public void Dispose()
     {
