@@ -62,7 +62,7 @@ public class CommandLineTests
     [InlineData(4194304L, false)]
     [InlineData(6L, false)]
     public void Ring_buffer_bounds_are_checked_without_overflow(long kb, bool valid) =>
-        Assert.Equal(valid, TraceOptions.IsValidRingBufferKb(kb));
+        Assert.Equal(valid, Tcpq.Bpf.TraceConfig.IsValidRingBufferKb(kb));
 
     [Theory]
     [InlineData("--backend", "diag", "--ring-buffer-kb", "8")]

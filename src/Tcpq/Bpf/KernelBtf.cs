@@ -1,70 +1,42 @@
-using System.Runtime.InteropServices;
 using Tcpq.Interop;
 
 namespace Tcpq.Bpf;
 
 /// <summary>Reads types from BTF: the running kernel's (/sys/kernel/btf/vmlinux) for the names of
 /// drop reasons, or a compiled object's for the layout test.</summary>
-internal sealed unsafe class KernelBtf : IDisposable
+internal sealed class KernelBtf : IDisposable
 {
     public const string VmlinuxPath = "/sys/kernel/btf/vmlinux";
-    private readonly SafeBtfHandle _btf;
+    private readonly Btf _btf;
 
-    private KernelBtf(SafeBtfHandle btf) => _btf = btf;
+    private KernelBtf(Btf btf) => _btf = btf;
 
     public static KernelBtf Open(string path)
     {
         if (!File.Exists(path))
             throw new TcpqException(ExitCode.NoBtf, $"no BTF at {path}: this kernel was built without CONFIG_DEBUG_INFO_BTF, which tcpq needs");
         NativeLibraryResolver.Install();
-        nint h = LibBpf.BtfParse(path, 0);
-        if (h == 0 || h > -4096 && h < 0)
-            throw new TcpqException(ExitCode.NoBtf, $"cannot read BTF from {path}: {Libc.ErrorText(Marshal.GetLastSystemError())}");
-        return new KernelBtf(new SafeBtfHandle(h));
+        try { return new KernelBtf(Btf.Parse(path)); }
+        catch (ErrnoException e) { throw e.As(ExitCode.NoBtf, $"cannot read BTF from {path}"); }
     }
 
-    private string Name(uint offset) => Marshal.PtrToStringUTF8((nint)LibBpf.BtfNameByOffset(_btf, offset)) ?? "";
-
-    /// <summary>The members of an enum as value → name, or null when there is no such enum.</summary>
+    /// <summary>The members of an enum as value → name (the low 32 bits of a 64-bit enum's value),
+    /// or null when there is no such enum.</summary>
     public Dictionary<uint, string>? EnumValues(string enumName)
     {
-        int id = LibBpf.BtfFindByNameKind(_btf, enumName, LibBpf.BtfKindEnum);
-        bool is64 = false;
-        if (id <= 0)
-        {
-            id = LibBpf.BtfFindByNameKind(_btf, enumName, LibBpf.BtfKindEnum64);
-            is64 = true;
-        }
-        if (id <= 0) return null;
-        var t = LibBpf.BtfTypeById(_btf, (uint)id);
-        var result = new Dictionary<uint, string>(t->Vlen);
-        if (!is64)
-        {
-            var members = (LibBpf.BtfEnum*)(t + 1);
-            for (int i = 0; i < t->Vlen; i++) result[(uint)members[i].Value] = Name(members[i].NameOff);
-        }
-        else
-        {
-            var members = (LibBpf.BtfEnum64*)(t + 1);
-            for (int i = 0; i < t->Vlen; i++) result[members[i].ValueLo32] = Name(members[i].NameOff);
-        }
+        if (_btf.EnumMembers(enumName) is not { } members) return null;
+        var result = new Dictionary<uint, string>(members.Count);
+        foreach (var (name, value) in members) result[(uint)value] = name;
         return result;
     }
 
     /// <summary>A struct's size and its members' byte offsets, or null when there is no such struct.</summary>
     public (int Size, Dictionary<string, int> Offsets)? StructLayout(string structName)
     {
-        int id = LibBpf.BtfFindByNameKind(_btf, structName, LibBpf.BtfKindStruct);
-        if (id <= 0) return null;
-        var t = LibBpf.BtfTypeById(_btf, (uint)id);
-        var members = (LibBpf.BtfMember*)(t + 1);
+        if (_btf.StructMembers(structName) is not { } layout) return null;
         var offsets = new Dictionary<string, int>();
-        for (int i = 0; i < t->Vlen; i++)
-        {
-            uint bits = t->KindFlag ? members[i].Offset & 0xffffff : members[i].Offset;
-            offsets[Name(members[i].NameOff)] = (int)(bits / 8);
-        }
-        return ((int)t->SizeOrType, offsets);
+        foreach (var (name, bits) in layout.Members) offsets[name] = (int)(bits / 8);
+        return (layout.Size, offsets);
     }
 
     public void Dispose() => _btf.Dispose();

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Interop;
 
 namespace Tcpq.Bpf;
@@ -12,8 +11,8 @@ internal static class KernelFileSystems
 
     private static int Umount2(string target, int flags) => Libc.Umount2(target, flags);
 
-    /// <summary>An fd for the root of the cgroup v2 hierarchy.</summary>
-    public static int OpenCgroupV2Root()
+    /// <summary>The root directory of the cgroup v2 hierarchy, open.</summary>
+    public static SafeFdHandle OpenCgroupV2Root()
     {
         foreach (var line in ReadMountInfo())
         {
@@ -21,8 +20,9 @@ internal static class KernelFileSystems
             var parts = line.Split(' ');
             int dash = Array.IndexOf(parts, "-");
             if (dash < 0 || dash + 1 >= parts.Length || parts[dash + 1] != "cgroup2" || parts[3] != "/") continue;
-            int fd = Libc.Open(Unescape(parts[4]), Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-            if (fd >= 0) return fd;
+            var root = OpenDirectory(Unescape(parts[4]));
+            if (!root.IsInvalid) return root;
+            root.Dispose();
         }
         var dir = Path.Combine(Path.GetTempPath(), $"tcpq-cgroup2-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
@@ -30,20 +30,23 @@ internal static class KernelFileSystems
         {
             if (Libc.Mount("cgroup2", dir, "cgroup2", 0, 0) != 0)
             {
-                int errno = Marshal.GetLastSystemError();
-                throw new TcpqException(errno == 1 ? ExitCode.NoPermission : ExitCode.NoCgroupV2,
-                    $"no cgroup v2 hierarchy is mounted and mounting one failed: {Libc.ErrorText(errno)}");
+                int errno = Errno.Last;
+                throw new TcpqException(errno == Errno.EPERM ? ExitCode.NoPermission : ExitCode.NoCgroupV2,
+                    $"no cgroup v2 hierarchy is mounted and mounting one failed: {Errno.Text(errno)}");
             }
-            int fd = Libc.Open(dir, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-            Umount2(dir, MNT_DETACH);
-            if (fd < 0) throw new TcpqException(ExitCode.NoCgroupV2, $"cannot open the cgroup v2 root: {Libc.ErrorText(Marshal.GetLastSystemError())}");
-            return fd;
+            var mounted = OpenDirectory(dir);
+            int openErrno = Errno.Last; // before umount2 sets it again
+            Umount2(dir, MNT_DETACH); // the open directory keeps the mount reachable
+            if (mounted.IsInvalid) throw new TcpqException(ExitCode.NoCgroupV2, $"cannot open the cgroup v2 root: {Errno.Text(openErrno)}");
+            return mounted;
         }
         finally
         {
             try { Directory.Delete(dir); } catch (IOException) { }
         }
     }
+
+    private static SafeFdHandle OpenDirectory(string path) => Libc.Open(path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
 
     /// <summary>Makes sure libbpf can find tracepoint ids; returns a path to unmount after attaching, or null.</summary>
     public static string? EnsureTracefs()
@@ -53,9 +56,9 @@ internal static class KernelFileSystems
         const string target = "/sys/kernel/tracing";
         if (Directory.Exists(target) && Libc.Mount("nodev", target, "tracefs", 0, 0) == 0)
             return target;
-        int errno = Marshal.GetLastSystemError();
-        throw new TcpqException(errno == 1 ? ExitCode.NoPermission : ExitCode.MissingTracepoint,
-            $"tracefs is not mounted and mounting it at {target} failed: {Libc.ErrorText(errno)}");
+        int errno = Errno.Last;
+        throw new TcpqException(errno == Errno.EPERM ? ExitCode.NoPermission : ExitCode.MissingTracepoint,
+            $"tracefs is not mounted and mounting it at {target} failed: {Errno.Text(errno)}");
     }
 
     public static void Unmount(string? path)

@@ -1,12 +1,10 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Tcpq.Interop;
 
 namespace Tcpq.Bpf;
 
 /// <summary>libbpf's messages go through one callback: kept (the last lines explain a failed
 /// load or attach in the error message) and printed only with --verbose.</summary>
-internal static unsafe class LibbpfLog
+internal static class LibbpfLog
 {
     private const int Keep = 40;
     private static readonly Queue<string> Lines = new();
@@ -15,7 +13,7 @@ internal static unsafe class LibbpfLog
     internal static void Install(bool verbose)
     {
         _verbose = verbose;
-        LibBpf.SetPrint(&Print);
+        LibbpfPrint.Install(Add);
     }
 
     internal static string Tail(int lines = 12)
@@ -28,35 +26,31 @@ internal static unsafe class LibbpfLog
         lock (Lines) return Lines.Any(l => l.Contains(text, StringComparison.Ordinal));
     }
 
+    /// <summary>The last line libbpf printed that says something: after a failed load, the one
+    /// that says why.</summary>
+    internal static string LastLine()
+    {
+        lock (Lines) return LastNonBlank(Lines);
+    }
+
+    internal static string LastNonBlank(IEnumerable<string> lines) => lines.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "";
+
     internal static void Clear()
     {
         lock (Lines) Lines.Clear();
     }
 
-    [UnmanagedCallersOnly]
-    private static int Print(int level, byte* format, nint args)
+    private static void Add(string message)
     {
-        try
+        var text = message.TrimEnd('\n');
+        lock (Lines)
         {
-            const int size = 4096;
-            byte* buf = stackalloc byte[size];
-            int n = Libc.VsnPrintf(buf, size, format, args);
-            if (n < 0) return 0;
-            var text = Marshal.PtrToStringUTF8((nint)buf, Math.Min(n, size - 1)).TrimEnd('\n');
-            lock (Lines)
+            foreach (var line in text.Split('\n'))
             {
-                foreach (var line in text.Split('\n'))
-                {
-                    Lines.Enqueue(line);
-                    if (Lines.Count > Keep) Lines.Dequeue();
-                }
+                Lines.Enqueue(line);
+                if (Lines.Count > Keep) Lines.Dequeue();
             }
-            if (_verbose) Console.Error.WriteLine(text);
         }
-        catch
-        {
-            // never let an exception cross into libbpf
-        }
-        return 0;
+        if (_verbose) Console.Error.WriteLine(text);
     }
 }

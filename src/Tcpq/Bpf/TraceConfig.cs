@@ -12,6 +12,14 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
 
     public const int MaxPorts = 64;
 
+    public const int MinRingBufferKb = 4;
+    public const int MaxRingBufferKb = 1024 * 1024; // 1 GiB of locked kernel memory
+
+    /// <summary>In 64-bit arithmetic: a KiB count times 1024 must not wrap into a "power of two".</summary>
+    public static bool IsValidRingBufferKb(long kb) => kb >= MinRingBufferKb && kb <= MaxRingBufferKb && (kb & (kb - 1)) == 0;
+
+    public static string RingBufferRange => $"a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)";
+
     internal unsafe byte[] ToRodata()
     {
         if (Ports.Count > MaxPorts) throw new TcpqException(ExitCode.BadPort, $"at most {MaxPorts} ports can be traced at once");

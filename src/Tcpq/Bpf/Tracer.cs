@@ -8,7 +8,7 @@ namespace Tcpq.Bpf;
 /// Owns everything tcpq puts into the kernel: the loaded object, one link per program, the ring
 /// buffer reader. Disposing it detaches and unloads all of it (also on SIGINT/SIGTERM).
 /// </summary>
-public sealed unsafe class Tracer : IDisposable
+public sealed class Tracer : IDisposable
 {
     private static readonly string[] TracingPrograms =
     [
@@ -28,18 +28,16 @@ public sealed unsafe class Tracer : IDisposable
 
     private readonly HashSet<string> _skipped = [];
 
-    private readonly SafeBpfObjectHandle _object;
+    private readonly BpfObject _object;
     private readonly List<SafeBpfLinkHandle> _links = [];
-    private SafeRingBufferHandle? _ring;
-    private GCHandle _self;
+    private BpfRingBuffer? _ring;
+    private BpfMap? _lost;
     private IEventSink? _sink;
-    private Exception? _callbackError;
-    private int _lostMapFd = -1;
     private long _events;
 
     public long Events => Interlocked.Read(ref _events);
 
-    private Tracer(SafeBpfObjectHandle obj) => _object = obj;
+    private Tracer(BpfObject obj) => _object = obj;
 
     /// <summary>Loads, attaches and starts reading. When it returns, tracing is live.</summary>
     public static Tracer Start(TraceConfig config, IEventSink sink, bool verbose = false)
@@ -53,7 +51,8 @@ public sealed unsafe class Tracer : IDisposable
         var tracer = new Tracer(OpenEmbeddedObject());
         try
         {
-            tracer.Load(config);
+            tracer.Configure(config);
+            tracer.Load();
             tracer.Attach();
             tracer.OpenRing(sink);
             return tracer;
@@ -65,50 +64,44 @@ public sealed unsafe class Tracer : IDisposable
         }
     }
 
-    private static SafeBpfObjectHandle OpenEmbeddedObject()
+    private static BpfObject OpenEmbeddedObject()
     {
         using var stream = typeof(Tracer).Assembly.GetManifestResourceStream("tcpq.bpf.o")
             ?? throw new TcpqException(ExitCode.Failure, "the BPF object is not embedded in this build: rebuild with ./tcpq");
         var bytes = new byte[stream.Length];
         stream.ReadExactly(bytes);
-        fixed (byte* p = bytes)
-        {
-            // libbpf copies the buffer: it need not outlive this call
-            nint obj = LibBpf.ObjectOpenMem(p, (nuint)bytes.Length, 0);
-            if (obj == 0 || (obj < 0 && obj > -4096))
-                throw new TcpqException(ExitCode.Failure, $"open BPF object: {Libc.ErrorText(Marshal.GetLastSystemError())}");
-            return new SafeBpfObjectHandle(obj);
-        }
+        try { return BpfObject.Open(bytes); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open BPF object"); }
     }
 
-    private void Load(TraceConfig config)
+    /// <summary>Before load: the filters into .rodata, the ring buffer's size, and which programs load.</summary>
+    private void Configure(TraceConfig config)
     {
-        nint rodata = FindMap(".rodata");
+        var rodata = _object.FindMap(".rodata");
         var bytes = config.ToRodata();
-        nuint size;
-        LibBpf.MapInitialValue(rodata, &size);
-        if ((int)size != bytes.Length)
-            throw new TcpqException(ExitCode.Failure, $"the BPF object's .rodata is {size} bytes, expected {bytes.Length}: bpf/tcpq.bpf.c and TraceConfig differ");
-        fixed (byte* p = bytes)
-            if (LibBpf.MapSetInitialValue(rodata, p, size) != 0)
-                throw new TcpqException(ExitCode.Failure, "cannot set the BPF object's configuration");
+        if (rodata.InitialValueSize != bytes.Length)
+            throw new TcpqException(ExitCode.Failure, $"the BPF object's .rodata is {rodata.InitialValueSize} bytes, expected {bytes.Length}: bpf/tcpq.bpf.c and TraceConfig differ");
+        try { rodata.SetInitialValue(bytes); }
+        catch (ErrnoException) { throw new TcpqException(ExitCode.Failure, "cannot set the BPF object's configuration"); }
 
-        int ringBytes = config.RingBufferKb * 1024;
-        if (config.RingBufferKb < 4 || (ringBytes & (ringBytes - 1)) != 0)
-            throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: a power of two, at least 4");
-        LibBpf.MapSetMaxEntries(FindMap("events"), (uint)ringBytes);
+        if (!TraceConfig.IsValidRingBufferKb(config.RingBufferKb))
+            throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: {TraceConfig.RingBufferRange}");
+        _object.FindMap("events").SetMaxEntries((uint)config.RingBufferKb * 1024);
 
         foreach (var (program, kind) in OptionalPrograms)
         {
             if (config.Kinds is null || config.Kinds.Contains(kind)) continue;
-            LibBpf.ProgramSetAutoload(FindProgram(program), false);
+            _object.FindProgram(program).SetAutoload(false);
             _skipped.Add(program);
         }
+    }
 
+    private void Load()
+    {
         LibbpfLog.Clear();
-        int err = LibBpf.ObjectLoad(_object);
-        if (err != 0) throw LoadError("load BPF programs", -err);
-        _lostMapFd = LibBpf.MapFd(FindMap("lost"));
+        try { _object.Load(); }
+        catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
+        _lost = _object.FindMap("lost");
     }
 
     private void Attach()
@@ -116,123 +109,48 @@ public sealed unsafe class Tracer : IDisposable
         string? mountedTracefs = KernelFileSystems.EnsureTracefs();
         try
         {
-            foreach (var name in TracingPrograms)
-            {
-                if (_skipped.Contains(name)) continue;
-                nint link = LibBpf.ProgramAttach(FindProgram(name));
-                if (link == 0 || (link < 0 && link > -4096))
-                    throw AttachError(name, Marshal.GetLastSystemError());
-                _links.Add(new SafeBpfLinkHandle(link, _object));
-            }
+            foreach (var name in TracingPrograms.Where(p => !_skipped.Contains(p)))
+                _links.Add(Attached(name, () => _object.FindProgram(name).Attach()));
         }
         finally
         {
             KernelFileSystems.Unmount(mountedTracefs);
         }
 
-        int cgroup = KernelFileSystems.OpenCgroupV2Root();
-        try
-        {
-            nint link = LibBpf.ProgramAttachCgroup(FindProgram("tcpq_ingress"), cgroup);
-            if (link == 0 || (link < 0 && link > -4096))
-                throw AttachError("cgroup_skb/ingress to the cgroup v2 root", Marshal.GetLastSystemError());
-            _links.Add(new SafeBpfLinkHandle(link, _object));
-        }
-        finally
-        {
-            Libc.Close(cgroup);
-        }
+        using var cgroup = KernelFileSystems.OpenCgroupV2Root();
+        _links.Add(Attached("cgroup_skb/ingress to the cgroup v2 root", () => _object.FindProgram("tcpq_ingress").AttachCgroup(cgroup)));
     }
 
     private void OpenRing(IEventSink sink)
     {
         _sink = sink;
-        _self = GCHandle.Alloc(this);
-        int fd = LibBpf.MapFd(FindMap("events"));
-        nint rb = LibBpf.RingBufferNew(fd, &OnSample, GCHandle.ToIntPtr(_self), 0);
-        if (rb == 0 || (rb < 0 && rb > -4096))
-            throw new TcpqException(ExitCode.Failure, $"open the ring buffer: {Libc.ErrorText(Marshal.GetLastSystemError())}");
-        _ring = new SafeRingBufferHandle(rb, _object);
+        try { _ring = BpfRingBuffer.Open(_object.FindMap("events"), OnRecord); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open the ring buffer"); }
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for a wake-up, then reads every event
     /// waiting (the kernel wakes the reader only for large batches). Returns the events read.</summary>
     public int Poll(int timeoutMs)
     {
-        int n = LibBpf.RingBufferPoll(_ring!, timeoutMs);
-        if (n < 0 && n != -4 /* EINTR */) ThrowRingError(n);
-        int m = LibBpf.RingBufferConsume(_ring!);
-        if (m < 0 && m != -4) ThrowRingError(m);
-        return Math.Max(n, 0) + Math.Max(m, 0);
-    }
-
-    private void ThrowRingError(int err)
-    {
-        if (_callbackError != null) throw _callbackError;
-        throw new TcpqException(ExitCode.Failure, $"read the ring buffer: {Libc.ErrorText(-err)}");
+        try { return _ring!.Poll(timeoutMs) + _ring.Consume(); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffer"); }
     }
 
     /// <summary>Events the kernel could not put into a full ring buffer, since start.</summary>
-    public ulong LostEvents()
+    public ulong LostEvents() => _lost?.SumPerCpu(0) ?? 0;
+
+    private void OnRecord(ReadOnlySpan<byte> record)
     {
-        int cpus = LibBpf.NumPossibleCpus();
-        if (cpus <= 0 || _lostMapFd < 0) return 0;
-        var values = stackalloc ulong[cpus];
-        uint key = 0;
-        if (LibBpf.MapLookupElem(_lostMapFd, &key, values) != 0) return 0;
-        ulong sum = 0;
-        for (int i = 0; i < cpus; i++) sum += values[i];
-        return sum;
+        if (record.Length < TcpqEvent.Size) return;
+        _events++;
+        _sink!.OnEvent(in MemoryMarshal.AsRef<TcpqEvent>(record));
     }
 
-    [UnmanagedCallersOnly]
-    private static int OnSample(nint ctx, void* data, nuint size)
+    private static SafeBpfLinkHandle Attached(string what, Func<SafeBpfLinkHandle> attach)
     {
-        var tracer = (Tracer)GCHandle.FromIntPtr(ctx).Target!;
-        if (size < TcpqEvent.Size) return 0;
-        try
-        {
-            tracer._events++;
-            tracer._sink!.OnEvent(in *(TcpqEvent*)data);
-            return 0;
-        }
-        catch (Exception e)
-        {
-            tracer._callbackError = e;
-            return -1; // stops this poll; Poll() rethrows
-        }
+        try { return attach(); }
+        catch (ErrnoException e) { throw KernelRefusals.Attach(what, e.Errno); }
     }
-
-    private nint FindMap(string name)
-    {
-        nint m = LibBpf.ObjectFindMap(_object, name);
-        return m != 0 ? m : throw new TcpqException(ExitCode.Failure, $"the BPF object has no map '{name}'");
-    }
-
-    private nint FindProgram(string name)
-    {
-        nint p = LibBpf.ObjectFindProgram(_object, name);
-        return p != 0 ? p : throw new TcpqException(ExitCode.Failure, $"the BPF object has no program '{name}'");
-    }
-
-    private static TcpqException LoadError(string what, int errno)
-    {
-        var log = LibbpfLog.Tail();
-        if (errno == 1 /* EPERM */ || errno == 13 && !log.Contains("invalid", StringComparison.Ordinal))
-            return new TcpqException(ExitCode.NoPermission, $"{what}: permission denied (need root or CAP_BPF and CAP_PERFMON)");
-        if (LibbpfLog.Contains("failed to find kernel BTF type ID") || LibbpfLog.Contains("failed to find BTF for extern"))
-            return new TcpqException(ExitCode.MissingTracepoint, $"{what}: a BTF tracepoint tcpq needs is missing in this kernel ({FirstLine(log)})");
-        return new TcpqException(ExitCode.UnsupportedKernel, $"{what}: the kernel refused them ({Libc.ErrorText(errno)}); this kernel may be too old (tcpq needs Linux 6.2+). Run with --verbose for the verifier log");
-    }
-
-    private static TcpqException AttachError(string what, int errno) => errno switch
-    {
-        1 or 13 => new TcpqException(ExitCode.NoPermission, $"attach {what}: permission denied (need root or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)"),
-        2 => new TcpqException(ExitCode.MissingTracepoint, $"attach {what}: no such tracepoint in this kernel"),
-        _ => new TcpqException(ExitCode.UnsupportedKernel, $"attach {what}: {Libc.ErrorText(errno)}"),
-    };
-
-    private static string FirstLine(string log) => log.Split('\n').LastOrDefault(l => l.Length > 0) ?? "";
 
     public void Dispose()
     {
@@ -240,6 +158,5 @@ public sealed unsafe class Tracer : IDisposable
         for (int i = _links.Count - 1; i >= 0; i--) _links[i].Dispose();
         _links.Clear();
         _object.Dispose();
-        if (_self.IsAllocated) _self.Free();
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Tcpq.Interop;
 
 namespace Tcpq.Commands;
 
@@ -6,8 +7,6 @@ namespace Tcpq.Commands;
 /// SIGINT, SIGTERM, --duration, or the reader of its output going away.</summary>
 internal sealed class CommandLifetime : IDisposable
 {
-    private const int EPIPE = 32;
-
     private readonly CancellationTokenSource _stop = new();
     private readonly PosixSignalRegistration _sigint, _sigterm;
 
@@ -44,7 +43,7 @@ internal sealed class CommandLifetime : IDisposable
 
     /// <summary>A write to a pipe whose reader has closed fails with EPIPE (.NET ignores SIGPIPE);
     /// the IOException carries the errno as its HResult.</summary>
-    public static bool IsBrokenPipe(IOException e) => e.HResult == EPIPE;
+    public static bool IsBrokenPipe(IOException e) => e.HResult == Errno.EPIPE;
 
     public void Dispose()
     {

@@ -21,9 +21,6 @@ public sealed record TraceOptions(
     TraceBackend Backend = TraceBackend.Ebpf,
     TimeSpan? Interval = null)
 {
-    public const int MinRingBufferKb = 4;
-    public const int MaxRingBufferKb = 1024 * 1024; // 1 GiB of locked kernel memory
-
     /// <summary>--summary: follow connections too and print a summary when tracing ends.</summary>
     public SummaryFormat? Summary { get; init; }
 
@@ -39,15 +36,12 @@ public sealed record TraceOptions(
             throw new TcpqException(ExitCode.BadPort, $"{Ports.Count} ports: at most {TraceConfig.MaxPorts} can be traced at once (or none, for every port)");
         if (DurationSeconds is double d && !(d > 0 && double.IsFinite(d)))
             throw new TcpqException(ExitCode.Usage, $"bad --duration '{d}': a number of seconds above 0");
-        if (!IsValidRingBufferKb(RingBufferKb))
-            throw new TcpqException(ExitCode.Usage, $"bad --ring-buffer-kb {RingBufferKb}: a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)");
+        if (!TraceConfig.IsValidRingBufferKb(RingBufferKb))
+            throw new TcpqException(ExitCode.Usage, $"bad --ring-buffer-kb {RingBufferKb}: {TraceConfig.RingBufferRange}");
         string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb"] : ["--interval"];
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
         return this;
     }
-
-    /// <summary>In 64-bit arithmetic: a KiB count times 1024 must not wrap into a "power of two".</summary>
-    public static bool IsValidRingBufferKb(long kb) => kb >= MinRingBufferKb && kb <= MaxRingBufferKb && (kb & (kb - 1)) == 0;
 }

@@ -35,7 +35,7 @@ public static class TraceVerb
         var ringKb = new Option<int>("--ring-buffer-kb")
         {
             HelpName = "KIB",
-            Description = $"Size of the kernel's event ring buffer in KiB, a power of two from {TraceOptions.MinRingBufferKb} to {TraceOptions.MaxRingBufferKb} (eBPF backend); events that do not fit are counted and reported as lost",
+            Description = $"Size of the kernel's event ring buffer in KiB, {TraceConfig.RingBufferRange} (eBPF backend); events that do not fit are counted and reported as lost",
             DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
         };
         var backend = EnumOption.Create<TraceBackend>("--backend", "-b", "ebpf (default: every event, exact) or diag (samples sock_diag; no eBPF, no root for the current namespace; not exact)");

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Tcpq.Events;
+using Tcpq.Interop;
 using static Tcpq.Diag.NetlinkMessages;
 
 namespace Tcpq.Diag;
@@ -100,8 +101,8 @@ public static class DiagReplyParser
 
     internal static TcpqException KernelError(int errno) => errno switch
     {
-        1 or 13 => new TcpqException(ExitCode.NoPermission, "sock_diag dump: permission denied"),
-        2 => new TcpqException(ExitCode.UnsupportedKernel, "sock_diag dump: this kernel has no TCP socket diagnostics (module tcp_diag not loaded?)"),
-        _ => new TcpqException(ExitCode.Failure, $"sock_diag dump failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}"),
+        Errno.EPERM or Errno.EACCES => new TcpqException(ExitCode.NoPermission, "sock_diag dump: permission denied"),
+        Errno.ENOENT => new TcpqException(ExitCode.UnsupportedKernel, "sock_diag dump: this kernel has no TCP socket diagnostics (module tcp_diag not loaded?)"),
+        _ => new TcpqException(ExitCode.Failure, $"sock_diag dump failed: {Errno.Text(errno)}"),
     };
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Interop;
 
 namespace Tcpq.Diag;
@@ -79,12 +78,12 @@ public static class NetNamespaces
         using (handle)
         {
             if (Netlink.SetNs((int)handle.DangerousGetHandle(), Netlink.CLONE_NEWNET) == 0) return;
-            int errno = Marshal.GetLastSystemError();
+            int errno = Errno.Last;
             throw errno switch
             {
-                22 => NotANamespace(path), // EINVAL: not an nsfs file, or not a network one
-                1 => new TcpqException(ExitCode.NoPermission, $"enter network namespace {path}: permission denied (needs root or CAP_SYS_ADMIN)"),
-                _ => new TcpqException(ExitCode.Failure, $"enter network namespace {path}: {Marshal.GetPInvokeErrorMessage(errno)}"),
+                Errno.EINVAL => NotANamespace(path), // not an nsfs file, or not a network one
+                Errno.EPERM => new TcpqException(ExitCode.NoPermission, $"enter network namespace {path}: permission denied (needs root or CAP_SYS_ADMIN)"),
+                _ => new TcpqException(ExitCode.Failure, $"enter network namespace {path}: {Errno.Text(errno)}"),
             };
         }
     }

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Tcpq.Interop;
 using static Tcpq.Diag.NetlinkMessages;
 
@@ -28,10 +27,10 @@ public sealed class SockDiagClient : IDisposable
         int fd = Netlink.Socket(Netlink.AF_NETLINK, Netlink.SOCK_RAW | Netlink.SOCK_CLOEXEC, Netlink.NETLINK_SOCK_DIAG);
         if (fd < 0)
         {
-            int errno = Marshal.GetLastSystemError();
-            throw errno is 1 or 13
+            int errno = Errno.Last;
+            throw errno is Errno.EPERM or Errno.EACCES
                 ? new TcpqException(ExitCode.NoPermission, "open a sock_diag netlink socket: permission denied")
-                : new TcpqException(ExitCode.UnsupportedKernel, $"open a sock_diag netlink socket: {Marshal.GetPInvokeErrorMessage(errno)}");
+                : new TcpqException(ExitCode.UnsupportedKernel, $"open a sock_diag netlink socket: {Errno.Text(errno)}");
         }
         var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true)) { ReceiveTimeout = 5000 };
         return new SockDiagClient(socket);
@@ -62,7 +61,7 @@ public sealed class SockDiagClient : IDisposable
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
         {
-            throw DiagReplyParser.KernelError(13);
+            throw DiagReplyParser.KernelError(Errno.EACCES);
         }
         catch (SocketException e)
         {

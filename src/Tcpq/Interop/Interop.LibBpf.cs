@@ -2,10 +2,15 @@ using System.Runtime.InteropServices;
 
 namespace Tcpq.Interop;
 
-/// <summary>libbpf.so.1, declared once. Pointers stay in this folder: callers get SafeHandles.</summary>
+/// <summary>libbpf.so.1, declared once. Pointers stay in this folder: callers get the typed
+/// handles of <see cref="BpfObject"/> and <see cref="BpfRingBuffer"/>.</summary>
 internal static unsafe partial class LibBpf
 {
     internal const string Library = "libbpf";
+
+    /// <summary>Whether a pointer libbpf returned means failure: NULL (libbpf 1.x, with errno set) or,
+    /// from libbpf 0.x, an errno encoded in the last page of the address space (-4095..-1).</summary>
+    internal static bool IsError(nint pointer) => pointer == 0 || (pointer < 0 && pointer > -4096);
 
     // bpf_object
     [LibraryImport(Library, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
@@ -25,19 +30,16 @@ internal static unsafe partial class LibBpf
 
     // bpf_map
     [LibraryImport(Library, EntryPoint = "bpf_map__fd")]
-    internal static partial int MapFd(nint map);
+    internal static partial int MapFd(SafeBpfMapHandle map);
 
     [LibraryImport(Library, EntryPoint = "bpf_map__set_initial_value")]
-    internal static partial int MapSetInitialValue(nint map, void* data, nuint size);
+    internal static partial int MapSetInitialValue(SafeBpfMapHandle map, void* data, nuint size);
 
     [LibraryImport(Library, EntryPoint = "bpf_map__initial_value")]
-    internal static partial void* MapInitialValue(nint map, nuint* size);
-
-    [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
-    internal static partial int ProgramSetAutoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+    internal static partial void* MapInitialValue(SafeBpfMapHandle map, nuint* size);
 
     [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
-    internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
+    internal static partial int MapSetMaxEntries(SafeBpfMapHandle map, uint maxEntries);
 
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
@@ -46,11 +48,14 @@ internal static unsafe partial class LibBpf
     internal static partial int NumPossibleCpus();
 
     // bpf_program and bpf_link
+    [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
+    internal static partial int ProgramSetAutoload(SafeBpfProgramHandle prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
-    internal static partial nint ProgramAttach(nint prog);
+    internal static partial nint ProgramAttach(SafeBpfProgramHandle prog);
 
     [LibraryImport(Library, EntryPoint = "bpf_program__attach_cgroup", SetLastError = true)]
-    internal static partial nint ProgramAttachCgroup(nint prog, int cgroupFd);
+    internal static partial nint ProgramAttachCgroup(SafeBpfProgramHandle prog, int cgroupFd);
 
     [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
     internal static partial int LinkDestroy(nint link);

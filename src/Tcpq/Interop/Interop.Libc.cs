@@ -19,17 +19,12 @@ internal static unsafe partial class Libc
     internal static partial int Umount2(string target, int flags);
 
     [LibraryImport(Library, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int Open(string path, int flags);
+    internal static partial SafeFdHandle Open(string path, int flags);
 
     [LibraryImport(Library, EntryPoint = "close")]
     internal static partial int Close(int fd);
 
-    [LibraryImport(Library, EntryPoint = "strerror")]
-    internal static partial byte* StrError(int errnum);
-
     internal const int O_RDONLY = 0;
     internal const int O_DIRECTORY = 0x10000;
     internal const int O_CLOEXEC = 0x80000;
-
-    internal static string ErrorText(int errno) => Marshal.PtrToStringUTF8((nint)StrError(errno)) ?? $"errno {errno}";
 }
