@@ -1,21 +1,5 @@
 namespace Tcpq;
 
-/// <summary>Exit codes: one per kind of failure, listed in --help and the README.</summary>
-public enum ExitCode
-{
-    Ok = 0,
-    Failure = 1,          // anything unexpected (a bug): the message says what failed
-    Usage = 2,            // unknown flag or command, a malformed option value
-    BadPort = 3,          // a port that is not a number in 1..65535
-    NoPermission = 4,     // not root / no CAP_BPF+CAP_PERFMON
-    NoBtf = 5,            // /sys/kernel/btf/vmlinux missing
-    NoCgroupV2 = 6,       // no cgroup v2 hierarchy found and none could be mounted
-    MissingTracepoint = 7,// a tracepoint or BTF tracepoint tcpq needs is not in this kernel
-    UnsupportedKernel = 8,// the kernel refuses the programs for another reason (too old)
-    BadInput = 9,         // a corrupt, truncated or foreign input file
-    MissingLibrary = 10,  // libbpf.so.1 not installed
-}
-
 /// <summary>An error meant for the user: one line, with context, and the exit code of its kind.</summary>
 public sealed class TcpqException(ExitCode code, string message, Exception? inner = null) : Exception(message, inner)
 {

@@ -1,3 +1,4 @@
+using Tcpq.Connections.Diagnosis;
 using Tcpq.Connections;
 using Tcpq.Events;
 
@@ -131,6 +132,6 @@ public class DiagnosisTests
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir != null && !File.Exists(Path.Combine(dir.FullName, "tcpq.slnx"))) dir = dir.Parent;
         var doc = File.ReadAllText(Path.Combine(dir!.FullName, "docs", "diagnosis.md"));
-        foreach (var rule in Diagnosis.Rules) Assert.Contains($"## {rule.Name}", doc);
+        foreach (var rule in Rulebook.Rules) Assert.Contains($"## {rule.Name}", doc);
     }
 }

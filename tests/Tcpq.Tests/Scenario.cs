@@ -1,3 +1,4 @@
+using Tcpq.Connections.Diagnosis;
 using System.Net;
 using Tcpq.Connections;
 using Tcpq.Events;

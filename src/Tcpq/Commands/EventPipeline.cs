@@ -1,3 +1,4 @@
+using Tcpq.Connections.Diagnosis;
 using Tcpq.Connections;
 using Tcpq.Events;
 using Tcpq.Output;

@@ -3,8 +3,6 @@ using Tcpq.Output;
 
 namespace Tcpq.Commands;
 
-public sealed record ListenersOptions(string? NetnsPath, bool AllNetns, double? WatchSeconds, ListenersFormat Format);
-
 /// <summary><c>tcpq listeners</c>: every listening TCP socket with its queues, drops and owners,
 /// from the kernel's socket diagnostics (no eBPF, no privilege for the current namespace).</summary>
 public sealed class ListenersCommand(ListenersOptions options, CommandConsole console)

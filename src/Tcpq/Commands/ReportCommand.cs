@@ -3,8 +3,6 @@ using Tcpq.Report;
 
 namespace Tcpq.Commands;
 
-public sealed record ReportOptions(string Path, SummaryFormat Format, bool Lenient);
-
 /// <summary><c>tcpq report FILE</c>: reads a trace saved by <c>tcpq trace</c> (csv, json or seed,
 /// or <c>-</c> for standard input), streaming, and prints the summary and diagnosis that
 /// <c>trace --summary</c> prints at the end of a live trace.</summary>

@@ -4,10 +4,6 @@ using Tcpq.Output;
 
 namespace Tcpq.Commands;
 
-/// <summary>Where <c>tcpq trace</c> gets its events: the eBPF programs (exact), or sock_diag
-/// sampled at an interval (for machines that cannot load eBPF).</summary>
-public enum TraceBackend { Ebpf, Diag }
-
 /// <summary>Everything <c>tcpq trace</c> was asked for, checked as a whole by
 /// <see cref="Validate"/> before anything touches the kernel or the file system.</summary>
 public sealed record TraceOptions(

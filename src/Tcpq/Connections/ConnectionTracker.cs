@@ -2,22 +2,6 @@ using Tcpq.Events;
 
 namespace Tcpq.Connections;
 
-/// <summary>Limits that keep the tracker's memory bounded, and its clocks.</summary>
-public sealed record TrackerOptions
-{
-    /// <summary>Connections followed at once; past it the one idle longest is evicted (and counted).
-    /// The kernel side keeps 65536 too (its LRU <c>conns</c> and <c>queued</c> maps).</summary>
-    public int MaxConnections { get; init; } = 65536;
-    /// <summary>Listeners counted apart; past it the rest are merged into one "other" entry.</summary>
-    public int MaxListeners { get; init; } = 256;
-    /// <summary>An open connection without an event for this long is expired: a client retries a
-    /// SYN for ~127 s at most, the kernel forgets a half-open entry after 180 s.</summary>
-    public ulong IdleTimeoutNs { get; init; } = 180_000_000_000;
-    /// <summary>A finished connection stays this long for events that arrive late or out of order.</summary>
-    public ulong LingerNs { get; init; } = 2_000_000_000;
-    public int SlowestPerListener { get; init; } = 5;
-}
-
 /// <summary>
 /// Joins the event stream into one <see cref="ConnectionTimeline"/> per connection (netns +
 /// 4-tuple) and counts them per listener (netns + address + port). Time is the events' own

@@ -43,6 +43,3 @@ public sealed class LatencyHistogram
     /// retries land at 1, 3, 7, 15 s: the buckets split them apart).</summary>
     public static readonly long[] BucketBoundsUs = [1_000, 10_000, 100_000, 1_000_000, 3_000_000, 10_000_000];
 }
-
-/// <summary>Count, percentiles and maximum in microseconds, and the bucket counts for a chart.</summary>
-public sealed record LatencySummary(long Count, long P50, long P90, long P99, long Max, long[] Buckets);

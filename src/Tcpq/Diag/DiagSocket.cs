@@ -2,23 +2,6 @@ using Tcpq.Events;
 
 namespace Tcpq.Diag;
 
-/// <summary>The TCP states sock_diag reports (include/net/tcp_states.h).</summary>
-public enum TcpState : byte
-{
-    Established = 1,
-    SynSent = 2,
-    SynRecv = 3,
-    FinWait1 = 4,
-    FinWait2 = 5,
-    TimeWait = 6,
-    Close = 7,
-    CloseWait = 8,
-    LastAck = 9,
-    Listen = 10,
-    Closing = 11,
-    NewSynRecv = 12,
-}
-
 /// <summary>
 /// One socket from an inet_diag dump, its addresses as <see cref="Address16"/> (as events hold them).
 /// For a request socket (SYN_RECV) the kernel reports the listener's port as the local port.

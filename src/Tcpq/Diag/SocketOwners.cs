@@ -1,11 +1,5 @@
 namespace Tcpq.Diag;
 
-/// <summary>A process holding a socket: its pid (the thread group) and comm.</summary>
-public readonly record struct SocketOwner(int Pid, string Comm)
-{
-    public override string ToString() => $"{Pid}/{Comm}";
-}
-
 /// <summary>
 /// Which processes hold which sockets, from the <c>socket:[INODE]</c> links in /proc/PID/fd (as
 /// <c>ss -p</c> finds them). Socket inodes are unique across namespaces, so one scan serves all.

@@ -3,31 +3,6 @@ using System.Runtime.InteropServices;
 
 namespace Tcpq.Events;
 
-/// <summary>The Action column: mirrors <c>enum tcpq_kind</c> in bpf/tcpq.h.</summary>
-public enum EventKind : byte
-{
-    Syn = 1,
-    SynDrop = 2,
-    SynCookie = 3,
-    SynAckRetrans = 4,
-    SynAa = 5,
-    AckDrop = 6,
-    Accept = 7,
-    Abort = 8,
-}
-
-/// <summary>Which fields of an event hold a value: mirrors <c>enum tcpq_flag</c> in bpf/tcpq.h.</summary>
-[Flags]
-public enum EventFlags : byte
-{
-    None = 0,
-    Queues = 0x1,
-    Wait = 0x2,
-    Attempt = 0x4,
-    Task = 0x8,
-    Drops = 0x10,
-}
-
 /// <summary>
 /// One kernel event, exactly as <c>struct tcpq_event</c> in bpf/tcpq.h lays it out (a test checks
 /// this against the BTF of the compiled object). Read straight from the ring buffer.

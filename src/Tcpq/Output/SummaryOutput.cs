@@ -2,8 +2,6 @@ using Tcpq.Connections;
 
 namespace Tcpq.Output;
 
-public enum SummaryFormat { Text, Json }
-
 /// <summary>Writes a summary in the format asked for.</summary>
 public static class SummaryOutput
 {

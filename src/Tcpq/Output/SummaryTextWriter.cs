@@ -1,3 +1,4 @@
+using Tcpq.Connections.Diagnosis;
 using System.Globalization;
 using Tcpq.Connections;
 
@@ -13,7 +14,7 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
 
     public void Write(TraceSummary s)
     {
-        w.WriteLine($"tcpq summary of {s.Source}: {s.Events} event{Diagnosis.S(s.Events)}, {s.Ports.Count} listening port{Diagnosis.S(s.Ports.Count)}");
+        w.WriteLine($"tcpq summary of {s.Source}: {s.Events} event{Rulebook.S(s.Events)}, {s.Ports.Count} listening port{Rulebook.S(s.Ports.Count)}");
         if (s.InputError != null) w.WriteLine($"  (reading stopped early: {s.InputError})");
         foreach (var p in s.Ports) WritePort(p);
         w.WriteLine();
@@ -29,10 +30,10 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
         string where = p.IsOther ? p.Label : $"{(p.Address.Length == 0 ? "*" : p.Address.Contains(':') ? $"[{p.Address}]" : p.Address)}:{p.Port}";
         w.WriteLine(p.NetNs != 0 ? $"{where}  netns {p.NetNs}" : where);
         Line("connections", $"{p.Connections} seen · {p.Established} established · {p.Accepted} accepted · {p.Aborted} aborted{Aborts(p)}");
-        Line("SYNs", $"{p.Syns} · {p.Retries} client retr{(p.Retries == 1 ? "y" : "ies")} · {p.DroppedSyns} dropped{Drops(p)} · {p.Cookies} SYN cookie{Diagnosis.S(p.Cookies)} · {p.SynAckRetrans} SYN-ACK retransmit{Diagnosis.S(p.SynAckRetrans)}");
+        Line("SYNs", $"{p.Syns} · {p.Retries} client retr{(p.Retries == 1 ? "y" : "ies")} · {p.DroppedSyns} dropped{Drops(p)} · {p.Cookies} SYN cookie{Rulebook.S(p.Cookies)} · {p.SynAckRetrans} SYN-ACK retransmit{Rulebook.S(p.SynAckRetrans)}");
         if (p.AckDrops > 0) Line("final ACKs", $"{p.AckDrops} dropped");
-        Line("queue", $"peak Q {p.PeakQ} / Qmax {p.QMax} · full {Diagnosis.Percent(p.QueueFullShare)} of the time · peak Q0 {p.PeakQ0}");
-        Line("rates", $"{Diagnosis.Rate(p.ArrivalRate)} arrivals/s · {Diagnosis.Rate(p.AcceptRate)} accepts/s over {p.SpanSeconds.ToString("0.##", CultureInfo.InvariantCulture)} s");
+        Line("queue", $"peak Q {p.PeakQ} / Qmax {p.QMax} · full {Rulebook.Percent(p.QueueFullShare)} of the time · peak Q0 {p.PeakQ0}");
+        Line("rates", $"{Rulebook.Rate(p.ArrivalRate)} arrivals/s · {Rulebook.Rate(p.AcceptRate)} accepts/s over {p.SpanSeconds.ToString("0.##", CultureInfo.InvariantCulture)} s");
         if (p.Expired + p.Evicted + p.StillOpen + p.BeganBeforeTrace > 0)
             Line("unfinished", $"{p.StillOpen} still open at the end · {p.Expired} expired (idle) · {p.Evicted} evicted (table full) · {p.BeganBeforeTrace} began before tracing");
 

@@ -49,9 +49,3 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons) : IRowParser
         e.Reason = reasons.Parse(f[14]);
     }
 }
-
-/// <summary>One format's rows into events; throws <see cref="RowException"/> on a bad row.</summary>
-internal interface IRowParser
-{
-    void Parse(ReadOnlySpan<byte> line, ref TcpqEvent e);
-}

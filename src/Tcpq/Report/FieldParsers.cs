@@ -6,9 +6,6 @@ using Tcpq.Events;
 
 namespace Tcpq.Report;
 
-/// <summary>A row that cannot be read: the reader adds the line number.</summary>
-internal sealed class RowException(string message) : Exception(message);
-
 /// <summary>The pieces of a row, parsed from UTF-8 without allocating (IPv6 text aside).</summary>
 internal static class FieldParsers
 {

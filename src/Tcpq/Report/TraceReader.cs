@@ -3,10 +3,6 @@ using Tcpq.Output;
 
 namespace Tcpq.Report;
 
-/// <summary>What was read: the format, the rows, the reason names met, and the first bad line
-/// when reading stopped early (only with lenient reading; otherwise that is an exception).</summary>
-public sealed record TraceReadResult(EventFormat Format, long Rows, DropReasons Reasons, string? Error);
-
 /// <summary>
 /// Reads a trace saved by <c>tcpq trace</c> in any of its formats, told apart by the first line
 /// (the csv or seed header, or a JSON object), and hands each row to a sink as the

@@ -1,36 +1,12 @@
+using Tcpq.Connections;
 using System.Globalization;
 
-namespace Tcpq.Connections;
+namespace Tcpq.Connections.Diagnosis;
 
-/// <summary>The kernel settings a finding may name, read from this machine's /proc/sys (for
-/// <c>report</c>, the machine reading the file: the finding says "here"). Null when unknown.</summary>
-public sealed record DiagnosisContext(int? Somaxconn, int? TcpMaxSynBacklog, int? SynAckRetries, bool SettingsFromThisMachine = true)
-{
-    public static DiagnosisContext None { get; } = new(null, null, null);
-
-    public static DiagnosisContext FromProc(string root = "/proc/sys/net") => new(
-        ReadInt(Path.Combine(root, "core/somaxconn")),
-        ReadInt(Path.Combine(root, "ipv4/tcp_max_syn_backlog")),
-        ReadInt(Path.Combine(root, "ipv4/tcp_synack_retries")));
-
-    private static int? ReadInt(string path)
-    {
-        try { return int.TryParse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture, out int v) ? v : null; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-    }
-}
-
-/// <summary>One rule of the diagnosis: looks at a port's summary, says what is wrong and what to
-/// change, or nothing. Each rule is described in docs/diagnosis.md.</summary>
-public interface IDiagnosisRule
-{
-    string Name { get; }
-    Finding? Check(PortSummary port, DiagnosisContext context);
-}
-
-/// <summary>Runs every rule on every port; a port where none fires gets an "ok" finding that
+/// <summary>The diagnosis: runs every rule on every port (one class per rule, its thresholds
+/// constants beside it, each described in docs/diagnosis.md); a port where none fires gets an "ok" finding that
 /// says so with its numbers.</summary>
-public static class Diagnosis
+public static class Rulebook
 {
     public static readonly IReadOnlyList<IDiagnosisRule> Rules =
     [

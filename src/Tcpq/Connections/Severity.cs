@@ -1,0 +1,5 @@
+using Tcpq.Events;
+
+namespace Tcpq.Connections;
+
+public enum Severity { Ok, Info, Warning, Critical }

@@ -1,0 +1,35 @@
+namespace Tcpq.Interop;
+
+/// <summary>A program of a <see cref="BpfObject"/>: chosen for loading or not, then attached.
+/// Each attachment is a link handle; disposing it detaches.</summary>
+internal sealed class BpfProgram(string name, SafeBpfProgramHandle handle)
+{
+    public string Name { get; } = name;
+    internal SafeBpfProgramHandle Handle { get; } = handle;
+
+    public void SetAutoload(bool autoload) =>
+        ErrnoException.ThrowIfNegative(LibBpf.ProgramSetAutoload(Handle, autoload), $"bpf_program__set_autoload {Name}");
+
+    /// <summary>Attaches where the program's section says (a tracepoint, a BTF tracepoint...).</summary>
+    /// <exception cref="ErrnoException">the kernel refused, or has no such attach point.</exception>
+    public SafeBpfLinkHandle Attach() => Link(LibBpf.ProgramAttach(Handle), "bpf_program__attach");
+
+    /// <summary>Attaches a cgroup program to the cgroup open at <paramref name="cgroup"/>.</summary>
+    /// <exception cref="ErrnoException">the kernel refused.</exception>
+    public SafeBpfLinkHandle AttachCgroup(SafeFdHandle cgroup)
+    {
+        bool added = false;
+        cgroup.DangerousAddRef(ref added);
+        try
+        {
+            return Link(LibBpf.ProgramAttachCgroup(Handle, (int)cgroup.DangerousGetHandle()), "bpf_program__attach_cgroup");
+        }
+        finally
+        {
+            if (added) cgroup.DangerousRelease();
+        }
+    }
+
+    private SafeBpfLinkHandle Link(nint link, string call) =>
+        LibBpf.IsError(link) ? throw new ErrnoException($"{call} {Name}", Errno.Last) : new SafeBpfLinkHandle(link, Handle);
+}

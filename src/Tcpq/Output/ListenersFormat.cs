@@ -1,0 +1,5 @@
+using Tcpq.Diag;
+
+namespace Tcpq.Output;
+
+public enum ListenersFormat { Table, Csv, Json }

@@ -1,0 +1,5 @@
+using Tcpq.Connections;
+
+namespace Tcpq.Output;
+
+public enum SummaryFormat { Text, Json }
