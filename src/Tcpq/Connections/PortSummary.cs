@@ -19,7 +19,7 @@ public sealed record PortSummary(
     public long DroppedSyns => SynDrops.Values.Sum();
     public long AllDrops => Drops.Values.Sum();
 
-    /// <summary>":2000", or "10.0.0.1:2000" when the address is known and not a wildcard.</summary>
+    /// <summary>":2000": the port alone (its address, when known, is in <see cref="Address"/>).</summary>
     public string Label => IsOther ? "(other listeners)" : $":{Port}";
 
     /// <summary>The longest any client waited from its first SYN, whatever the outcome.</summary>

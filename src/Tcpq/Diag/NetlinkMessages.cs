@@ -13,7 +13,7 @@ public static class NetlinkMessages
     public const int HeaderSize = 16;
     public const ushort NLMSG_NOOP = 1, NLMSG_ERROR = 2, NLMSG_DONE = 3, NLMSG_OVERRUN = 4;
     public const ushort SOCK_DIAG_BY_FAMILY = 20;
-    public const ushort NLM_F_REQUEST = 0x1, NLM_F_MULTI = 0x2, NLM_F_DUMP_INTR = 0x10, NLM_F_DUMP = 0x300;
+    public const ushort NLM_F_REQUEST = 0x1, NLM_F_MULTI = 0x2, NLM_F_DUMP = 0x300;
 
     // struct inet_diag_req_v2 { u8 family, protocol, ext, pad; u32 states; struct inet_diag_sockid id; }
     public const int RequestSize = 56;

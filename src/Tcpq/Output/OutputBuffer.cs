@@ -17,8 +17,6 @@ public sealed class OutputBuffer : IBufferWriter<byte>, IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(capacity);
     }
 
-    public int Pending => _count;
-
     public void Advance(int count) => _count += count;
 
     public Memory<byte> GetMemory(int sizeHint = 0)

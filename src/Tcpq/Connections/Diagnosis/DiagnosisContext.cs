@@ -7,8 +7,6 @@ namespace Tcpq.Connections.Diagnosis;
 /// <c>report</c>, the machine reading the file: the finding says "here"). Null when unknown.</summary>
 public sealed record DiagnosisContext(int? Somaxconn, int? TcpMaxSynBacklog, int? SynAckRetries, bool SettingsFromThisMachine = true)
 {
-    public static DiagnosisContext None { get; } = new(null, null, null);
-
     public static DiagnosisContext FromProc(string root = "/proc/sys/net") => new(
         ReadInt(Path.Combine(root, "core/somaxconn")),
         ReadInt(Path.Combine(root, "ipv4/tcp_max_syn_backlog")),
