@@ -16,9 +16,11 @@ public static class UnprivilegedCopy
     {
         var dir = Directory.CreateTempSubdirectory("tcpq-nobody-");
         File.SetUnixFileMode(dir.FullName, (UnixFileMode)0b111_101_101);
-        foreach (var f in Directory.GetFiles(AppContext.BaseDirectory, "tcpq*")
-                     .Concat(Directory.GetFiles(AppContext.BaseDirectory, "System.CommandLine.dll"))
-                     .Concat(Directory.GetFiles(AppContext.BaseDirectory, "HdrHistogram.dll")))
+        // The native build is one file; a framework-dependent one (TCPQ_BINARY) brings its dlls.
+        var from = Path.GetDirectoryName(TcpqBinary.Path)!;
+        foreach (var f in Directory.GetFiles(from, "tcpq*")
+                     .Concat(Directory.GetFiles(from, "System.CommandLine.dll"))
+                     .Concat(Directory.GetFiles(from, "HdrHistogram.dll")))
             File.Copy(f, Path.Combine(dir.FullName, Path.GetFileName(f)));
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
