@@ -17,11 +17,10 @@ public static class UnprivilegedCopy
         var dir = Directory.CreateTempSubdirectory("tcpq-nobody-");
         File.SetUnixFileMode(dir.FullName, (UnixFileMode)0b111_101_101);
         // The native build is one file; a framework-dependent one (TCPQ_BINARY) brings its dlls.
+        File.Copy(TcpqBinary.Path, Path.Combine(dir.FullName, "tcpq"));
         var from = Path.GetDirectoryName(TcpqBinary.Path)!;
-        foreach (var f in Directory.GetFiles(from, "tcpq*")
-                     .Concat(Directory.GetFiles(from, "System.CommandLine.dll"))
-                     .Concat(Directory.GetFiles(from, "HdrHistogram.dll")))
-            File.Copy(f, Path.Combine(dir.FullName, Path.GetFileName(f)));
+        foreach (var name in (string[])["tcpq.dll", "tcpq.runtimeconfig.json", "tcpq.deps.json", "System.CommandLine.dll", "HdrHistogram.dll"])
+            if (File.Exists(Path.Combine(from, name))) File.Copy(Path.Combine(from, name), Path.Combine(dir.FullName, name));
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { dir.Delete(recursive: true); } catch (IOException) { }
