@@ -32,6 +32,7 @@ public sealed class Tracer : IDisposable
     private readonly List<SafeBpfLinkHandle> _links = [];
     private BpfRingBuffer? _ring;
     private BpfMap? _lost;
+    private BpfMap? _uncounted;
     private IEventSink? _sink;
     private long _events;
 
@@ -102,6 +103,7 @@ public sealed class Tracer : IDisposable
         try { _object.Load(); }
         catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
         _lost = _object.FindMap("lost");
+        _uncounted = _object.FindMap("uncounted");
     }
 
     private void Attach()
@@ -138,6 +140,15 @@ public sealed class Tracer : IDisposable
 
     /// <summary>Events the kernel could not put into a full ring buffer, since start.</summary>
     public ulong LostEvents() => _lost?.SumPerCpu(0) ?? 0;
+
+    /// <summary>Verdicts on a SYN or ACK made without this CPU's TcpExt counters (they could not be
+    /// found in this kernel), since start: those rows are inferred and may differ from the kernel's
+    /// TcpExtListenDrops.</summary>
+    public ulong UncountedVerdicts() => _uncounted?.SumPerCpu(0) ?? 0;
+
+    /// <summary>A PREEMPT_RT kernel runs softirqs in preemptible threads: the per-CPU counter
+    /// deltas that make drop rows exact are then not proven to hold.</summary>
+    public static bool KernelIsRealtime => File.Exists("/sys/kernel/realtime") && File.ReadAllText("/sys/kernel/realtime").Trim() == "1";
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {
