@@ -31,4 +31,19 @@ public static class BpfPrograms
         names.Sort(StringComparer.Ordinal);
         return names;
     }
+
+    /// <summary>How many runs of the programs a process holds the kernel skipped because the same
+    /// program was already running on that CPU (bpf_prog_info.recursion_misses: a tracepoint hit
+    /// in a softirq that interrupted the program's run in process context).</summary>
+    public static long RecursionMisses(int pid)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(Shell.Run("bpftool", "-j", "prog", "show"));
+        long misses = 0;
+        foreach (var prog in doc.RootElement.EnumerateArray())
+        {
+            if (!prog.TryGetProperty("pids", out var pids) || !pids.EnumerateArray().Any(p => p.GetProperty("pid").GetInt32() == pid)) continue;
+            if (prog.TryGetProperty("recursion_misses", out var m)) misses += m.GetInt64();
+        }
+        return misses;
+    }
 }
