@@ -29,6 +29,15 @@ enum tcpq_reason {
 	TCPQ_REASON_SYN_QUEUE_FULL = TCPQ_REASON_BASE + 2,
 	TCPQ_REASON_PEER_RESET = TCPQ_REASON_BASE + 3,
 	TCPQ_REASON_PEER_CLOSED = TCPQ_REASON_BASE + 4,
+	/* issue #10: a row for every segment the kernel counts in TcpExtListenDrops */
+	TCPQ_REASON_COOKIE_ACK_OVERFLOW = TCPQ_REASON_BASE + 5, /* a SYN-cookie ACK: accept queue full,
+								 * no connection made */
+	TCPQ_REASON_LISTEN_DROP = TCPQ_REASON_BASE + 6, /* ListenDrops with neither queue full: no
+							 * memory, no route, the SYN backlog's last
+							 * quarter kept for proven peers... */
+	/* an `abort`: the kernel made a child socket (TcpPassiveOpens) and closed it before it was
+	 * established: another CPU made this connection's socket first, or it could not be set up */
+	TCPQ_REASON_CHILD_DISCARDED = TCPQ_REASON_BASE + 7,
 };
 
 /* The flags byte: which fields of an event hold a value. An enum, not #defines, so that the

@@ -108,6 +108,8 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_REASON_NONE"] = 0, ["TCPQ_REASON_ACCEPT_QUEUE_FULL"] = DropReasons.AcceptQueueFull,
             ["TCPQ_REASON_SYN_QUEUE_FULL"] = DropReasons.SynQueueFull, ["TCPQ_REASON_PEER_RESET"] = DropReasons.PeerReset,
             ["TCPQ_REASON_PEER_CLOSED"] = DropReasons.PeerClosed,
+            ["TCPQ_REASON_COOKIE_ACK_OVERFLOW"] = DropReasons.CookieAckOverflow, ["TCPQ_REASON_LISTEN_DROP"] = DropReasons.ListenDrop,
+            ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded,
         };
         var values = _btf.EnumValues("tcpq_reason");
         Assert.NotNull(values);
