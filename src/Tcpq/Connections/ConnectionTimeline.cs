@@ -163,6 +163,9 @@ public sealed class ConnectionTimeline
                 if (e.Has(EventFlags.Task)) { Pid = e.Pid; Comm = e.Comm; }
                 break;
             case EventKind.Abort:
+                // a child socket the kernel threw away before it was established (another CPU made
+                // this connection's socket first): the connection itself goes on to syn-aa and accept
+                if (e.Reason == DropReasons.ChildDiscarded) break;
                 AbortNs = e.TsNs;
                 AbortReason = e.Reason;
                 break;
