@@ -43,7 +43,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define KCAST(type, ptr) ((type *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(type)))
 
 /* Set by user space before load (struct tcpq_config in tcpq.h). */
-const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
+const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff, .mode = TCPQ_MODE_ROWS };
 
 /* Never read: the programs use these types only through locals and constants, which leave no
  * BTF, so these put them into the object's BTF, where tests/Tcpq.Tests/EventLayoutTests.cs
@@ -66,6 +66,8 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+#include "aggregates.h"
 
 struct conn_key {
 	__u8 saddr[16];
@@ -314,6 +316,10 @@ static __always_inline struct tcpq_event *reserve(void)
 #define WAKE_BAND 8192
 static __always_inline void submit(struct tcpq_event *e)
 {
+	if (!(cfg.mode & TCPQ_MODE_ROWS)) {
+		account(e);
+		return;
+	}
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
 	bpf_ringbuf_submit(e, avail >= mark && avail < mark + WAKE_BAND ? BPF_RB_FORCE_WAKEUP
@@ -338,14 +344,23 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 }
 
 /* A zeroed event of this kind for this connection, or NULL when the kind is not traced or the
- * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid. */
-static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
+ * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid.
+ * Rows go straight into the ring buffer; when only counted (serve, top), the event is built in
+ * the caller's `stack` slot and never leaves the kernel. */
+static __always_inline struct tcpq_event *new_event(struct tcpq_event *stack, __u8 kind,
+						    const struct conn_key *k, __u64 now)
 {
-	if (!kind_on(kind))
-		return NULL;
-	struct tcpq_event *e = reserve();
-	if (!e)
-		return NULL;
+	struct tcpq_event *e;
+	if (cfg.mode & TCPQ_MODE_ROWS) {
+		if (!kind_on(kind))
+			return NULL;
+		e = reserve();
+		if (!e)
+			return NULL;
+	} else {
+		e = stack;
+		__builtin_memset(e, 0, sizeof(*e));
+	}
 	e->ts_ns = now;
 	e->kind = kind;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
@@ -392,7 +407,8 @@ static __always_inline void read_queues(const struct inet_connection_sock *icsk,
 static __always_inline void emit_listener_event(const struct pending *p, __u8 kind, __u64 now,
 						__u32 reason)
 {
-	struct tcpq_event *e = new_event(kind, &p->key, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, kind, &p->key, now);
 	if (!e)
 		return;
 	set_queues(e, &p->qs);
@@ -426,7 +442,8 @@ static __always_inline void on_rst(struct pending *p, __u64 now)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
-	struct tcpq_event *e = new_event(TCPQ_ABORT, &p->key, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &p->key, now);
 	if (!e)
 		return;
 	set_queues(e, &p->qs);
@@ -705,7 +722,8 @@ static __always_inline void on_established(const struct sock *sk)
 		p->kind = 0;
 	}
 
-	struct tcpq_event *e = new_event(TCPQ_SYN_AA, &k, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_SYN_AA, &k, now);
 	if (!e)
 		return;
 	/* the queues as the final ACK arrived, as the seed printed them */
@@ -737,7 +755,8 @@ static __always_inline void on_queued_close(const struct sock *sk, int newstate)
 		return;
 	struct conn_val qv = *cv;
 
-	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, now);
 	if (!e)
 		return;
 	e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
@@ -765,7 +784,8 @@ static __always_inline void on_child_discarded(const struct sock *sk)
 		return;
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)sk, lport, &k);
-	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, bpf_ktime_get_ns());
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, bpf_ktime_get_ns());
 	if (!e)
 		return;
 	e->reason = TCPQ_REASON_CHILD_DISCARDED;
@@ -802,7 +822,8 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)req, req->__req_common.skc_num, &k);
 
-	struct tcpq_event *e = new_event(TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
 	if (!e)
 		return 0;
 	struct listener_queues qs;
@@ -859,7 +880,8 @@ static __always_inline int on_accept(long fd)
 		bpf_map_delete_elem(&queued, &sk_key);
 	}
 
-	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ACCEPT, &k, now);
 	if (!e)
 		return 0;
 	if (cv.established_ns)
@@ -871,6 +893,8 @@ static __always_inline int on_accept(long fd)
 	e->flags |= TCPQ_F_TASK;
 	/* last: after a helper call the compiler reloads what it wrote to the event */
 	e->pid = bpf_get_current_pid_tgid() >> 32;
+	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
+		account_syn_to_accept(e, now - cv.first_syn_ns);
 	submit(e);
 	return 0;
 }

@@ -140,6 +140,9 @@ public sealed class Tracer : IDisposable
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffer"); }
     }
 
+    /// <summary>A map of the loaded object, for readers of the kernel's aggregates.</summary>
+    internal BpfMap Map(string name) => _object.FindMap(name);
+
     /// <summary>Events the kernel could not put into a full ring buffer, since start.</summary>
     public ulong LostEvents() => _lost?.SumPerCpu(0) ?? 0;
 
