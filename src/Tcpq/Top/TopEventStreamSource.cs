@@ -35,17 +35,6 @@ internal sealed class TopEventStreamSource : IAggregateSource, IEventSink
         Tracker.OnEvent(in e);
     }
 
-    /// <summary>Loads and attaches the eBPF programs for these ports (every port when empty).</summary>
-    public static TopEventStreamSource Ebpf(IReadOnlyList<ushort> ports)
-    {
-        var source = new TopEventStreamSource(TraceCommand.LoadDropReasons());
-        var tracer = Tracer.Start(new TraceConfig(ports, null, TraceConfig.DefaultRingBufferKb), source);
-        source._owner = tracer;
-        source._pump = () => tracer.Poll(0);
-        source._lost = tracer.LostEvents;
-        return source;
-    }
-
     /// <summary>Samples sock_diag in this network namespace; what is there at the start is the baseline, not events.</summary>
     public static TopEventStreamSource Diag(IReadOnlyList<ushort> ports)
     {

@@ -1,4 +1,5 @@
 using Tcpq.Aggregates;
+using Tcpq.Bpf;
 using Tcpq.Commands;
 using Tcpq.Connections.Diagnosis;
 
@@ -18,13 +19,18 @@ public sealed class TopSource(IAggregateSource aggregates, IListenerDiagnosis? d
 /// the shared one, or for the kernel's aggregates, here.</summary>
 public static class TopSources
 {
+    /// <summary>eBPF: the kernel's own per-listener aggregates (no record per connection), with the
+    /// diagnosis built from them. diag: sock_diag sampled into events, counted and tracked.</summary>
     public static TopSource Open(TopOptions options)
     {
-        var source = options.Backend == TraceBackend.Diag
-            ? TopEventStreamSource.Diag(options.Ports)
-            : TopEventStreamSource.Ebpf(options.Ports);
-        var diagnosis = new TrackerDiagnosis(source.Tracker, source.Reasons, DiagnosisContext.FromProc());
-        string what = $"{(options.Backend == TraceBackend.Diag ? "diag (sampled, not exact)" : "ebpf")} · {PortList.Text(options.Ports)}";
-        return new TopSource(source, diagnosis, what);
+        if (options.Backend == TraceBackend.Diag)
+        {
+            var sampled = TopEventStreamSource.Diag(options.Ports);
+            var tracked = new TrackerDiagnosis(sampled.Tracker, sampled.Reasons, DiagnosisContext.FromProc());
+            return new TopSource(sampled, tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}");
+        }
+        var kernel = KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons());
+        var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc());
+        return new TopSource(new ObservedAggregateSource(kernel, diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}");
     }
 }
