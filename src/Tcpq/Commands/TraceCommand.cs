@@ -67,7 +67,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
     }
 
     /// <summary>Where eBPF cannot be used, says why and names the way that needs none.</summary>
-    private static T SuggestDiagOnFailure<T>(Func<T> start)
+    internal static T SuggestDiagOnFailure<T>(Func<T> start)
     {
         try
         {
@@ -79,7 +79,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         }
     }
 
-    private static DropReasons LoadDropReasons()
+    internal static DropReasons LoadDropReasons()
     {
         using var btf = KernelBtf.Open(KernelBtf.VmlinuxPath);
         var names = btf.EnumValues("skb_drop_reason")
