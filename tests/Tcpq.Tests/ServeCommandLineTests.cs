@@ -27,6 +27,8 @@ public class ServeCommandLineTests
     [InlineData("--listen", "nohost:80", "bad --listen")]
     [InlineData("--listen", "127.0.0.1:99999", "bad --listen")]
     [InlineData("--listen", "::1:9477", "bad --listen")]
+    [InlineData("--listen", "1.2.3:80", "bad --listen")]
+    [InlineData("--listen", "[::1]", "bad --listen")]
     [InlineData("--otlp-endpoint", "127.0.0.1:4318", "bad --otlp-endpoint")]
     [InlineData("--otlp-endpoint", "ftp://x/", "bad --otlp-endpoint")]
     [InlineData("--otlp-interval", "5", "--otlp-interval needs --otlp-endpoint")]
@@ -132,6 +134,14 @@ public class ServeCommandLineTests
         var at = (IPEndPoint)taken.LocalEndPoint!;
         var e = Assert.Throws<TcpqException>(() => MetricsHttpServer.Start(at, () => ""));
         Assert.StartsWith($"cannot listen on 127.0.0.1:{at.Port}: address already in use", e.Message);
+    }
+
+    [Fact]
+    public void A_second_server_on_the_same_port_is_refused_not_shared()
+    {
+        using var first = MetricsHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), () => "");
+        var e = Assert.Throws<TcpqException>(() => MetricsHttpServer.Start(first.Bound, () => ""));
+        Assert.Contains("address already in use", e.Message);
     }
 
     [Fact]

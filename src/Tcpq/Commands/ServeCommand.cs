@@ -16,10 +16,11 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
     public int Run()
     {
         using var lifetime = new CommandLifetime(options.DurationSeconds);
+        using var http = MetricsHttpServer.Bind(options.Listen); // a port in use fails before anything is loaded
         using var source = OpenSource(options);
         string backend = options.Backend == TraceBackend.Diag ? "diag" : "ebpf";
         var cache = new SnapshotCache(source, MaxSnapshotAge);
-        using var http = MetricsHttpServer.Start(options.Listen, () => PrometheusExposition.Write(cache.Read(), source.Reasons, backend));
+        http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend));
         using var otlp = options.OtlpEndpoint is { } endpoint
             ? new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, options.OtlpProtocol), options.OtlpProtocol,
                 options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend)

@@ -66,7 +66,8 @@ public sealed record ServeOptions(
         if (host.StartsWith('[') && host.EndsWith(']')) host = host[1..^1];
         else if (host.Contains(':')) host = "!"; // IPv6 needs brackets, or the port is ambiguous
         if (host == "localhost") host = "127.0.0.1";
-        if (!IPAddress.TryParse(host, out var address) || !ushort.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out ushort p))
+        bool dotted = host.Contains(':') || host.Count(c => c == '.') == 3; // not inet_aton's "1.2.3" = 1.2.0.3
+        if (!dotted || !IPAddress.TryParse(host, out var address) || !ushort.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out ushort p))
             throw new TcpqException(ExitCode.Usage, $"bad --listen '{text}': ADDRESS:PORT, e.g. 127.0.0.1:{DefaultPort}, [::1]:{DefaultPort} or 0.0.0.0:{DefaultPort} (an IP address, a port 0..65535)");
         return new IPEndPoint(address, p);
     }

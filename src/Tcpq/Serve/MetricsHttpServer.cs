@@ -17,8 +17,10 @@ public sealed class MetricsHttpServer : IDisposable
     private const int MaxConcurrent = 8;
     private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
 
+    private const int SolSocket = 1, SoReuseAddr = 2; // <sys/socket.h>
+
     private readonly Socket _socket;
-    private readonly Func<string> _metrics;
+    private Func<string> _metrics = () => "";
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _slots = new(MaxConcurrent);
     private Task? _accepting;
@@ -27,21 +29,23 @@ public sealed class MetricsHttpServer : IDisposable
     public long Scrapes => Interlocked.Read(ref _scrapes);
     private long _scrapes;
 
-    private MetricsHttpServer(Socket socket, Func<string> metrics)
+    private MetricsHttpServer(Socket socket)
     {
         _socket = socket;
-        _metrics = metrics;
         Bound = (IPEndPoint)socket.LocalEndPoint!;
     }
 
-    /// <summary>Binds and listens (port 0: a free port, see <see cref="Bound"/>); serving starts at once.</summary>
-    public static MetricsHttpServer Start(IPEndPoint at, Func<string> metrics)
+    /// <summary>Binds and listens (port 0: a free port, see <see cref="Bound"/>), so that a port in
+    /// use is known before anything is loaded; connections wait in the backlog until <see cref="Serve"/>.</summary>
+    public static MetricsHttpServer Bind(IPEndPoint at)
     {
         var socket = new Socket(at.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             if (at.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = at.Address.Equals(IPAddress.IPv6Any);
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone (a restart need not wait out TIME_WAIT): .NET's ReuseAddress also
+            // sets SO_REUSEPORT, with which a second tcpq serve would share the port silently.
+            socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             socket.Bind(at);
             socket.Listen(64);
         }
@@ -50,10 +54,18 @@ public sealed class MetricsHttpServer : IDisposable
             socket.Dispose();
             throw new TcpqException(ExitCode.Failure, $"cannot listen on {Text(at)}: {e.Message.ToLowerInvariant()}");
         }
-        var server = new MetricsHttpServer(socket, metrics);
-        server._accepting = Task.Run(server.AcceptLoop);
-        return server;
+        return new MetricsHttpServer(socket);
     }
+
+    /// <summary>Starts answering, with <paramref name="metrics"/> as the body of /metrics.</summary>
+    public MetricsHttpServer Serve(Func<string> metrics)
+    {
+        _metrics = metrics;
+        _accepting ??= Task.Run(AcceptLoop);
+        return this;
+    }
+
+    public static MetricsHttpServer Start(IPEndPoint at, Func<string> metrics) => Bind(at).Serve(metrics);
 
     /// <summary>host:port, IPv6 in brackets.</summary>
     public static string Text(IPEndPoint e) =>
