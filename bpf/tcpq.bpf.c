@@ -4,8 +4,10 @@
  *   cgroup_skb/ingress      SYN / final ACK / RST arriving at a listener: queue lengths as the
  *                           packet arrives (the seed's tcp_conn_request probe), `syn`, `abort`
  *   tp_btf/consume_skb      right after the listener processed that SYN or ACK, on the same
- *   tp_btf/kfree_skb        CPU: was it dropped (sk_drops rose, or a drop reason), or cookied?
- *   tp_btf/inet_sock_set_state  SYN_RECV -> ESTABLISHED (`syn-aa`), reset/closed while queued
+ *   tp_btf/kfree_skb        CPU: what this CPU's TcpExt counters say the kernel did with it
+ *                           (dropped, refused, cookied), or a drop reason before the listener
+ *   tp_btf/inet_sock_set_state  SYN_RECV -> ESTABLISHED (`syn-aa`), reset/closed while queued,
+ *                           a child socket discarded before it was established
  *   tp_btf/tcp_retransmit_synack
  *   tracepoint/syscalls/sys_exit_accept{,4}   the process that accepted it
  *
@@ -41,7 +43,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define KCAST(type, ptr) ((type *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(type)))
 
 /* Set by user space before load (struct tcpq_config in tcpq.h). */
-const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff };
+const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff, .mode = TCPQ_MODE_ROWS };
 
 /* Never read: the programs use these types only through locals and constants, which leave no
  * BTF, so these put them into the object's BTF, where tests/Tcpq.Tests/EventLayoutTests.cs
@@ -65,6 +67,8 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+#include "aggregates.h"
+
 struct conn_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -81,6 +85,8 @@ struct conn_val {
 	__u64 established_ns;
 	__u32 attempts;
 	__u32 state;
+	__u32 ack_drops;  /* segments of this handshake the listener refused (ack-drop's Attempt) */
+	__u32 pad;
 };
 
 /* One entry per half-open connection, by 4-tuple, from its first SYN until it is established
@@ -106,6 +112,147 @@ struct {
 	__type(value, struct conn_val);
 } queued SEC(".maps");
 
+/* ---- the kernel's own verdict: this CPU's TcpExt counters (issue #10) ----
+ *
+ * The kernel counts a listen drop per segment (tcp_listendrop(): the listener's sk_drops and
+ * LINUX_MIB_LISTENDROPS), on paths that mostly leave no drop reason: tcp_conn_request() refuses
+ * a SYN and the SYN is consume_skb()ed; tcp_check_req() -> syn_recv_sock() refuses a final ACK,
+ * a data segment or a retransmitted ACK on a request socket (TCP_LISTEN_OVERFLOW); a SYN-cookie
+ * ACK refused in cookie_v4/v6_check() -> tcp_get_cookie_sock() is freed as NO_SOCKET. The
+ * listener's sk_drops cannot tell them apart and is shared by every CPU: its delta over one
+ * segment also holds another CPU's drop.
+ *
+ * The netns's MIB counters are per CPU (net->mib.net_statistics, struct linux_mib), bumped with
+ * __this_cpu_inc() by the CPU that processes the segment. A CPU's softirq processes one segment
+ * from our ingress hook (tcp_filter() in tcp_v4_rcv()/tcp_v6_rcv()) to its free without anything
+ * else on that CPU in between: BH are off and, outside PREEMPT_RT, nothing preempts it (hard
+ * interrupts do not touch these counters; a SYN-ACK or RST the segment causes is queued to the
+ * backlog, processed after). So THIS CPU's delta of LINUX_MIB_LISTENDROPS (and friends) between
+ * the hook and the free is what the kernel counted for that very segment: exact, not inferred.
+ *
+ * Assumes: not PREEMPT_RT (user space says so if it is); the LINUX_MIB_* indices, taken from
+ * vmlinux.h at build time, are the UAPI enum of include/uapi/linux/snmp.h, only ever appended
+ * to (checked here against the running kernel's size of linux_mib.mibs); a per-CPU pointer is
+ * base + __per_cpu_offset[cpu]. This kernel's BTF has no percpu type tags and its kallsyms no
+ * __per_cpu_offset, so bpf_this_cpu_ptr() cannot be used: the offset is found once per CPU from
+ * cpu_mibs below, a per-CPU array whose value for this CPU (bpf_map_lookup_elem()) minus its
+ * per-CPU base (bpf_array.pptrs[0]) IS this CPU's offset. The counters are then plain loads
+ * through bpf_rdonly_cast() (a fault reads 0).
+ * When the counters cannot be found, the verdict falls back to the inference from sk_drops and
+ * the cookie rule, and counts itself in `uncounted`: user space says so on stderr, once. */
+struct mib_snap {
+	__u32 listendrops;  /* LINUX_MIB_LISTENDROPS: TcpExtListenDrops, what the rows add up to */
+	__u32 overflows;    /* LINUX_MIB_LISTENOVERFLOWS: the accept queue was full */
+	__u32 reqqfulldrop; /* LINUX_MIB_TCPREQQFULLDROP: the SYN queue was full, no cookies */
+	__u32 cookiessent;  /* LINUX_MIB_SYNCOOKIESSENT: the SYN was answered with a cookie */
+	__u32 cookiesrecv;  /* LINUX_MIB_SYNCOOKIESRECV: the ACK carried a valid cookie */
+};
+
+#define MIB_UNKNOWN 0 /* not yet looked for on this CPU */
+#define MIB_FOUND 1
+#define MIB_NONE 2    /* cannot be found: fall back */
+
+/* Per CPU: its per-CPU offset, and this CPU's struct linux_mib of the last netns seen (by
+ * net_cookie, which is never reused), kept as numbers: a pointer loaded from a kernel struct
+ * cannot take a 64-bit offset in the verifier's eyes. */
+struct cpu_mib {
+	__u64 off;
+	__u64 net_cookie;
+	__u64 mib;
+	__u32 state;      /* MIB_* */
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_mib);
+} cpu_mibs SEC(".maps");
+
+/* Verdicts made without the counters, per CPU: user space reports them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} uncounted SEC(".maps");
+
+/* SYNs whose verdict was missed, per CPU: user space reports them. A SYN is always freed in the
+ * window (consume_skb() after tcp_conn_request(), kfree_skb() for a drop before it), so a SYN
+ * still pending when the next segment arrives, or found stale, means its free was not seen: the
+ * kernel skipped our tp_btf program because it was already running on this CPU (an interrupt's
+ * softirq nested in a run of it in process context: bpf_prog_info.recursion_misses), or the
+ * vCPU stalled for longer than PENDING_STALE_NS in the window. An ACK may legitimately be
+ * freed later (queued to a busy child's backlog), so only SYNs are counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} missed SEC(".maps");
+
+static __always_inline void count(void *map)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(map, &zero);
+	if (n)
+		*n += 1;
+}
+
+/* The highest LINUX_MIB_* index read: the running kernel's linux_mib must hold it. */
+#define MIB_HIGHEST LINUX_MIB_TCPREQQFULLDROP
+
+static __always_inline bool find_cpu_offset(struct cpu_mib *c)
+{
+	if (MIB_HIGHEST >= bpf_core_field_size(struct linux_mib, mibs) / sizeof(unsigned long) ||
+	    !bpf_core_field_exists(struct bpf_array, pptrs)) {
+		c->state = MIB_NONE;
+		return false;
+	}
+	/* both pointers as numbers: copied, so the verifier sees scalars */
+	__u64 mine = 0, base = 0;
+	if (bpf_probe_read_kernel(&mine, sizeof(mine), &c) ||
+	    bpf_probe_read_kernel(&base, sizeof(base), &KCAST(struct bpf_array, &cpu_mibs)->pptrs[0]) ||
+	    !base || mine < base) {
+		c->state = MIB_NONE;
+		return false;
+	}
+	c->off = mine - base;
+	c->state = MIB_FOUND;
+	return true;
+}
+
+/* The address of this CPU's struct linux_mib of a netns, or 0 when it cannot be found. */
+static __always_inline __u64 this_cpu_mib(const struct net *net)
+{
+	__u32 zero = 0;
+	struct cpu_mib *c = bpf_map_lookup_elem(&cpu_mibs, &zero);
+	if (!c || c->state == MIB_NONE)
+		return 0;
+	if (c->state == MIB_UNKNOWN && !find_cpu_offset(c))
+		return 0;
+	struct net *n = KCAST(struct net, net);
+	__u64 cookie = n->net_cookie;
+	if (c->net_cookie != cookie || !c->mib) {
+		__u64 base = 0;
+		if (bpf_probe_read_kernel(&base, sizeof(base), &n->mib.net_statistics) || !base)
+			return 0;
+		c->net_cookie = cookie;
+		c->mib = base + c->off;
+	}
+	return c->mib;
+}
+
+static __always_inline void read_mib(__u64 addr, struct mib_snap *m)
+{
+	struct linux_mib *mib = KCAST(struct linux_mib, addr);
+	m->listendrops = mib->mibs[LINUX_MIB_LISTENDROPS];
+	m->overflows = mib->mibs[LINUX_MIB_LISTENOVERFLOWS];
+	m->reqqfulldrop = mib->mibs[LINUX_MIB_TCPREQQFULLDROP];
+	m->cookiessent = mib->mibs[LINUX_MIB_SYNCOOKIESSENT];
+	m->cookiesrecv = mib->mibs[LINUX_MIB_SYNCOOKIESRECV];
+}
+
 /* A listener's queues at one moment: the fields behind TCPQ_F_QUEUES and TCPQ_F_DROPS. */
 struct listener_queues {
 	__u32 q0, q, qmax, drops;
@@ -123,6 +270,8 @@ struct pending {
 	__u8 kind;        /* 0, TCPQ_SYN or TCPQ_SYN_AA (a final ACK) */
 	__u8 syncookies;
 	__u8 pad[2];
+	__u64 mib;        /* this CPU's struct linux_mib of the listener's netns, 0 if unknown */
+	struct mib_snap m; /* its counters as the segment arrived */
 };
 struct pending pendings[TCPQ_MAX_CPUS];
 
@@ -167,6 +316,10 @@ static __always_inline struct tcpq_event *reserve(void)
 #define WAKE_BAND 8192
 static __always_inline void submit(struct tcpq_event *e)
 {
+	if (!(cfg.mode & TCPQ_MODE_ROWS)) {
+		account(e);
+		return;
+	}
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
 	bpf_ringbuf_submit(e, avail >= mark && avail < mark + WAKE_BAND ? BPF_RB_FORCE_WAKEUP
@@ -191,14 +344,23 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 }
 
 /* A zeroed event of this kind for this connection, or NULL when the kind is not traced or the
- * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid. */
-static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
+ * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid.
+ * Rows go straight into the ring buffer; when only counted (serve, top), the event is built in
+ * the caller's `stack` slot and never leaves the kernel. */
+static __always_inline struct tcpq_event *new_event(struct tcpq_event *stack, __u8 kind,
+						    const struct conn_key *k, __u64 now)
 {
-	if (!kind_on(kind))
-		return NULL;
-	struct tcpq_event *e = reserve();
-	if (!e)
-		return NULL;
+	struct tcpq_event *e;
+	if (cfg.mode & TCPQ_MODE_ROWS) {
+		if (!kind_on(kind))
+			return NULL;
+		e = reserve();
+		if (!e)
+			return NULL;
+	} else {
+		e = stack;
+		__builtin_memset(e, 0, sizeof(*e));
+	}
 	e->ts_ns = now;
 	e->kind = kind;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
@@ -245,7 +407,8 @@ static __always_inline void read_queues(const struct inet_connection_sock *icsk,
 static __always_inline void emit_listener_event(const struct pending *p, __u8 kind, __u64 now,
 						__u32 reason)
 {
-	struct tcpq_event *e = new_event(kind, &p->key, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, kind, &p->key, now);
 	if (!e)
 		return;
 	set_queues(e, &p->qs);
@@ -279,7 +442,8 @@ static __always_inline void on_rst(struct pending *p, __u64 now)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
-	struct tcpq_event *e = new_event(TCPQ_ABORT, &p->key, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &p->key, now);
 	if (!e)
 		return;
 	set_queues(e, &p->qs);
@@ -352,12 +516,101 @@ int tcpq_ingress(struct __sk_buff *skb)
 	} else {
 		return 1;
 	}
+	/* last: nothing above moves the counters */
+	p.mib = this_cpu_mib(tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net);
+	if (p.mib)
+		read_mib(p.mib, &p.m);
 	__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+	if (pendings[cpu].kind == TCPQ_SYN)
+		count(&missed);
 	pendings[cpu] = p;
 	return 1;
 }
 
 /* ---- the verdict: the listener has processed the packet and frees it ---- */
+
+/* What the counters say: one row per segment the kernel counted in TcpExtListenDrops, and a
+ * syn-cookie row per SyncookiesSent. */
+static __always_inline void counted_verdict(struct pending *p, __u8 kind, __u64 now,
+					    __u32 reason, bool freed_with_reason, bool unspecified)
+{
+	struct mib_snap m;
+	read_mib(p->mib, &m);
+	bool dropped = m.listendrops != p->m.listendrops;
+	bool overflow = m.overflows != p->m.overflows;
+
+	if (kind == TCPQ_SYN_AA) {
+		/* a final ACK, a data segment or a retransmitted ACK the listener refused: on a
+		 * request socket (tcp_check_req -> syn_recv_sock), or carrying a SYN cookie
+		 * (cookie_v4/v6_check -> tcp_get_cookie_sock -> syn_recv_sock). The kernel counts
+		 * each such segment: so does tcpq, Attempt = the n-th of this handshake. */
+		if (!dropped)
+			return;
+		__u32 why = !overflow ? TCPQ_REASON_LISTEN_DROP
+			    : m.cookiesrecv != p->m.cookiesrecv ? TCPQ_REASON_COOKIE_ACK_OVERFLOW
+								 : TCPQ_REASON_ACCEPT_QUEUE_FULL;
+		struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
+		p->attempt = 1;
+		if (cv) {
+			p->attempt = ++cv->ack_drops;
+			p->first_ns = cv->first_syn_ns; /* Wait us: since the first SYN */
+		}
+		emit_listener_event(p, TCPQ_ACK_DROP, now, why);
+		return;
+	}
+
+	if (dropped) {
+		/* tcp_conn_request() refused it (consumed, no drop reason): the accept queue
+		 * (ListenOverflows), the SYN queue without cookies (TCPReqQFullDrop), or else */
+		__u32 why = overflow ? TCPQ_REASON_ACCEPT_QUEUE_FULL
+			    : m.reqqfulldrop != p->m.reqqfulldrop ? TCPQ_REASON_SYN_QUEUE_FULL
+								   : TCPQ_REASON_LISTEN_DROP;
+		emit_listener_event(p, TCPQ_SYN_DROP, now, why);
+	} else if (freed_with_reason && !unspecified) {
+		/* dropped before the listener took it (filter, checksum, xfrm, MD5/AO...): a
+		 * drop, but not one the kernel counts in ListenDrops */
+		emit_listener_event(p, TCPQ_SYN_DROP, now, reason);
+	} else if (m.cookiessent != p->m.cookiessent) {
+		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);
+	}
+}
+
+/* Without the counters: inferred from the listener's sk_drops (shared by every CPU, so now and
+ * then another CPU's drop) and the kernel's cookie rule on values read at the SYN. Refused
+ * SYN-cookie ACKs have no row here. */
+static __always_inline void inferred_verdict(struct pending *p, __u8 kind, __u64 now,
+					     __u32 reason, bool freed_with_reason, bool unspecified)
+{
+	count(&uncounted);
+	struct inet_connection_sock *lsk = KCAST(struct inet_connection_sock, p->listener);
+	__u32 drops = lsk->icsk_inet.sk.sk_drops.counter;
+	bool listener_dropped = !freed_with_reason && drops != p->qs.drops;
+	p->qs.drops = drops;
+
+	if (kind == TCPQ_SYN_AA) {
+		/* only the accept queue's overflow: other reasons (TCP_FLAGS for an ACK that
+		 * matches no handshake, ...) are not a handshake the listener dropped */
+		if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
+			emit_listener_event(p, TCPQ_ACK_DROP, now, TCPQ_REASON_ACCEPT_QUEUE_FULL);
+		return;
+	}
+
+	__u32 q0_after = lsk->icsk_accept_queue.qlen.counter;
+	if (freed_with_reason && !unspecified) {
+		emit_listener_event(p, TCPQ_SYN_DROP, now, reason);
+	} else if (listener_dropped) {
+		/* tcp_conn_request() tests the accept queue with sk_acceptq_is_full(): Q > Qmax */
+		emit_listener_event(p, TCPQ_SYN_DROP, now,
+				    p->qs.q > p->qs.qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
+							 : TCPQ_REASON_SYN_QUEUE_FULL);
+	} else if (!freed_with_reason &&
+		   (p->syncookies == 2 ||
+		    (p->syncookies == 1 && p->qs.q0 >= p->qs.qmax && q0_after <= p->qs.q0))) {
+		/* tcp_conn_request(): want_cookie when syncookies=2, or =1 and the SYN queue is
+		 * full; a cookie adds no request socket, so Q0 did not grow */
+		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);
+	}
+}
 
 static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 {
@@ -367,6 +620,8 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	if (now - p->ts > PENDING_STALE_NS) {
+		if (p->kind == TCPQ_SYN)
+			count(&missed);
 		p->kind = 0;
 		return 0;
 	}
@@ -378,41 +633,13 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 	p->kind = 0;
 	/* SKB_NOT_DROPPED_YET (0) and SKB_CONSUMED, the reasons up to SKB_CONSUMED, are no drop.
 	 * tcp_v4_rcv() frees a retransmitted SYN or duplicate ACK that an existing request socket
-	 * answered with NOT_SPECIFIED (and bumps sk_drops): that is no drop either. A SYN the
-	 * listener refused in tcp_conn_request() is consumed, with sk_drops and TcpExtListenDrops
-	 * raised. */
+	 * answered with NOT_SPECIFIED (and bumps sk_drops): that is no drop either. */
 	bool freed_with_reason = reason > bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
 	bool unspecified = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
-	struct inet_connection_sock *lsk = KCAST(struct inet_connection_sock, p->listener);
-	__u32 drops = lsk->icsk_inet.sk.sk_drops.counter;
-	__u32 drops_before = p->qs.drops;
-	bool listener_dropped = !freed_with_reason && drops != drops_before;
-	p->qs.drops = drops;
-
-	if (kind == TCPQ_SYN_AA) {
-		/* only the accept queue's overflow: other reasons (TCP_FLAGS for an ACK that
-		 * matches no handshake, ...) are not a handshake the listener dropped */
-		if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
-			emit_listener_event(p, TCPQ_ACK_DROP, now, reason);
-		return 0;
-	}
-
-	__u32 q0_after = lsk->icsk_accept_queue.qlen.counter;
-	if (freed_with_reason && !unspecified) {
-		emit_listener_event(p, TCPQ_SYN_DROP, now, reason);
-	} else if (listener_dropped) {
-		/* tcp_conn_request() dropped it without a drop reason: the kernel tests the
-		 * accept queue with sk_acceptq_is_full(): Q > Qmax */
-		emit_listener_event(p, TCPQ_SYN_DROP, now,
-				    p->qs.q > p->qs.qmax ? TCPQ_REASON_ACCEPT_QUEUE_FULL
-							 : TCPQ_REASON_SYN_QUEUE_FULL);
-	} else if (!freed_with_reason &&
-		   (p->syncookies == 2 ||
-		    (p->syncookies == 1 && p->qs.q0 >= p->qs.qmax && q0_after <= p->qs.q0))) {
-		/* tcp_conn_request(): want_cookie when syncookies=2, or =1 and the SYN queue is
-		 * full; a cookie adds no request socket, so Q0 did not grow */
-		emit_listener_event(p, TCPQ_SYN_COOKIE, now, 0);
-	}
+	if (p->mib)
+		counted_verdict(p, kind, now, reason, freed_with_reason, unspecified);
+	else
+		inferred_verdict(p, kind, now, reason, freed_with_reason, unspecified);
 	return 0;
 }
 
@@ -495,7 +722,8 @@ static __always_inline void on_established(const struct sock *sk)
 		p->kind = 0;
 	}
 
-	struct tcpq_event *e = new_event(TCPQ_SYN_AA, &k, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_SYN_AA, &k, now);
 	if (!e)
 		return;
 	/* the queues as the final ACK arrived, as the seed printed them */
@@ -527,13 +755,45 @@ static __always_inline void on_queued_close(const struct sock *sk, int newstate)
 		return;
 	struct conn_val qv = *cv;
 
-	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, now);
 	if (!e)
 		return;
 	e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
 	set_wait(e, qv.established_ns);
 	if (qv.attempts)
 		set_attempt(e, qv.attempts);
+	submit(e);
+}
+
+/* A child socket closed in SYN_RECV, before it was established and with no struct socket: the
+ * kernel made it for a handshake (tcp_create_openreq_child() counts TcpPassiveOpens) and threw it
+ * away. tcp_v4/v6_syn_recv_sock(): inet_ehash_nolisten() found the request socket already gone
+ * (own_req false: two segments of one handshake, on two CPUs, each made a child; the other one's
+ * child is the connection) or a socket of the same 4-tuple already hashed (found_dup_sk, a
+ * SYN-cookie ACK), and set it TCP_CLOSE; or it could not set the child up (no route, no port,
+ * no memory: tcp_done(), and the segment counts in ListenDrops). Without this row, syn-aa falls
+ * short of TcpPassiveOpens by these. An `abort` that does not end the connection: in the race,
+ * the other child goes on to syn-aa. */
+static __always_inline void on_child_discarded(const struct sock *sk)
+{
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return;
+	__u16 lport = local_port(sk);
+	if (!port_traced(lport))
+		return;
+	struct conn_key k = {};
+	key_from_common((const struct sock_common *)sk, lport, &k);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, bpf_ktime_get_ns());
+	if (!e)
+		return;
+	e->reason = TCPQ_REASON_CHILD_DISCARDED;
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
+	if (cv && !(cv->state & CONN_ABORTED)) {
+		set_wait(e, cv->first_syn_ns);
+		set_attempt(e, cv->attempts);
+	}
 	submit(e);
 }
 
@@ -549,6 +809,8 @@ int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const in
 	if (oldstate == TCP_ESTABLISHED && (newstate == TCP_CLOSE || newstate == TCP_CLOSE_WAIT) &&
 	    !sk->sk_socket)
 		on_queued_close(sk, newstate);
+	else if (oldstate == TCP_SYN_RECV && newstate == TCP_CLOSE && !sk->sk_socket)
+		on_child_discarded(sk);
 	return 0;
 }
 
@@ -560,7 +822,8 @@ int BPF_PROG(tcpq_synack_retrans, const struct sock *sk, const struct request_so
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)req, req->__req_common.skc_num, &k);
 
-	struct tcpq_event *e = new_event(TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
 	if (!e)
 		return 0;
 	struct listener_queues qs;
@@ -617,7 +880,8 @@ static __always_inline int on_accept(long fd)
 		bpf_map_delete_elem(&queued, &sk_key);
 	}
 
-	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_event(&ev, TCPQ_ACCEPT, &k, now);
 	if (!e)
 		return 0;
 	if (cv.established_ns)
@@ -629,6 +893,8 @@ static __always_inline int on_accept(long fd)
 	e->flags |= TCPQ_F_TASK;
 	/* last: after a helper call the compiler reloads what it wrote to the event */
 	e->pid = bpf_get_current_pid_tgid() >> 32;
+	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
+		account_syn_to_accept(e, now - cv.first_syn_ns);
 	submit(e);
 	return 0;
 }

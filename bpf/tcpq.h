@@ -29,6 +29,15 @@ enum tcpq_reason {
 	TCPQ_REASON_SYN_QUEUE_FULL = TCPQ_REASON_BASE + 2,
 	TCPQ_REASON_PEER_RESET = TCPQ_REASON_BASE + 3,
 	TCPQ_REASON_PEER_CLOSED = TCPQ_REASON_BASE + 4,
+	/* issue #10: a row for every segment the kernel counts in TcpExtListenDrops */
+	TCPQ_REASON_COOKIE_ACK_OVERFLOW = TCPQ_REASON_BASE + 5, /* a SYN-cookie ACK: accept queue full,
+								 * no connection made */
+	TCPQ_REASON_LISTEN_DROP = TCPQ_REASON_BASE + 6, /* ListenDrops with neither queue full: no
+							 * memory, no route, the SYN backlog's last
+							 * quarter kept for proven peers... */
+	/* an `abort`: the kernel made a child socket (TcpPassiveOpens) and closed it before it was
+	 * established: another CPU made this connection's socket first, or it could not be set up */
+	TCPQ_REASON_CHILD_DISCARDED = TCPQ_REASON_BASE + 7,
 };
 
 /* The flags byte: which fields of an event hold a value. An enum, not #defines, so that the
@@ -65,6 +74,48 @@ struct tcpq_event {
 	char comm[TCPQ_COMM_LEN];
 };
 
+/* ---- per-listener aggregates in the kernel (bpf/aggregates.h; src/Tcpq/Aggregates/) ---- */
+
+#define TCPQ_AGG_BUCKETS 32
+
+/* A listener: its network namespace, local address (16 bytes, IPv4-mapped) and port. */
+struct tcpq_agg_listener {
+	__u8 addr[16];
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+/* One exact counter: events of this kind and reason at this listener (for `syn`, reason 1 is a
+ * client retry, 0 a first SYN). */
+struct tcpq_agg_counter_key {
+	struct tcpq_agg_listener listener;
+	__u32 kind;
+	__u32 reason;
+};
+
+/* Durations in power-of-two microsecond buckets (bucket k: [2^(k-1), 2^k) us). */
+struct tcpq_agg_hist {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 buckets[TCPQ_AGG_BUCKETS];
+};
+
+/* Per listener, per CPU: the queues at this CPU's last event that carried them, peaks, latencies. */
+struct tcpq_agg_stats {
+	__u64 last_ns;
+	__u32 q0, q, qmax, peak_q, peak_q0, pad;
+	struct tcpq_agg_hist handshake;     /* first SYN -> syn-aa */
+	struct tcpq_agg_hist queue_wait;    /* syn-aa -> accept */
+	struct tcpq_agg_hist syn_to_accept; /* first SYN -> accept */
+};
+
+/* What the programs do with an event: write it to the ring buffer (trace), count it (serve, top). */
+enum tcpq_mode {
+	TCPQ_MODE_ROWS = 0x1,
+	TCPQ_MODE_AGGREGATE = 0x2,
+};
+
 #define TCPQ_MAX_PORTS 64
 
 /* What the programs filter on: the read-only global `cfg`, written into .rodata by user space
@@ -72,6 +123,8 @@ struct tcpq_event {
 struct tcpq_config {
 	__u32 nports;           /* 0: every port */
 	__u32 kinds;            /* bit (1 << kind) set: emit that kind */
+	__u32 mode;             /* enum tcpq_mode bits */
+	__u32 pad;
 	__u16 ports[TCPQ_MAX_PORTS];
 };
 

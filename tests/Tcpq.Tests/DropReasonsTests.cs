@@ -16,6 +16,9 @@ public class DropReasonsTests
     [InlineData(DropReasons.SynQueueFull, "syn-queue-full")]
     [InlineData(DropReasons.PeerReset, "peer-reset")]
     [InlineData(DropReasons.PeerClosed, "peer-closed")]
+    [InlineData(DropReasons.CookieAckOverflow, "cookie-ack-overflow")]
+    [InlineData(DropReasons.ListenDrop, "listen-drop")]
+    [InlineData(DropReasons.ChildDiscarded, "child-discarded")]
     public void Tcpqs_own_reasons_have_fixed_names(uint reason, string expected)
     {
         Assert.Equal(expected, Kernel.Name(reason));

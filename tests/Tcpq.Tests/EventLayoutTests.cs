@@ -39,7 +39,7 @@ public sealed class EventLayoutTests : IDisposable
 
     private static readonly Dictionary<string, string> ConfigFields = new()
     {
-        ["nports"] = "NPorts", ["kinds"] = "Kinds", ["ports"] = "Ports",
+        ["nports"] = "NPorts", ["kinds"] = "Kinds", ["mode"] = "Mode", ["pad"] = "Pad", ["ports"] = "Ports",
     };
 
     private void AssertSameLayout<T>(string cStruct, Dictionary<string, string> names) where T : struct
@@ -67,6 +67,20 @@ public sealed class EventLayoutTests : IDisposable
     public void The_rodata_config_is_laid_out_as_struct_tcpq_config()
     {
         AssertSameLayout<TraceConfig.RodataConfig>("tcpq_config", ConfigFields);
+    }
+
+    [Fact]
+    public void The_kernel_aggregates_are_laid_out_as_their_structs()
+    {
+        AssertSameLayout<KernelAggregates.ListenerKey>("tcpq_agg_listener", new() { ["addr"] = "Address", ["netns"] = "NetNs", ["port"] = "Port", ["pad"] = "Pad" });
+        AssertSameLayout<KernelAggregates.CounterKey>("tcpq_agg_counter_key", new() { ["listener"] = "Listener", ["kind"] = "Kind", ["reason"] = "Reason" });
+        AssertSameLayout<KernelAggregates.Histogram>("tcpq_agg_hist", new() { ["count"] = "Count", ["sum_ns"] = "SumNs", ["buckets"] = "Buckets" });
+        AssertSameLayout<KernelAggregates.Stats>("tcpq_agg_stats", new()
+        {
+            ["last_ns"] = "LastNs", ["q0"] = "Q0", ["q"] = "Q", ["qmax"] = "QMax", ["peak_q"] = "PeakQ", ["peak_q0"] = "PeakQ0", ["pad"] = "Pad",
+            ["handshake"] = "Handshake", ["queue_wait"] = "QueueWait", ["syn_to_accept"] = "SynToAccept",
+        });
+        Assert.Equal(Tcpq.Aggregates.Log2Histogram.Buckets, KernelAggregates.Buckets);
     }
 
     [Fact]
@@ -108,6 +122,8 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_REASON_NONE"] = 0, ["TCPQ_REASON_ACCEPT_QUEUE_FULL"] = DropReasons.AcceptQueueFull,
             ["TCPQ_REASON_SYN_QUEUE_FULL"] = DropReasons.SynQueueFull, ["TCPQ_REASON_PEER_RESET"] = DropReasons.PeerReset,
             ["TCPQ_REASON_PEER_CLOSED"] = DropReasons.PeerClosed,
+            ["TCPQ_REASON_COOKIE_ACK_OVERFLOW"] = DropReasons.CookieAckOverflow, ["TCPQ_REASON_LISTEN_DROP"] = DropReasons.ListenDrop,
+            ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded,
         };
         var values = _btf.EnumValues("tcpq_reason");
         Assert.NotNull(values);

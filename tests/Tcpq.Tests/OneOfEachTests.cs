@@ -38,6 +38,9 @@ public class OneOfEachTests
     [InlineData("syn-queue-full")]
     [InlineData("peer-reset")]
     [InlineData("peer-closed")]
+    [InlineData("cookie-ack-overflow")]
+    [InlineData("listen-drop")]
+    [InlineData("child-discarded")]
     public void Tcpqs_own_reason_names_read_back_to_the_value_they_were_written_from(string name)
     {
         Assert.True(DropReasons.TryParseOwn(Encoding.UTF8.GetBytes(name), out uint value));

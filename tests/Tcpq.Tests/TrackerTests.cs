@@ -127,6 +127,19 @@ public class TrackerTests
     }
 
     [Fact]
+    public void A_discarded_child_socket_does_not_end_its_connection()
+    {
+        var s = new Scenario()
+            .Syn("10.0.5.3", 40300, 0, 1, (0, 0, 8))
+            .Abort("10.0.5.3", 40300, 0.1, 0, reason: DropReasons.ChildDiscarded)
+            .Established("10.0.5.3", 40300, 0.1, 0, 1, (1, 0, 8))
+            .Accept("10.0.5.3", 40300, 5, 0.1);
+        var port = Assert.Single(s.Summarize().Ports);
+        Assert.Equal((1L, 1L, 1L, 0L), (port.Connections, port.Established, port.Accepted, port.Aborted));
+        Assert.Equal(1, port.Aborts["child-discarded"]);
+    }
+
+    [Fact]
     public void An_accept_long_after_its_connections_abort_joins_that_connection()
     {
         // reset by the client while queued at 100 ms; the kernel keeps it in the accept queue and

@@ -18,12 +18,16 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
     /// <summary>In 64-bit arithmetic: a KiB count times 1024 must not wrap into a "power of two".</summary>
     public static bool IsValidRingBufferKb(long kb) => kb >= MinRingBufferKb && kb <= MaxRingBufferKb && (kb & (kb - 1)) == 0;
 
+    /// <summary>Count every event into the kernel's per-listener aggregates (serve, top) instead of
+    /// writing rows to the ring buffer: no record per connection.</summary>
+    public bool Aggregate { get; init; }
+
     public static string RingBufferRange => $"a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)";
 
     internal unsafe byte[] ToRodata()
     {
         if (Ports.Count > MaxPorts) throw new TcpqException(ExitCode.BadPort, $"at most {MaxPorts} ports can be traced at once");
-        var raw = new RodataConfig { NPorts = (uint)Ports.Count, Kinds = 0xffffffff };
+        var raw = new RodataConfig { NPorts = (uint)Ports.Count, Kinds = 0xffffffff, Mode = Aggregate ? ModeAggregate : ModeRows };
         if (Kinds != null)
         {
             raw.Kinds = 0;
@@ -33,11 +37,16 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
         return MemoryMarshal.AsBytes(new ReadOnlySpan<RodataConfig>(in raw)).ToArray();
     }
 
+    /// <summary>enum tcpq_mode in bpf/tcpq.h.</summary>
+    internal const uint ModeRows = 0x1, ModeAggregate = 0x2;
+
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct RodataConfig
     {
         public uint NPorts;
         public uint Kinds;
+        public uint Mode;
+        public uint Pad;
         public fixed ushort Ports[MaxPorts];
     }
 }

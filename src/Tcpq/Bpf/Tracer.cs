@@ -32,6 +32,8 @@ public sealed class Tracer : IDisposable
     private readonly List<SafeBpfLinkHandle> _links = [];
     private BpfRingBuffer? _ring;
     private BpfMap? _lost;
+    private BpfMap? _uncounted;
+    private BpfMap? _missed;
     private IEventSink? _sink;
     private long _events;
 
@@ -102,6 +104,8 @@ public sealed class Tracer : IDisposable
         try { _object.Load(); }
         catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
         _lost = _object.FindMap("lost");
+        _uncounted = _object.FindMap("uncounted");
+        _missed = _object.FindMap("missed");
     }
 
     private void Attach()
@@ -136,8 +140,24 @@ public sealed class Tracer : IDisposable
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffer"); }
     }
 
+    /// <summary>A map of the loaded object, for readers of the kernel's aggregates.</summary>
+    internal BpfMap Map(string name) => _object.FindMap(name);
+
     /// <summary>Events the kernel could not put into a full ring buffer, since start.</summary>
     public ulong LostEvents() => _lost?.SumPerCpu(0) ?? 0;
+
+    /// <summary>Verdicts on a SYN or ACK made without this CPU's TcpExt counters (they could not be
+    /// found in this kernel), since start: those rows are inferred and may differ from the kernel's
+    /// TcpExtListenDrops.</summary>
+    public ulong UncountedVerdicts() => _uncounted?.SumPerCpu(0) ?? 0;
+
+    /// <summary>SYNs whose free the kernel side did not see (its program skipped as already running
+    /// on that CPU, or a vCPU stall), since start: each may be a syn-drop or syn-cookie row missing.</summary>
+    public ulong MissedVerdicts() => _missed?.SumPerCpu(0) ?? 0;
+
+    /// <summary>A PREEMPT_RT kernel runs softirqs in preemptible threads: the per-CPU counter
+    /// deltas that make drop rows exact are then not proven to hold.</summary>
+    public static bool KernelIsRealtime => File.Exists("/sys/kernel/realtime") && File.ReadAllText("/sys/kernel/realtime").Trim() == "1";
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {

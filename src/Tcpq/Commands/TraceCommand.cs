@@ -23,16 +23,21 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         {
             // Every program is attached: the header tells the reader that tracing is live.
             output.Begin();
-            ulong lostReported = 0;
+            ulong lostReported = 0, missedReported = 0;
+            bool uncountedSaid = false;
             bool readerGone = CommandLifetime.UntilReaderGoes(() =>
             {
                 pipeline.WriteHeader();
                 pipeline.Flush();
                 console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)}; Ctrl-C to stop");
+                if (Tracer.KernelIsRealtime)
+                    console.Error.WriteLine("tcpq: this is a PREEMPT_RT kernel: drop rows are not proven to match TcpExtListenDrops exactly (see docs/accuracy.md)");
                 while (!lifetime.Stopping)
                 {
                     if (tracer.Poll(PollMs) > 0) pipeline.Flush();
                     lostReported = ReportLost(tracer, lostReported);
+                    uncountedSaid = uncountedSaid || ReportUncounted(tracer);
+                    missedReported = ReportMissed(tracer, missedReported);
                 }
                 tracer.Poll(0);
                 pipeline.Flush();
@@ -64,6 +69,22 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         if (lost > reported)
             console.Error.WriteLine($"tcpq: lost {lost - reported} events (ring buffer full), {lost} in all");
         return lost;
+    }
+
+    private ulong ReportMissed(Tracer tracer, ulong reported)
+    {
+        ulong missed = tracer.MissedVerdicts();
+        if (missed > reported)
+            console.Error.WriteLine($"tcpq: the verdict on {missed - reported} SYN(s) was missed (a syn-drop or syn-cookie row may be missing; see docs/accuracy.md), {missed} in all");
+        return missed;
+    }
+
+    /// <summary>Once: the kernel side could not find this CPU's TcpExt counters and infers drops.</summary>
+    private bool ReportUncounted(Tracer tracer)
+    {
+        if (tracer.UncountedVerdicts() == 0) return false;
+        console.Error.WriteLine("tcpq: this kernel's per-CPU TcpExt counters could not be found: syn-drop/ack-drop/syn-cookie rows are inferred from the listener's sk_drops and may differ from TcpExtListenDrops (see docs/accuracy.md)");
+        return true;
     }
 
     /// <summary>Where eBPF cannot be used, says why and names the way that needs none.</summary>

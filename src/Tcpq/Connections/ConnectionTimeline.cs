@@ -52,11 +52,12 @@ public sealed class ConnectionTimeline
     public bool Lingers => Done && !AwaitingAccept;
 
     /// <summary>How long refused ACK and data segments held the handshake: from the first refused
-    /// to the handshake's completion, or to the last refused when it never completed.</summary>
+    /// to the handshake's completion or, when it never completed, to the last thing seen of the
+    /// connection (the client giving up with a reset, or the end of the trace).</summary>
     public ulong? AckHoldNs =>
         AckDrops == 0 ? null
         : EstablishedNs >= FirstAckDropNs && EstablishedNs != 0 ? EstablishedNs - FirstAckDropNs
-        : LastAckDropNs - FirstAckDropNs;
+        : Math.Max(LastNs, LastAckDropNs) - FirstAckDropNs;
     public uint Attempts => Math.Max(Syns, MaxAttempt);
     /// <summary>For input without drop rows (the seed format, see
     /// <see cref="ConnectionTracker.InferDropsFromQueues"/>): retried SYNs that had found the accept
@@ -163,6 +164,9 @@ public sealed class ConnectionTimeline
                 if (e.Has(EventFlags.Task)) { Pid = e.Pid; Comm = e.Comm; }
                 break;
             case EventKind.Abort:
+                // a child socket the kernel threw away before it was established (another CPU made
+                // this connection's socket first): the connection itself goes on to syn-aa and accept
+                if (e.Reason == DropReasons.ChildDiscarded) break;
                 AbortNs = e.TsNs;
                 AbortReason = e.Reason;
                 break;

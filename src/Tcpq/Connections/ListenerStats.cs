@@ -65,6 +65,10 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
             case EventKind.SynCookie: Cookies++; break;
             case EventKind.SynAckRetrans: SynAckRetrans++; break;
             case EventKind.Accept: Accepts++; break;
+            case EventKind.Abort when e.Reason == DropReasons.ChildDiscarded:
+                // counted as it comes: it does not end its connection (see ConnectionTimeline.Apply)
+                Aborts[e.Reason] = Aborts.GetValueOrDefault(e.Reason) + 1;
+                break;
         }
         ObserveQueue(e, wasEstablished);
     }

@@ -11,6 +11,9 @@ public sealed class DropReasons
     public const uint SynQueueFull = TcpqBase + 2;
     public const uint PeerReset = TcpqBase + 3;
     public const uint PeerClosed = TcpqBase + 4;
+    public const uint CookieAckOverflow = TcpqBase + 5;
+    public const uint ListenDrop = TcpqBase + 6;
+    public const uint ChildDiscarded = TcpqBase + 7;
 
     /// <summary>tcpq's own reasons and their names: the one table the writers and the readers use.</summary>
     private static readonly (uint Value, byte[] Name)[] Own =
@@ -19,6 +22,9 @@ public sealed class DropReasons
         (SynQueueFull, "syn-queue-full"u8.ToArray()),
         (PeerReset, "peer-reset"u8.ToArray()),
         (PeerClosed, "peer-closed"u8.ToArray()),
+        (CookieAckOverflow, "cookie-ack-overflow"u8.ToArray()),
+        (ListenDrop, "listen-drop"u8.ToArray()),
+        (ChildDiscarded, "child-discarded"u8.ToArray()),
     ];
 
     private readonly Dictionary<uint, byte[]> _kernel;

@@ -51,4 +51,55 @@ internal sealed unsafe class BpfMap(string name, SafeBpfMapHandle handle)
         for (int i = 0; i < cpus; i++) sum += values[i];
         return sum;
     }
+
+    /// <summary>Every key of a hash map, as it is now (a map that changes while it is walked may
+    /// give a key twice or miss one that came meanwhile; callers take a later reading for those).
+    /// At most <paramref name="limit"/> keys.</summary>
+    public List<TKey> Keys<TKey>(int limit) where TKey : unmanaged
+    {
+        var keys = new List<TKey>();
+        bool added = false;
+        Handle.DangerousAddRef(ref added);
+        try
+        {
+            TKey next;
+            TKey current;
+            void* prev = null; // NULL: the first key
+            while (keys.Count < limit && LibBpf.MapGetNextKey(Fd, prev, &next) == 0)
+            {
+                keys.Add(next);
+                current = next;
+                prev = &current;
+            }
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+        return keys;
+    }
+
+    /// <summary>Number of possible CPUs: the slots of a per-CPU map's value.</summary>
+    public static int PossibleCpus => Math.Max(LibBpf.NumPossibleCpus(), 1);
+
+    /// <summary>A per-CPU map's value for <paramref name="key"/>, one slot per possible CPU (the
+    /// kernel rounds each slot to 8 bytes: <typeparamref name="TValue"/>'s size must be a multiple
+    /// of 8). False when the key is gone.</summary>
+    public bool LookupPerCpu<TKey, TValue>(in TKey key, Span<TValue> perCpu) where TKey : unmanaged where TValue : unmanaged
+    {
+        if (sizeof(TValue) % 8 != 0) throw new ArgumentException($"{typeof(TValue).Name} is {sizeof(TValue)} bytes, not a multiple of 8");
+        if (perCpu.Length < PossibleCpus) throw new ArgumentException("one slot per possible CPU");
+        bool added = false;
+        Handle.DangerousAddRef(ref added);
+        try
+        {
+            TKey k = key;
+            fixed (TValue* values = perCpu)
+                return LibBpf.MapLookupElem(Fd, &k, values) == 0;
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+    }
 }

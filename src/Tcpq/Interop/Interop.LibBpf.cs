@@ -44,6 +44,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
+    internal static partial int MapGetNextKey(int fd, void* key, void* nextKey);
+
     [LibraryImport(Library, EntryPoint = "libbpf_num_possible_cpus")]
     internal static partial int NumPossibleCpus();
 

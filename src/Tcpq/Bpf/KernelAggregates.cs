@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Tcpq.Aggregates;
+using Tcpq.Events;
+using Tcpq.Interop;
+
+namespace Tcpq.Bpf;
+
+/// <summary>
+/// The per-listener aggregates the kernel programs keep (bpf/aggregates.h) when loaded to count
+/// rather than to write rows: <c>agg_counts</c> (per-CPU, (listener, kind, reason) → count) and
+/// <c>agg_listeners</c> (per-CPU, listener → queues and latency histograms). Reading them costs a
+/// map walk per interval, nothing per connection. Counters are exact: each is the number of rows of
+/// its kind and reason <c>tcpq trace</c> would have written.
+/// </summary>
+public sealed class KernelAggregates : IAggregateSource
+{
+    public const int Buckets = 32;
+    private const int MaxListeners = 1024, MaxCounters = MaxListeners * 16;
+
+    private readonly Tracer _tracer;
+    private readonly BpfMap _counts, _listeners, _missed;
+    private readonly Dictionary<Events.ListenerKey, ListenerAggregate> _byKey = [];
+
+    public DropReasons Reasons { get; }
+
+    private KernelAggregates(Tracer tracer, DropReasons reasons)
+    {
+        _tracer = tracer;
+        Reasons = reasons;
+        _counts = tracer.Map("agg_counts");
+        _listeners = tracer.Map("agg_listeners");
+        _missed = tracer.Map("agg_missed");
+    }
+
+    /// <summary>Loads and attaches the programs in counting mode. When it returns, counting is live.</summary>
+    public static KernelAggregates Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false)
+    {
+        // the ring buffer is not written in this mode: its smallest size
+        var config = new TraceConfig(ports, null, TraceConfig.MinRingBufferKb) { Aggregate = true };
+        return new KernelAggregates(Tracer.Start(config, NoEvents.Instance, verbose), reasons);
+    }
+
+    public AggregateSnapshot Read()
+    {
+        int cpus = BpfMap.PossibleCpus;
+        _byKey.Clear();
+
+        var counts = new ulong[cpus];
+        foreach (var key in _counts.Keys<CounterKey>(MaxCounters))
+        {
+            if (!_counts.LookupPerCpu(key, counts.AsSpan())) continue;
+            long n = 0;
+            foreach (var c in counts) n += (long)c;
+            var a = Of(key.Listener);
+            switch ((EventKind)key.Kind)
+            {
+                case EventKind.Syn:
+                    a.Syns += n;
+                    if (key.Reason == 1) a.SynRetries += n;
+                    break;
+                case EventKind.SynDrop: a.SynDrops[key.Reason] = a.SynDrops.GetValueOrDefault(key.Reason) + n; break;
+                case EventKind.AckDrop: a.AckDrops[key.Reason] = a.AckDrops.GetValueOrDefault(key.Reason) + n; break;
+                case EventKind.Abort: a.Aborts[key.Reason] = a.Aborts.GetValueOrDefault(key.Reason) + n; break;
+                case EventKind.SynCookie: a.SynCookies += n; break;
+                case EventKind.SynAckRetrans: a.SynAckRetransmits += n; break;
+                case EventKind.SynAa: a.Handshakes += n; break;
+                case EventKind.Accept: a.Accepts += n; break;
+            }
+        }
+
+        var stats = new Stats[cpus];
+        foreach (var key in _listeners.Keys<ListenerKey>(MaxListeners))
+        {
+            if (!_listeners.LookupPerCpu(key, stats.AsSpan())) continue;
+            var a = Of(key);
+            ulong latest = 0;
+            foreach (ref readonly var s in stats.AsSpan())
+            {
+                // the queues as the latest event on any CPU saw them; the peaks over all
+                if (s.LastNs >= latest && s.LastNs != 0)
+                {
+                    latest = s.LastNs;
+                    (a.Q0, a.Q, a.QMax) = (s.Q0, s.Q, s.QMax);
+                }
+                a.PeakQ = Math.Max(a.PeakQ, s.PeakQ);
+                a.PeakQ0 = Math.Max(a.PeakQ0, s.PeakQ0);
+                Add(a.Handshake, s.Handshake);
+                Add(a.QueueWait, s.QueueWait);
+                Add(a.SynToAccept, s.SynToAccept);
+            }
+            a.LastNs = latest;
+        }
+
+        var listeners = _byKey.Values.ToList();
+        var cost = new AggregateCost(_tracer.LostEvents(), (long)(_missed.SumPerCpu(0) ?? 0), null, 0);
+        return new AggregateSnapshot(DateTime.UtcNow, (ulong)WallClock.MonotonicNowNs(), listeners, null, cost);
+    }
+
+    private static void Add(Log2Histogram to, in Histogram h)
+    {
+        if (h.Count == 0) return;
+        ReadOnlySpan<ulong> b = h.Buckets;
+        Span<long> counts = stackalloc long[Buckets];
+        for (int i = 0; i < Buckets; i++) counts[i] = (long)b[i];
+        to.Add(counts, (long)h.Count, h.SumNs);
+    }
+
+    private ListenerAggregate Of(in ListenerKey key)
+    {
+        var k = new Events.ListenerKey(key.NetNs, key.Address, key.Port);
+        if (!_byKey.TryGetValue(k, out var a)) _byKey.Add(k, a = new ListenerAggregate(k));
+        return a;
+    }
+
+    public void Dispose() => _tracer.Dispose();
+
+    private sealed class NoEvents : IEventSink
+    {
+        public static readonly NoEvents Instance = new();
+        public void OnEvent(in TcpqEvent e) { }
+    }
+
+    /// <summary>struct tcpq_agg_listener.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ListenerKey
+    {
+        public Address16 Address;
+        public uint NetNs;
+        public ushort Port;
+        public ushort Pad;
+    }
+
+    /// <summary>struct tcpq_agg_counter_key.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct CounterKey
+    {
+        public ListenerKey Listener;
+        public uint Kind;
+        public uint Reason;
+    }
+
+    [InlineArray(Buckets)]
+    internal struct Buckets32
+    {
+        private ulong _b;
+    }
+
+    /// <summary>struct tcpq_agg_hist.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Histogram
+    {
+        public ulong Count;
+        public ulong SumNs;
+        public Buckets32 Buckets;
+    }
+
+    /// <summary>struct tcpq_agg_stats.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Stats
+    {
+        public ulong LastNs;
+        public uint Q0, Q, QMax, PeakQ, PeakQ0, Pad;
+        public Histogram Handshake, QueueWait, SynToAccept;
+    }
+}

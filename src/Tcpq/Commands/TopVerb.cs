@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Tcpq.Top;
+
+namespace Tcpq.Commands;
+
+/// <summary>The command line of <c>tcpq top</c>, kept apart from the work: it turns the flags into
+/// checked <see cref="TopOptions"/> and runs <see cref="TopCommand"/>.</summary>
+public static class TopVerb
+{
+    public static Command Build(CommandConsole console)
+    {
+        var port = new Option<string[]>("--port", "-p")
+        {
+            HelpName = "PORT",
+            Description = "Watch this listening port (repeatable, or a comma list); default: every port",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var interval = new Option<string?>("--interval", "-i")
+        {
+            HelpName = "TIME",
+            Description = "Time between screens, e.g. 1s (default), 500ms, or a number of ms; 100ms to 60s",
+        };
+        var backend = EnumOption.Create<TraceBackend>("--backend", "-b", "ebpf (default: every event, exact) or diag (samples sock_diag in this network namespace every 100 ms; no eBPF; not exact)");
+        var sort = EnumOption.Create<TopSort>("--sort", "-s", "The column to order listeners by, largest first (listener: by port); worst (default) puts the listener in most trouble first");
+        var iterations = new Option<int?>("--iterations", "-n") { HelpName = "N", Description = "Stop after N screens" };
+        var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
+
+        var top = new Command("top",
+            "A live view per listener: arrivals and accepts per second, the queues, drops by reason, SYN cookies, handshake and accept-queue latency, the diagnosis; " +
+            "keys: q quit, p pause, < > sort column, r reverse, w worst first. Not a terminal: a plain snapshot per interval (like top -b)")
+        {
+            port, interval, backend, sort, iterations, duration,
+        };
+        top.SetAction(parse =>
+        {
+            var options = new TopOptions(
+                PortList.Parse(parse.GetValue(port) ?? []),
+                ParseInterval(parse.GetValue(interval)),
+                parse.GetValue(backend),
+                parse.GetValue(sort),
+                parse.GetValue(iterations),
+                parse.GetValue(duration)).Validate();
+            return new TopCommand(options, console).Run();
+        });
+        return top;
+    }
+
+    private static TimeSpan ParseInterval(string? text)
+    {
+        if (text is null) return TopOptions.DefaultInterval;
+        try
+        {
+            return TraceVerb.ParseInterval(text) ?? TopOptions.DefaultInterval;
+        }
+        catch (TcpqException e) when (e.Code == ExitCode.Usage)
+        {
+            throw new TcpqException(ExitCode.Usage, $"bad --interval '{text}': 100ms to 60s, e.g. 1s or 500ms");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+using Tcpq.Bpf;
+using Tcpq.Commands;
+
+namespace Tcpq.Top;
+
+/// <summary>Everything <c>tcpq top</c> was asked for, checked by <see cref="Validate"/> before
+/// anything touches the kernel.</summary>
+public sealed record TopOptions(
+    IReadOnlyList<ushort> Ports,
+    TimeSpan Interval,
+    TraceBackend Backend = TraceBackend.Ebpf,
+    TopSort Sort = TopSort.Worst,
+    int? Iterations = null,
+    double? DurationSeconds = null)
+{
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
+
+    public TopOptions Validate()
+    {
+        if (Ports.Count > TraceConfig.MaxPorts)
+            throw new TcpqException(ExitCode.BadPort, $"{Ports.Count} ports: at most {TraceConfig.MaxPorts} can be watched at once (or none, for every port)");
+        if (Interval < MinInterval || Interval > TimeSpan.FromSeconds(60))
+            throw new TcpqException(ExitCode.Usage, $"bad --interval {Interval.TotalSeconds:0.###}s: 100ms to 60s");
+        if (Iterations is int n && n < 1)
+            throw new TcpqException(ExitCode.Usage, $"bad --iterations {n}: a number of snapshots from 1");
+        if (DurationSeconds is double d && !(d > 0 && double.IsFinite(d)))
+            throw new TcpqException(ExitCode.Usage, $"bad --duration '{d}': a number of seconds above 0");
+        return this;
+    }
+}
