@@ -39,6 +39,9 @@ public class ServeCommandLineTests
     [InlineData("--duration", "-1", "bad --duration")]
     [InlineData("--interval", "100ms", "--interval does not apply to --backend ebpf")]
     [InlineData("--backend", "kernel", "bad --backend")]
+    [InlineData("--source", "maps", "bad --source")]
+    [InlineData("--ring-buffer-kb", "64", "--ring-buffer-kb needs --source events")]
+    [InlineData("--max-listeners", "64", "--max-listeners needs --source events")]
     [InlineData("--bogus", "1", "Unrecognized")]
     public void A_bad_flag_is_one_line_and_a_usage_error(string flag, string value, string message)
     {
@@ -63,6 +66,7 @@ public class ServeCommandLineTests
     {
         Assert.Contains("--ring-buffer-kb does not apply to --backend diag", Run("serve", "-b", "diag", "--ring-buffer-kb", "8").Error);
         Assert.Contains("--verbose does not apply to --backend diag", Run("serve", "-b", "diag", "-v").Error);
+        Assert.Contains("--source does not apply to --backend diag", Run("serve", "-b", "diag", "--source", "events").Error);
     }
 
     [Theory]

@@ -18,7 +18,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         using var lifetime = new CommandLifetime(options.DurationSeconds);
         using var http = MetricsHttpServer.Bind(options.Listen); // a port in use fails before anything is loaded
         using var source = OpenSource(options);
-        string backend = options.Backend == TraceBackend.Diag ? "diag" : "ebpf";
+        string backend = options.Backend == TraceBackend.Diag ? "diag" : options.Source == ServeOptions.EbpfSource.Events ? "ebpf-events" : "ebpf";
         var cache = new SnapshotCache(source, MaxSnapshotAge);
         http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend));
         using var otlp = options.OtlpEndpoint is { } endpoint
@@ -49,11 +49,13 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         return (int)ExitCode.Ok;
     }
 
-    /// <summary>The one place a source is chosen; the kernel-side aggregates will be one more line here.</summary>
+    /// <summary>The one place a source is chosen: the kernel's own aggregates (per-CPU maps, no
+    /// record per connection), the ring buffer's events counted here, or sock_diag sampled.</summary>
     internal static IAggregateSource OpenSource(ServeOptions options) => options.Backend switch
     {
         TraceBackend.Diag => EventStreamAggregateSource.Diag(options.Ports, options.Interval ?? TraceVerb.DefaultInterval, options.MaxListeners),
-        _ => TraceCommand.SuggestDiagOnFailure(() => EventStreamAggregateSource.Ebpf(
+        _ when options.Source == ServeOptions.EbpfSource.Events => TraceCommand.SuggestDiagOnFailure(() => EventStreamAggregateSource.Ebpf(
             new TraceConfig(options.Ports, Kinds: null, options.RingBufferKb), TraceCommand.LoadDropReasons(), options.Verbose, options.MaxListeners)),
+        _ => new ProgramCostSource(TraceCommand.SuggestDiagOnFailure(() => KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons(), options.Verbose))),
     };
 }

@@ -19,8 +19,13 @@ public sealed record ServeOptions(
     int MaxListeners = EventAggregator.DefaultMaxListeners,
     int RingBufferKb = TraceConfig.DefaultRingBufferKb,
     double? DurationSeconds = null,
-    bool Verbose = false)
+    bool Verbose = false,
+    ServeOptions.EbpfSource Source = ServeOptions.EbpfSource.Kernel)
 {
+    /// <summary>Where the eBPF backend counts: in the kernel's per-CPU maps (no record per
+    /// connection), or here, from the ring buffer's events (as trace reads them).</summary>
+    public enum EbpfSource { Kernel, Events }
+
     public const int DefaultPort = 9477;
     public static readonly TimeSpan DefaultOtlpInterval = TimeSpan.FromSeconds(15);
 
@@ -43,10 +48,14 @@ public sealed record ServeOptions(
             throw new TcpqException(ExitCode.Usage, "--otlp-interval needs --otlp-endpoint");
         if (Given.Contains("--otlp-protocol") && OtlpEndpoint is null)
             throw new TcpqException(ExitCode.Usage, "--otlp-protocol needs --otlp-endpoint");
-        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb"] : ["--interval"];
+        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb", "--source"] : ["--interval"];
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
+        if (Backend == TraceBackend.Ebpf && Source == EbpfSource.Kernel && Given.Contains("--ring-buffer-kb"))
+            throw new TcpqException(ExitCode.Usage, "--ring-buffer-kb needs --source events (the kernel's aggregates use no ring buffer)");
+        if (Backend == TraceBackend.Ebpf && Source == EbpfSource.Kernel && Given.Contains("--max-listeners"))
+            throw new TcpqException(ExitCode.Usage, "--max-listeners needs --source events (the kernel's maps hold 1024 listeners)");
         return this;
     }
 

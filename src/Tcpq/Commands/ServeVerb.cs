@@ -33,26 +33,27 @@ public static class ServeVerb
         var maxListeners = new Option<int>("--max-listeners")
         {
             HelpName = "N",
-            Description = $"Listeners exported one by one (default {EventAggregator.DefaultMaxListeners}); the rest are merged into server_address=\"other\", so the series stay bounded",
+            Description = $"Listeners exported one by one (default {EventAggregator.DefaultMaxListeners}); the rest are merged into server_address=\"other\", so the series stay bounded (--source events, --backend diag; the kernel's maps hold 1024)",
             DefaultValueFactory = _ => EventAggregator.DefaultMaxListeners,
         };
         var ringKb = new Option<int>("--ring-buffer-kb")
         {
             HelpName = "KIB",
-            Description = $"Size of the kernel's event ring buffer in KiB, {TraceConfig.RingBufferRange} (eBPF backend)",
+            Description = $"Size of the kernel's event ring buffer in KiB, {TraceConfig.RingBufferRange} (--source events)",
             DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
         };
+        var source = EnumOption.Create<ServeOptions.EbpfSource>("--source", "", "With --backend ebpf: kernel (default: the kernel counts in per-CPU maps, nothing per connection crosses to user space) or events (the ring buffer's events, counted here as trace reads them)");
         var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages (eBPF backend)" };
 
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose,
         };
         serve.SetAction(parse =>
         {
             var given = new HashSet<string>();
-            foreach (var o in new Option[] { verbose, ringKb, interval, otlpProtocol })
+            foreach (var o in new Option[] { verbose, ringKb, interval, otlpProtocol, source, maxListeners })
                 if (parse.GetResult(o) is { Implicit: false }) given.Add(o.Name);
             var options = new ServeOptions(
                 ServeOptions.ParseListen(parse.GetValue(listen)),
@@ -65,7 +66,8 @@ public static class ServeVerb
                 parse.GetValue(maxListeners),
                 parse.GetValue(ringKb),
                 parse.GetValue(duration),
-                parse.GetValue(verbose))
+                parse.GetValue(verbose),
+                parse.GetValue(source))
             {
                 Given = given,
             };

@@ -69,7 +69,7 @@ public static class PrometheusExposition
             Family(w, "tcpq_overhead_program_runs_total", "counter", "Runs of tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
             Sample(w, "tcpq_overhead_program_runs_total", "", cost.ProgramRuns);
         }
-        Family(w, "tcpq_info", "gauge", "Where tcpq's figures come from: backend ebpf (every event, exact) or diag (sampled).");
+        Family(w, "tcpq_info", "gauge", "Where tcpq's figures come from: backend ebpf (the kernel's aggregates), ebpf-events (the ring buffer's events; both exact) or diag (sampled).");
         Sample(w, "tcpq_info", Label("backend", backend) + Label("version", Version), 1);
     }
 
