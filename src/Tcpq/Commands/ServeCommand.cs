@@ -11,7 +11,10 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
 {
     /// <summary>How stale a reading may be when a scrape or an export asks again.</summary>
     private static readonly TimeSpan MaxSnapshotAge = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(500);
+    /// <summary>How often the loop reads on its own (to report losses, keep the OTLP histograms
+    /// current and notice a source that failed): rarely, since a read of the kernel's aggregates
+    /// walks their maps; scrapes read when they come. A signal ends the wait at once.</summary>
+    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(5);
 
     public int Run()
     {
