@@ -48,6 +48,7 @@ internal static class TcpqProgram
         root.Subcommands.Add(ListenersVerb.Build(console));
         root.Subcommands.Add(ReportVerb.Build(console));
         root.Subcommands.Add(TopVerb.Build(console));
+        root.Subcommands.Add(ServeVerb.Build(console));
         return root;
     }
 }

@@ -1,0 +1,54 @@
+namespace Tcpq.Aggregates;
+
+/// <summary>
+/// What the kernel programs of this process have cost: the run time and run count the kernel
+/// keeps per program while <c>kernel.bpf_stats_enabled</c> is 1 (as Tetragon's
+/// <c>tetragon_overhead_program_seconds_total</c>), read from /proc/self/fdinfo of every BPF
+/// program fd this process holds — no bpf() call, nothing outside what the kernel prints.
+/// </summary>
+public readonly record struct BpfProgramStats(TimeSpan RunTime, long Runs, int Programs)
+{
+    public const string StatsSysctl = "/proc/sys/kernel/bpf_stats_enabled";
+
+    /// <summary>Whether the kernel measures program run time now (the sysctl, or a BPF_ENABLE_STATS fd held by anyone).</summary>
+    public static bool KernelMeasures() =>
+        File.Exists(StatsSysctl) && File.ReadAllText(StatsSysctl).Trim() != "0";
+
+    /// <summary>The sum over this process's program fds, or null when the kernel does not measure
+    /// (the counters stay 0 then, which would read as "free").</summary>
+    public static BpfProgramStats? OfThisProcess()
+    {
+        if (!KernelMeasures()) return null;
+        long ns = 0, runs = 0;
+        int programs = 0;
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            string? target;
+            try { target = new FileInfo(fd).LinkTarget; }
+            catch (IOException) { continue; } // closed between the listing and the read
+            if (target != "anon_inode:bpf-prog") continue;
+            string text;
+            try { text = File.ReadAllText($"/proc/self/fdinfo/{Path.GetFileName(fd)}"); }
+            catch (IOException) { continue; }
+            var (fdNs, fdRuns) = Parse(text);
+            ns += fdNs;
+            runs += fdRuns;
+            programs++;
+        }
+        return new BpfProgramStats(TimeSpan.FromTicks(ns / 100), runs, programs);
+    }
+
+    /// <summary>run_time_ns and run_cnt from one fdinfo text (0 where absent).</summary>
+    public static (long Ns, long Runs) Parse(string fdinfo)
+    {
+        long ns = 0, runs = 0;
+        foreach (var line in fdinfo.Split('\n'))
+        {
+            var parts = line.Split(':', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || !long.TryParse(parts[1], out long v)) continue;
+            if (parts[0] == "run_time_ns") ns = v;
+            else if (parts[0] == "run_cnt") runs = v;
+        }
+        return (ns, runs);
+    }
+}

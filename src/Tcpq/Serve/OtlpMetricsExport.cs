@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Tcpq.Aggregates;
+using Tcpq.Events;
+
+namespace Tcpq.Serve;
+
+/// <summary>
+/// Pushes the same figures as <see cref="PrometheusExposition"/> to an OTLP endpoint with
+/// OpenTelemetry .NET (its OTLP exporter is trim- and AOT-clean: no warning under PublishAot).
+/// Counters and gauges are observable instruments read from the latest snapshot at each export,
+/// exact and cumulative. OpenTelemetry has no observable histogram, so the latency histograms are
+/// replayed: each new count of a power-of-two bucket is recorded once at that bucket's middle,
+/// into explicit buckets with the Prometheus exporter's bounds — bucket counts exact, the sum
+/// within the bucket widths (the Prometheus endpoint's sum is exact).
+/// </summary>
+public sealed class OtlpMetricsExport : IDisposable
+{
+    public const string MeterName = "tcpq";
+
+    private readonly Meter _meter = new(MeterName, Version);
+    private readonly MeterProvider _provider;
+    private readonly Func<AggregateSnapshot> _snapshot;
+    private readonly DropReasons _reasons;
+    private readonly Dictionary<(ListenerKey Key, int Histogram), long[]> _replayed = [];
+    private readonly Histogram<double>[] _histograms;
+
+    private static string Version => typeof(OtlpMetricsExport).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
+    public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend)
+    {
+        _snapshot = snapshot;
+        _reasons = reasons;
+        foreach (var c in ListenerMetrics.Counters)
+            _meter.CreateObservableCounter(c.Otel, () => PerListener(c.Value), "{" + Unit(c.Otel) + "}", c.Help);
+        foreach (var r in ListenerMetrics.Reasons)
+            _meter.CreateObservableCounter(r.Otel, () => ByReason(r), "{" + Unit(r.Otel) + "}", r.Help);
+        foreach (var g in ListenerMetrics.Gauges)
+            _meter.CreateObservableGauge(g.Otel, () => PerListener(g.Value), "{connection}", g.Help);
+        _histograms = [.. ListenerMetrics.Histograms.Select(h => _meter.CreateHistogram<double>(h.Otel, "s", h.Help))];
+        _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
+        _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
+        _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
+
+        double[] bounds = [.. ListenerMetrics.BucketBounds.Select(ListenerMetrics.BoundSeconds)];
+        var builder = Sdk.CreateMeterProviderBuilder()
+            .ConfigureResource(r => r.AddService("tcpq", serviceVersion: Version)
+                .AddAttributes([new("host.name", Environment.MachineName), new("tcpq.backend", backend)]))
+            .AddMeter(MeterName);
+        foreach (var h in ListenerMetrics.Histograms)
+            builder.AddView(h.Otel, new ExplicitBucketHistogramConfiguration { Boundaries = bounds });
+        _provider = builder
+            .AddOtlpExporter((exporter, reader) =>
+            {
+                exporter.Endpoint = endpoint;
+                exporter.Protocol = protocol;
+                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)interval.TotalMilliseconds;
+                reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
+            })
+            .Build()!;
+    }
+
+    /// <summary>The signal path (/v1/metrics) that OTLP/HTTP needs when the endpoint is set in code,
+    /// added to a bare http://host:4318; gRPC takes the endpoint as it is.</summary>
+    public static Uri EndpointFor(Uri given, OtlpExportProtocol protocol) =>
+        protocol == OtlpExportProtocol.HttpProtobuf && given.AbsolutePath is "" or "/" ? new Uri(given, "/v1/metrics") : given;
+
+    private static string Unit(string otelName) => otelName.Split('.')[^1].TrimEnd('s') switch
+    {
+        "drop" => "segment",
+        "abort" or "accept" or "handshake" => "connection",
+        var u => u,
+    };
+
+    private IEnumerable<Measurement<double>> ProgramTime() =>
+        _snapshot().Cost.ProgramRunTime is TimeSpan t ? [new Measurement<double>(t.TotalSeconds)] : [];
+
+    private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
+    {
+        var s = _snapshot();
+        foreach (var a in s.Listeners) yield return new(value(a), Tags(a.Key));
+        if (s.OtherListeners is { } o) yield return new(value(o), OtherTags);
+    }
+
+    private IEnumerable<Measurement<long>> ByReason(ListenerMetrics.ByReason r)
+    {
+        var s = _snapshot();
+        foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
+        {
+            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key);
+            foreach (var (segment, reason, count) in r.Values(a))
+            {
+                var t = new TagList(tags) { { "reason", reason == 0 ? "unknown" : _reasons.Name(reason) } };
+                if (segment is not null) t.Add("segment", segment);
+                yield return new(count, t);
+            }
+        }
+    }
+
+    private static KeyValuePair<string, object?>[] Tags(in ListenerKey key) =>
+    [
+        new("server.address", key.AddressText),
+        new("server.port", (int)key.Port),
+        new("network.type", ListenerMetrics.NetworkType(key)),
+        new("netns", (long)key.NetNs),
+    ];
+
+    private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
+
+    /// <summary>Records what the histograms gained since the last call (see the class comment).
+    /// Called from the serve loop before each export is due.</summary>
+    public void ReplayHistograms()
+    {
+        var s = _snapshot();
+        foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
+        {
+            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key));
+            for (int h = 0; h < ListenerMetrics.Histograms.Length; h++)
+            {
+                var counts = ListenerMetrics.Histograms[h].Value(a).Counts;
+                if (!_replayed.TryGetValue((a.Key, h), out var done)) _replayed[(a.Key, h)] = done = new long[Log2Histogram.Buckets];
+                for (int k = 0; k < counts.Length; k++)
+                {
+                    long more = counts[k] - done[k];
+                    if (more <= 0) continue;
+                    double middle = k == 0 ? 0.5e-6 : 0.75 * (1L << k) / 1e6;
+                    for (long i = 0; i < more; i++) _histograms[h].Record(middle, tags);
+                    done[k] = counts[k];
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends what is pending now (at exit, so the last interval is not lost).</summary>
+    public bool Flush(TimeSpan timeout)
+    {
+        ReplayHistograms();
+        return _provider.ForceFlush((int)timeout.TotalMilliseconds);
+    }
+
+    public void Dispose()
+    {
+        _provider.Dispose();
+        _meter.Dispose();
+    }
+}

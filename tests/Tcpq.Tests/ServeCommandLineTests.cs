@@ -1,0 +1,185 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using OpenTelemetry.Exporter;
+using Tcpq.Aggregates;
+using Tcpq.Commands;
+using Tcpq.Events;
+using Tcpq.Serve;
+
+namespace Tcpq.Tests;
+
+/// <summary><c>tcpq serve</c>'s flags are checked before anything touches the kernel or opens a
+/// socket; its scrape endpoint and OTLP push work over real loopback sockets.</summary>
+public class ServeCommandLineTests
+{
+    private static (int Code, string Error) Run(params string[] args)
+    {
+        var console = new TestConsole();
+        int code = TcpqProgram.Run(args, console.Console);
+        var lines = console.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("tcpq: ", lines[0]);
+        return (code, lines[0]);
+    }
+
+    [Theory]
+    [InlineData("--listen", "nohost:80", "bad --listen")]
+    [InlineData("--listen", "127.0.0.1:99999", "bad --listen")]
+    [InlineData("--listen", "::1:9477", "bad --listen")]
+    [InlineData("--listen", "1.2.3:80", "bad --listen")]
+    [InlineData("--listen", "[::1]", "bad --listen")]
+    [InlineData("--otlp-endpoint", "127.0.0.1:4318", "bad --otlp-endpoint")]
+    [InlineData("--otlp-endpoint", "ftp://x/", "bad --otlp-endpoint")]
+    [InlineData("--otlp-interval", "5", "--otlp-interval needs --otlp-endpoint")]
+    [InlineData("--otlp-protocol", "grpc", "--otlp-protocol needs --otlp-endpoint")]
+    [InlineData("--otlp-protocol", "carrier-pigeon", "bad --otlp-protocol")]
+    [InlineData("--max-listeners", "0", "bad --max-listeners")]
+    [InlineData("--ring-buffer-kb", "3", "bad --ring-buffer-kb")]
+    [InlineData("--duration", "-1", "bad --duration")]
+    [InlineData("--interval", "100ms", "--interval does not apply to --backend ebpf")]
+    [InlineData("--backend", "kernel", "bad --backend")]
+    [InlineData("--source", "maps", "bad --source")]
+    [InlineData("--ring-buffer-kb", "64", "--ring-buffer-kb needs --source events")]
+    [InlineData("--max-listeners", "64", "--max-listeners needs --source events")]
+    [InlineData("--bogus", "1", "Unrecognized")]
+    public void A_bad_flag_is_one_line_and_a_usage_error(string flag, string value, string message)
+    {
+        var (code, error) = Run("serve", flag, value);
+        Assert.Equal((int)ExitCode.Usage, code);
+        Assert.Contains(message, error);
+    }
+
+    [Fact]
+    public void A_bad_port_is_a_bad_port() => Assert.Equal((int)ExitCode.BadPort, Run("serve", "-p", "70000").Code);
+
+    [Fact]
+    public void The_otlp_interval_is_checked_with_the_endpoint()
+    {
+        var (code, error) = Run("serve", "--otlp-endpoint", "http://127.0.0.1:4318", "--otlp-interval", "0.5");
+        Assert.Equal((int)ExitCode.Usage, code);
+        Assert.Contains("1 to 3600 seconds", error);
+    }
+
+    [Fact]
+    public void Diag_only_and_ebpf_only_flags_are_refused_on_the_other_backend()
+    {
+        Assert.Contains("--ring-buffer-kb does not apply to --backend diag", Run("serve", "-b", "diag", "--ring-buffer-kb", "8").Error);
+        Assert.Contains("--verbose does not apply to --backend diag", Run("serve", "-b", "diag", "-v").Error);
+        Assert.Contains("--source does not apply to --backend diag", Run("serve", "-b", "diag", "--source", "events").Error);
+    }
+
+    [Theory]
+    [InlineData(null, "127.0.0.1:9477")]
+    [InlineData("127.0.0.1:9000", "127.0.0.1:9000")]
+    [InlineData("localhost:9000", "127.0.0.1:9000")]
+    [InlineData(":9100", "127.0.0.1:9100")]
+    [InlineData("9100", "127.0.0.1:9100")]
+    [InlineData("0.0.0.0:9477", "0.0.0.0:9477")]
+    [InlineData("[::1]:9477", "[::1]:9477")]
+    [InlineData("[::]:0", "[::]:0")]
+    public void Listen_addresses(string? text, string expected) =>
+        Assert.Equal(expected, MetricsHttpServer.Text(ServeOptions.ParseListen(text)));
+
+    [Theory]
+    [InlineData("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/metrics")]
+    [InlineData("http://127.0.0.1:4318/", "http://127.0.0.1:4318/v1/metrics")]
+    [InlineData("http://collector:4318/custom/path", "http://collector:4318/custom/path")]
+    public void An_otlp_http_endpoint_gets_the_metrics_path(string given, string used) =>
+        Assert.Equal(used, OtlpMetricsExport.EndpointFor(new Uri(given), OtlpExportProtocol.HttpProtobuf).ToString());
+
+    private static AggregateSnapshot OneListener()
+    {
+        var e = TestEvents.Syn();
+        var a = new ListenerAggregate(new ListenerKey(e.NetNs, e.DestAddress, e.DestPort)) { Accepts = 5 };
+        a.QueueWait.RecordNs(3_000_000);
+        a.QueueWait.RecordNs(3_000_000);
+        return new AggregateSnapshot(DateTime.UtcNow, 1, [a], null, new AggregateCost(0, 0, null, 0));
+    }
+
+    private static async Task<string> Get(IPEndPoint at, string request)
+    {
+        using var c = new Socket(at.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await c.ConnectAsync(at);
+        await c.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None);
+        var buffer = new MemoryStream();
+        var chunk = new byte[4096];
+        int n;
+        while ((n = await c.ReceiveAsync(chunk, SocketFlags.None)) > 0) buffer.Write(chunk, 0, n);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    [Fact]
+    public async Task The_scrape_endpoint_serves_metrics_and_nothing_else()
+    {
+        var snapshot = OneListener();
+        using var server = MetricsHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), () => PrometheusExposition.Write(snapshot, DropReasons.Empty, "ebpf"));
+        var ok = await Get(server.Bound, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", ok);
+        Assert.Contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", ok);
+        Assert.Contains("\ntcpq_accepts_total{server_address=\"10.0.0.5\",server_port=\"2000\"", ok);
+        int length = int.Parse(System.Text.RegularExpressions.Regex.Match(ok, "Content-Length: (\\d+)").Groups[1].Value);
+        Assert.Equal(length, Encoding.UTF8.GetByteCount(ok[(ok.IndexOf("\r\n\r\n") + 4)..]));
+
+        var head = await Get(server.Bound, "HEAD /metrics HTTP/1.1\r\n\r\n");
+        Assert.EndsWith("\r\n\r\n", head);
+        Assert.StartsWith("HTTP/1.1 404", await Get(server.Bound, "GET /other HTTP/1.1\r\n\r\n"));
+        Assert.StartsWith("HTTP/1.1 405", await Get(server.Bound, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
+        Assert.StartsWith("HTTP/1.1 400", await Get(server.Bound, "nonsense\r\n\r\n"));
+        Assert.Equal(2, server.Scrapes);
+    }
+
+    [Fact]
+    public void A_port_in_use_is_one_line_naming_the_address()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen();
+        var at = (IPEndPoint)taken.LocalEndPoint!;
+        var e = Assert.Throws<TcpqException>(() => MetricsHttpServer.Start(at, () => ""));
+        Assert.StartsWith($"cannot listen on 127.0.0.1:{at.Port}: address already in use", e.Message);
+    }
+
+    [Fact]
+    public void A_second_server_on_the_same_port_is_refused_not_shared()
+    {
+        using var first = MetricsHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), () => "");
+        var e = Assert.Throws<TcpqException>(() => MetricsHttpServer.Start(first.Bound, () => ""));
+        Assert.Contains("address already in use", e.Message);
+    }
+
+    [Fact]
+    public async Task Otlp_pushes_protobuf_to_the_metrics_path_with_the_semantic_convention_attributes()
+    {
+        using var collector = new TcpListener(IPAddress.Loopback, 0);
+        collector.Start();
+        var endpoint = new Uri($"http://127.0.0.1:{((IPEndPoint)collector.LocalEndpoint).Port}");
+        var snapshot = OneListener();
+        var received = Task.Run(async () =>
+        {
+            using var c = await collector.AcceptSocketAsync();
+            var buffer = new MemoryStream();
+            var chunk = new byte[65536];
+            while (true)
+            {
+                int n = await c.ReceiveAsync(chunk, SocketFlags.None);
+                if (n == 0) break;
+                buffer.Write(chunk, 0, n);
+                var text = Encoding.Latin1.GetString(buffer.ToArray());
+                int end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                var m = System.Text.RegularExpressions.Regex.Match(text, "Content-Length: (\\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+                if (end >= 0 && m.Success && buffer.Length >= end + 4 + int.Parse(m.Groups[1].Value)) break;
+            }
+            await c.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), SocketFlags.None);
+            return Encoding.Latin1.GetString(buffer.ToArray());
+        });
+        using (var otlp = new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, OtlpExportProtocol.HttpProtobuf), OtlpExportProtocol.HttpProtobuf,
+            TimeSpan.FromHours(1), () => snapshot, DropReasons.Empty, "ebpf"))
+            otlp.Flush(TimeSpan.FromSeconds(10));
+        var request = await received.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("POST /v1/metrics HTTP/1.1", request);
+        Assert.Contains("application/x-protobuf", request);
+        foreach (var s in new[] { "tcpq.accepts", "tcpq.accept_queue.wait", "server.address", "10.0.0.5", "server.port", "network.type", "ipv4", "netns", "service.name" })
+            Assert.Contains(s, request);
+    }
+}
