@@ -75,6 +75,17 @@ public class CommandLineErrorTests
     }
 
     [Fact]
+    public void Root_without_CAP_PERFMON_is_told_which_capability_is_missing()
+    {
+        Requirements.Check();
+        var output = Shell.RunWithCode("setpriv", ["--inh-caps=-all,+bpf,+net_admin", "--ambient-caps=-all,+bpf,+net_admin",
+            "--bounding-set=-all,+bpf,+net_admin", UnprivilegedCopy.Binary, "trace", "-d", "1"], out int code, timeout: TimeSpan.FromSeconds(30));
+        Assert.True(code == 4, output);
+        AssertOneLine(output);
+        Assert.Contains("missing CAP_PERFMON", output);
+    }
+
+    [Fact]
     public void Without_kernel_BTF_it_says_so()
     {
         Requirements.Check();

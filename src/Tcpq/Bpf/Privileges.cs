@@ -1,5 +1,3 @@
-using Tcpq.Interop;
-
 namespace Tcpq.Bpf;
 
 /// <summary>Checks up front that tcpq may load and attach its programs, so the user gets one clear line.</summary>
@@ -7,14 +5,18 @@ internal static class Privileges
 {
     private const int CapNetAdmin = 12, CapSysAdmin = 21, CapPerfmon = 38, CapBpf = 39;
 
+    /// <summary>By the effective capabilities, also for root: root in a container, or under a
+    /// bounding set without CAP_PERFMON, would otherwise reach the verifier and be refused there with
+    /// EINVAL, which reads like a kernel too old.</summary>
     public static void RequireTracing()
     {
-        if (Libc.GetEuid() == 0) return;
         ulong caps = EffectiveCapabilities();
         bool ok = Has(caps, CapSysAdmin) || (Has(caps, CapBpf) && Has(caps, CapPerfmon) && Has(caps, CapNetAdmin));
-        if (!ok)
-            throw new TcpqException(ExitCode.NoPermission,
-                "permission denied: tracing needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (try sudo, or 'tcpq listeners' which needs none)");
+        if (ok) return;
+        var missing = new[] { (CapBpf, "CAP_BPF"), (CapPerfmon, "CAP_PERFMON"), (CapNetAdmin, "CAP_NET_ADMIN") }
+            .Where(c => !Has(caps, c.Item1)).Select(c => c.Item2);
+        throw new TcpqException(ExitCode.NoPermission,
+            $"permission denied: tracing needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN; missing {string.Join(", ", missing)} (try sudo, or 'tcpq listeners' which needs none)");
     }
 
     private static bool Has(ulong caps, int cap) => (caps & (1UL << cap)) != 0;

@@ -9,9 +9,6 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "vsnprintf")]
     internal static partial int VsnPrintf(byte* buffer, nuint size, byte* format, nint args);
 
-    [LibraryImport(Library, EntryPoint = "geteuid")]
-    internal static partial uint GetEuid();
-
     [LibraryImport(Library, EntryPoint = "mount", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Mount(string source, string target, string fsType, nuint flags, nint data);
 
