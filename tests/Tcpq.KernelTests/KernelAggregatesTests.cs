@@ -1,3 +1,4 @@
+using Tcpq.Aggregates;
 using System.Net;
 using System.Net.Sockets;
 using Tcpq.Bpf;

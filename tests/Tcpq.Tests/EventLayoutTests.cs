@@ -1,3 +1,4 @@
+using Tcpq.Aggregates;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

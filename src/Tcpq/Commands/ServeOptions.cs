@@ -1,3 +1,4 @@
+using Tcpq.Events;
 using System.Globalization;
 using System.Net;
 using OpenTelemetry.Exporter;

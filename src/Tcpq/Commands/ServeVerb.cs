@@ -1,3 +1,4 @@
+using Tcpq.Events;
 using System.CommandLine;
 using OpenTelemetry.Exporter;
 using Tcpq.Aggregates;

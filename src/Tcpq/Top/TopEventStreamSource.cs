@@ -1,6 +1,5 @@
 using Tcpq.Aggregates;
 using Tcpq.Bpf;
-using Tcpq.Commands;
 using Tcpq.Connections;
 using Tcpq.Diag;
 using Tcpq.Events;

@@ -1,5 +1,5 @@
+using Tcpq.Events;
 using Tcpq.Bpf;
-using Tcpq.Commands;
 
 namespace Tcpq.Top;
 

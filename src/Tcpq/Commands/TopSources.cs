@@ -1,19 +1,11 @@
+using Tcpq.Events;
 using Tcpq.Aggregates;
 using Tcpq.Bpf;
-using Tcpq.Commands;
 using Tcpq.Connections.Diagnosis;
 
-namespace Tcpq.Top;
+using Tcpq.Top;
 
-/// <summary>What top reads: the aggregates, the diagnosis beside them (null where the source
-/// cannot give one), and a few words for the title line.</summary>
-public sealed class TopSource(IAggregateSource aggregates, IListenerDiagnosis? diagnosis, string description) : IDisposable
-{
-    public IAggregateSource Aggregates { get; } = aggregates;
-    public IListenerDiagnosis? Diagnosis { get; } = diagnosis;
-    public string Description { get; } = description;
-    public void Dispose() => Aggregates.Dispose();
-}
+namespace Tcpq.Commands;
 
 /// <summary>The one place top's source is chosen and made: swap the event-stream adapter for
 /// the shared one, or for the kernel's aggregates, here.</summary>

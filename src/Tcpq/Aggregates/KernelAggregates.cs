@@ -1,10 +1,11 @@
+using Tcpq.Aggregates;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Tcpq.Aggregates;
+using Tcpq.Bpf;
 using Tcpq.Events;
 using Tcpq.Interop;
 
-namespace Tcpq.Bpf;
+namespace Tcpq.Aggregates;
 
 /// <summary>
 /// The per-listener aggregates the kernel programs keep (bpf/aggregates.h) when loaded to count

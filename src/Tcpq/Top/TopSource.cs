@@ -1,0 +1,13 @@
+using Tcpq.Aggregates;
+
+namespace Tcpq.Top;
+
+/// <summary>What top reads: the aggregates, the diagnosis beside them (null where the source
+/// cannot give one), and a few words for the title line.</summary>
+public sealed class TopSource(IAggregateSource aggregates, IListenerDiagnosis? diagnosis, string description) : IDisposable
+{
+    public IAggregateSource Aggregates { get; } = aggregates;
+    public IListenerDiagnosis? Diagnosis { get; } = diagnosis;
+    public string Description { get; } = description;
+    public void Dispose() => Aggregates.Dispose();
+}
