@@ -7,9 +7,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 rows=${1:-5000000}
 file=${TMPDIR:-/tmp}/tcpq-bench-report-$rows.csv
-tcpq=$root/artifacts/bin/Tcpq/release/tcpq
+tcpq=$root/artifacts/tcpq/tcpq   # the build users run (Native AOT); TCPQ_BINARY=... for another
 
-[ -x "$tcpq" ] || (cd "$root" && dotnet build src/Tcpq -c Release >/dev/null)
+[ -n "${TCPQ_BINARY:-}" ] && tcpq=$TCPQ_BINARY
+[ -x "$tcpq" ] || "$root/scripts/setup" >/dev/null
 if [ ! -s "$file" ]; then
     echo "generating $file ..." >&2
     python3 "$here/gen.py" "$rows" > "$file.tmp" && mv "$file.tmp" "$file"

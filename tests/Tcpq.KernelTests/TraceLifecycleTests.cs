@@ -77,6 +77,29 @@ public class TraceLifecycleTests
     }
 
     [Fact]
+    public void Rows_to_dev_null_or_to_a_file_with_a_longer_earlier_trace()
+    {
+        var output = Shell.RunWithCode(TcpqTrace.Binary, ["trace", "-p", Ports.Next().ToString(), "-d", "0.3", "-o", "/dev/null"], out int code,
+            timeout: TimeSpan.FromSeconds(30));
+        Assert.True(code == 0, output);
+
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, new string('x', 100_000) + "\n");
+            output = Shell.RunWithCode(TcpqTrace.Binary, ["trace", "-p", Ports.Next().ToString(), "-d", "0.3", "-o", file], out code,
+                timeout: TimeSpan.FromSeconds(30));
+            Assert.True(code == 0, output);
+            Assert.StartsWith("TS,Date,Action,", File.ReadAllText(file));
+            Assert.DoesNotContain("xxx", File.ReadAllText(file)); // emptied once tracing was live
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Started_inside_a_namespace_with_ip_netns_exec_it_finds_or_mounts_what_it_needs()
     {
         using var ns = NetNamespace.Create();

@@ -134,4 +134,52 @@ public class DiagnosisTests
         var doc = File.ReadAllText(Path.Combine(dir!.FullName, "docs", "diagnosis.md"));
         foreach (var rule in Rulebook.Rules) Assert.Contains($"## {rule.Name}", doc);
     }
+
+    /// <summary>Backlog 1, one connection queued; two HTTP-like clients finish their handshake but
+    /// their final ACK and their request are refused at the full queue and retransmitted until
+    /// the application accepts, 1.2 s later.</summary>
+    private static Scenario AcksRefused()
+    {
+        var s = new Scenario();
+        s.Syn("10.0.7.1", 41000, 0, 1, (0, 0, 1)).Established("10.0.7.1", 41000, 0.2, 0, 1, (1, 0, 1));
+        for (ushort i = 1; i <= 2; i++)
+        {
+            ushort p = (ushort)(41000 + i);
+            s.Syn("10.0.7.1", p, i, 1, (0, 1, 1))
+             .AckDrop("10.0.7.1", p, i + 0.2, 1, i, (1, 2, 1))
+             .AckDrop("10.0.7.1", p, i + 0.3, 2, i, (1, 2, 1))
+             .AckDrop("10.0.7.1", p, i + 200.3, 3, i, (1, 2, 1))
+             .AckDrop("10.0.7.1", p, i + 600.3, 4, i, (1, 2, 1));
+        }
+        s.Accept("10.0.7.1", 41000, 1200, 0.2);
+        for (ushort i = 1; i <= 2; i++)
+        {
+            ushort p = (ushort)(41000 + i);
+            s.Established("10.0.7.1", p, 1201 + i, i, 1, (1, 0, 1)).Accept("10.0.7.1", p, 1210 + i, 1201 + i);
+        }
+        return s;
+    }
+
+    [Fact]
+    public void Final_ack_refused_fires_with_the_clients_held_and_for_how_long()
+    {
+        var summary = AcksRefused().Summarize();
+        var port = Assert.Single(summary.Ports);
+        Assert.Equal((8L, 2L), (port.AckDrops, port.AckHeldClients));
+        Assert.Equal(0, port.Retries); // refused ACKs are not SYN retries
+        var f = Assert.Single(summary.Findings, x => x.Rule == "final-ack-refused");
+        Assert.Equal(Severity.Critical, f.Severity);
+        Assert.StartsWith("2 clients of :2000 completed the handshake from their side, but the kernel refused 8 of their final ACK or data segments at the full accept queue (Qmax 1); " +
+                          "such a client believes it is connected and waits on retransmissions: they were held up to 1.20 s", f.Text);
+        var slow = Assert.Single(port.Slowest, l => l.Connection.SourcePort == 41002);
+        Assert.Equal(1u, slow.Connection.Attempts);
+        Assert.Contains("final ACK/data refused ×4 over 1.20 s", slow.Text);
+    }
+
+    [Fact]
+    public void Final_ack_refused_does_not_fire_on_syn_drops_alone()
+    {
+        Assert.DoesNotContain(Diagnose(Burst()), x => x.Rule == "final-ack-refused");
+        Assert.DoesNotContain(Diagnose(Healthy()), x => x.Rule == "final-ack-refused");
+    }
 }

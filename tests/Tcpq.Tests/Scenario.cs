@@ -59,6 +59,19 @@ internal sealed class Scenario(ushort port = 2000, uint netns = 4026531840, stri
         return Add(e);
     }
 
+    /// <summary>A final ACK or data segment refused at the end of the handshake: the
+    /// <paramref name="n"/>-th refused one of this connection (its Attempt).</summary>
+    public Scenario AckDrop(string c, ushort p, double atMs, uint n, double firstMs, (uint q0, uint q, uint qmax) queues, uint reason = DropReasons.AcceptQueueFull)
+    {
+        var e = Make(EventKind.AckDrop, c, p, atMs);
+        Queues(ref e, queues);
+        e.Attempt = n;
+        e.Reason = reason;
+        e.WaitNs = (ulong)((atMs - firstMs) * 1_000_000);
+        e.Flags |= EventFlags.Attempt | EventFlags.Wait;
+        return Add(e);
+    }
+
     public Scenario Cookie(string c, ushort p, double atMs)
     {
         var e = Make(EventKind.SynCookie, c, p, atMs);

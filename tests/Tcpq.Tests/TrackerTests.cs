@@ -127,6 +127,31 @@ public class TrackerTests
     }
 
     [Fact]
+    public void An_accept_long_after_its_connections_abort_joins_that_connection()
+    {
+        // reset by the client while queued at 100 ms; the kernel keeps it in the accept queue and
+        // the application takes it 5 s later, long past the 2 s a finished connection lingers
+        var s = new Scenario()
+            .Syn("10.0.5.1", 40100, 0, 1, (0, 0, 8))
+            .Established("10.0.5.1", 40100, 0.1, 0, 1, (1, 0, 8))
+            .Abort("10.0.5.1", 40100, 100, 0.1)
+            .Quick("10.0.5.2", 40200, 3000)          // time moves on: the tracker expires what lingers
+            .Accept("10.0.5.1", 40100, 5100, 0.1);
+        var port = Assert.Single(s.Summarize().Ports);
+        Assert.Equal((2L, 2L, 1L, 0L), (port.Connections, port.Accepted, port.Aborted, port.BeganBeforeTrace));
+        Assert.Equal(0, port.Expired);
+
+        // never accepted: it ends as aborted when it goes idle, not as expired
+        var never = new Scenario()
+            .Syn("10.0.5.1", 40100, 0, 1, (0, 0, 8))
+            .Established("10.0.5.1", 40100, 0.1, 0, 1, (1, 0, 8))
+            .Abort("10.0.5.1", 40100, 100, 0.1)
+            .Quick("10.0.5.2", 40200, 200_000);
+        var p2 = Assert.Single(never.Summarize().Ports);
+        Assert.Equal((2L, 1L, 1L, 0L), (p2.Connections, p2.Accepted, p2.Aborted, p2.Expired));
+    }
+
+    [Fact]
     public void A_reused_4_tuple_after_accept_is_a_new_connection_but_a_late_event_is_not()
     {
         var s = new Scenario().Quick("10.0.0.6", 9, 0).Quick("10.0.0.6", 9, 100);

@@ -37,11 +37,12 @@ public sealed class RowOutput : IDisposable
         }
     }
 
-    /// <summary>The rows start: a file is emptied now.</summary>
+    /// <summary>The rows start: a regular file is emptied now (a device such as /dev/null, or a
+    /// FIFO, has nothing to empty and cannot be truncated).</summary>
     public void Begin()
     {
         _begun = true;
-        _file?.SetLength(0);
+        if (_file is { CanSeek: true } && _file.Length > 0) _file.SetLength(0);
     }
 
     public void Dispose()

@@ -2,8 +2,9 @@ namespace Tcpq.Connections;
 
 /// <summary>
 /// The connections being followed, at most <see cref="Capacity"/> of them. Two lists in order of
-/// last event: open connections (still expecting events) and done ones (accepted or aborted,
-/// kept a little longer for late events). The oldest of either is at its head, so expiry and
+/// last event: open connections (still expecting events, among them ones reset in the accept queue
+/// that accept() will yet take) and done ones (accepted or aborted, kept a little longer for late
+/// events). The oldest of either is at its head, so expiry and
 /// eviction cost O(1). Timelines taken out are reused: a SYN flood does not churn the heap.
 /// </summary>
 public sealed class ConnectionTable(int capacity)
@@ -31,11 +32,12 @@ public sealed class ConnectionTable(int capacity)
         return t;
     }
 
-    /// <summary>Moves the timeline to the end of its list (open or done) after an event.</summary>
+    /// <summary>Moves the timeline to the end of its list (open or done) after an event. One that
+    /// waits for its accept after an abort stays with the open ones (see <see cref="ConnectionTimeline.Lingers"/>).</summary>
     public void Touch(ConnectionTimeline t)
     {
         (t.InDoneList ? _done : _open).Unlink(t);
-        t.InDoneList = t.Done;
+        t.InDoneList = t.Lingers;
         (t.InDoneList ? _done : _open).Append(t);
     }
 

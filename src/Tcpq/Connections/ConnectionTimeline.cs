@@ -33,6 +33,8 @@ public sealed class ConnectionTimeline
     public bool SawFirstSyn;        // a syn with Attempt 1 (or, without the column, any syn)
     public uint FullSyns;           // syns that found the accept queue at its limit (Q ≥ Qmax)
     public uint FullSynQ, FullSynQMax;
+    public uint AckDrops;           // segments refused at the end of the handshake (final ACK, data, cookie ACK)
+    public ulong FirstAckDropNs, LastAckDropNs;
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
@@ -43,6 +45,18 @@ public sealed class ConnectionTimeline
     public bool Aborted => AbortNs != 0;
     /// <summary>Nothing more is expected: accepted or given up.</summary>
     public bool Done => Accepted || Aborted;
+    /// <summary>Reset by its client while in the accept queue: the kernel keeps it there, and
+    /// accept() will yet take it, however late. It is not lingering, it is waiting.</summary>
+    public bool AwaitingAccept => Aborted && Established && !Accepted;
+    /// <summary>Done, and kept only for late events: expires after the tracker's linger time.</summary>
+    public bool Lingers => Done && !AwaitingAccept;
+
+    /// <summary>How long refused ACK and data segments held the handshake: from the first refused
+    /// to the handshake's completion, or to the last refused when it never completed.</summary>
+    public ulong? AckHoldNs =>
+        AckDrops == 0 ? null
+        : EstablishedNs >= FirstAckDropNs && EstablishedNs != 0 ? EstablishedNs - FirstAckDropNs
+        : LastAckDropNs - FirstAckDropNs;
     public uint Attempts => Math.Max(Syns, MaxAttempt);
     /// <summary>For input without drop rows (the seed format, see
     /// <see cref="ConnectionTracker.InferDropsFromQueues"/>): retried SYNs that had found the accept
@@ -65,7 +79,8 @@ public sealed class ConnectionTimeline
     {
         Key = default;
         FirstSynNs = LastNs = EstablishedNs = HandshakeNs = AcceptNs = QueueWaitNs = AbortNs = 0;
-        FullSyns = FullSynQ = FullSynQMax = 0;
+        FullSyns = FullSynQ = FullSynQMax = AckDrops = 0;
+        FirstAckDropNs = LastAckDropNs = 0;
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
@@ -105,7 +120,8 @@ public sealed class ConnectionTimeline
     public void Apply(in TcpqEvent e)
     {
         if (e.TsNs > LastNs) LastNs = e.TsNs;
-        if (e.Has(EventFlags.Attempt) && e.Attempt > MaxAttempt) MaxAttempt = e.Attempt;
+        // an ack-drop's Attempt counts refused segments, not SYNs
+        if (e.Has(EventFlags.Attempt) && e.Attempt > MaxAttempt && e.Kind != EventKind.AckDrop) MaxAttempt = e.Attempt;
         switch (e.Kind)
         {
             case EventKind.Syn:
@@ -119,6 +135,11 @@ public sealed class ConnectionTimeline
                 if (Drops++ == 0) FirstDropReason = e.Reason;
                 if (e.Has(EventFlags.Queues)) { DropQ = e.Q; DropQMax = e.QMax; DropHadQueues = true; }
                 if (e.Has(EventFlags.Wait)) NoteFirstSyn(e.TsNs, e.WaitNs);
+                if (e.Kind == EventKind.AckDrop)
+                {
+                    if (AckDrops++ == 0 || e.TsNs < FirstAckDropNs) FirstAckDropNs = e.TsNs;
+                    if (e.TsNs > LastAckDropNs) LastAckDropNs = e.TsNs;
+                }
                 break;
             case EventKind.SynCookie:
                 Cookie = true;

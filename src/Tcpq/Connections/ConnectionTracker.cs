@@ -112,7 +112,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < NowNs; t = table.OldestDone)
             End(t, TimelineEnd.Completed);
         for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < NowNs; t = table.OldestOpen)
-            End(t, TimelineEnd.Expired);
+            End(t, t.Aborted ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted: it ended with its abort
     }
 
     private void End(ConnectionTimeline t, TimelineEnd end)

@@ -20,6 +20,10 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
     public readonly Dictionary<uint, long> SynDrops = [];   // syn-drop only
     public readonly Dictionary<uint, long> Aborts = [];
     public readonly LatencyHistogram Handshake = new(), QueueWait = new(), Total = new();
+    /// <summary>Clients whose final ACK or data was refused at least once (an overflowed accept
+    /// queue, or a SYN cookie that could not become a connection), and how long that held them.</summary>
+    public long AckHeldClients;
+    public readonly LatencyHistogram AckHold = new();
 
     public ulong FirstNs, LastNs;
     public uint PeakQ, PeakQ0, QMax;
@@ -126,6 +130,11 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
         if (t.Handshake is ulong h) Handshake.RecordNs(h);
         if (t.QueueWait is ulong w) QueueWait.RecordNs(w);
         if (t.Total is ulong total) Total.RecordNs(total);
+        if (t.AckHoldNs is ulong held)
+        {
+            AckHeldClients++;
+            AckHold.RecordNs(held);
+        }
         KeepIfSlow(t, end);
     }
 

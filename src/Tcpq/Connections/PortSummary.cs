@@ -16,6 +16,11 @@ public sealed record PortSummary(
     uint PeakQ, uint PeakQ0, uint QMax, double QueueFullShare,
     IReadOnlyList<SlowLine> Slowest)
 {
+    /// <summary>Clients whose final ACK or data segments were refused (each refused segment is an
+    /// ack-drop row), and how long that held their handshake.</summary>
+    public long AckHeldClients { get; init; }
+    public LatencySummary AckHold { get; init; } = new(0, 0, 0, 0, 0, []);
+
     public long DroppedSyns => SynDrops.Values.Sum();
     public long AllDrops => Drops.Values.Sum();
 

@@ -12,13 +12,21 @@ public sealed record SlowConnection(
     bool Established, ulong? HandshakeNs, ulong? QueueWaitNs, ulong? TotalNs, ulong DurationNs,
     bool Accepted, uint? Pid, string? Comm, bool Aborted, uint AbortReason, TimelineEnd End)
 {
+    /// <summary>Final ACK or data segments refused (ack-drop rows), and how long they held the handshake.</summary>
+    public uint AckDrops { get; init; }
+    public ulong? AckHoldNs { get; init; }
+
     public static SlowConnection From(ConnectionTimeline t, TimelineEnd end) => new(
         t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops + t.InferredDrops,
         t.Drops > 0 ? t.FirstDropReason : DropReasons.AcceptQueueFull,
         t.DropHadQueues ? t.DropQ : t.FullSyns > 0 ? t.FullSynQ : null, t.DropHadQueues ? t.DropQMax : t.FullSyns > 0 ? t.FullSynQMax : null, t.SynAckRetrans, t.Cookie,
         t.BeganBeforeTrace, t.Established, t.Handshake, t.QueueWait, t.Total, t.Duration,
         t.Accepted, t.Accepted && t.Pid != 0 ? t.Pid : null, t.Accepted ? Comm16.Text(t.Comm) : null,
-        t.Aborted, t.AbortReason, end);
+        t.Aborted, t.AbortReason, end)
+    {
+        AckDrops = t.AckDrops,
+        AckHoldNs = t.AckHoldNs,
+    };
 
     /// <summary>One line in words, e.g. <c>172.16.170.1:50066 → :2000  SYN ×4 (3 dropped:
     /// accept-queue-full, Q 2/2) · established after 7.01 s · accepted after 7.02 s by nginx[812]</c>.</summary>
@@ -35,6 +43,9 @@ public sealed record SlowConnection(
             b.Append(')');
         }
         if (Cookie) b.Append(" · SYN cookie");
+        if (AckDrops > 0)
+            b.Append(" · final ACK/data refused ×").Append(AckDrops)
+             .Append(AckHoldNs is ulong held && held > 0 ? $" over {Durations.Text(held)}" : "");
         if (SynAckRetrans > 0) b.Append(" · ").Append(SynAckRetrans).Append(SynAckRetrans == 1 ? " SYN-ACK retransmit" : " SYN-ACK retransmits");
         if (Established)
             b.Append(HandshakeNs is ulong h ? $" · established after {Durations.Text(h)}" : " · established");

@@ -29,6 +29,10 @@ public sealed record TraceSummary(
             l.Handshake.Summary(), l.QueueWait.Summary(), l.Total.Summary(),
             l.SpanSeconds, l.Arrivals / l.SpanSeconds, l.Accepts / l.SpanSeconds,
             l.PeakQ, l.PeakQ0, l.QMax, l.QueueFullShare,
-            [.. l.Slowest().Select(c => new SlowLine(c, c.Describe(reasons.Name)))]);
+            [.. l.Slowest().Select(c => new SlowLine(c, c.Describe(reasons.Name)))])
+        {
+            AckHeldClients = l.AckHeldClients,
+            AckHold = l.AckHold.Summary(),
+        };
     }
 }

@@ -60,6 +60,9 @@ public static class SummaryJsonWriter
         Latency(j, "handshake_us", p.Handshake);
         Latency(j, "queue_wait_us", p.QueueWait);
         Latency(j, "total_us", p.Total);
+        j.WriteNumber("ack_drops", p.AckDrops);
+        j.WriteNumber("ack_held_clients", p.AckHeldClients);
+        Latency(j, "ack_hold_us", p.AckHold);
         j.WriteNumber("span_s", Math.Round(p.SpanSeconds, 6));
         j.WriteNumber("arrivals_per_s", Math.Round(p.ArrivalRate, 3));
         j.WriteNumber("accepts_per_s", Math.Round(p.AcceptRate, 3));
@@ -82,6 +85,8 @@ public static class SummaryJsonWriter
         j.WriteNumber("attempts", c.Attempts);
         j.WriteNumber("drops", c.Drops);
         j.WriteNumber("synack_retransmits", c.SynAckRetrans);
+        j.WriteNumber("ack_drops", c.AckDrops);
+        NumberOrNull(j, "ack_hold_us", c.AckHoldNs / 1000);
         NumberOrNull(j, "handshake_us", c.HandshakeNs / 1000);
         NumberOrNull(j, "queue_wait_us", c.QueueWaitNs / 1000);
         NumberOrNull(j, "total_us", c.TotalNs / 1000);

@@ -31,7 +31,7 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
         w.WriteLine(p.NetNs != 0 ? $"{where}  netns {p.NetNs}" : where);
         Line("connections", $"{p.Connections} seen · {p.Established} established · {p.Accepted} accepted · {p.Aborted} aborted{Aborts(p)}");
         Line("SYNs", $"{p.Syns} · {p.Retries} client retr{(p.Retries == 1 ? "y" : "ies")} · {p.DroppedSyns} dropped{Drops(p)} · {p.Cookies} SYN cookie{Rulebook.S(p.Cookies)} · {p.SynAckRetrans} SYN-ACK retransmit{Rulebook.S(p.SynAckRetrans)}");
-        if (p.AckDrops > 0) Line("final ACKs", $"{p.AckDrops} dropped");
+        if (p.AckDrops > 0) Line("final ACKs", $"{p.AckDrops} refused (ACK or data segments) · {p.AckHeldClients} client{Rulebook.S(p.AckHeldClients)} held by them");
         Line("queue", $"peak Q {p.PeakQ} / Qmax {p.QMax} · full {Rulebook.Percent(p.QueueFullShare)} of the time · peak Q0 {p.PeakQ0}");
         Line("rates", $"{Rulebook.Rate(p.ArrivalRate)} arrivals/s · {Rulebook.Rate(p.AcceptRate)} accepts/s over {p.SpanSeconds.ToString("0.##", CultureInfo.InvariantCulture)} s");
         if (p.Expired + p.Evicted + p.StillOpen + p.BeganBeforeTrace > 0)
@@ -42,6 +42,7 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
         Latency("handshake", p.Handshake);
         Latency("accept-queue wait", p.QueueWait);
         Latency("total", p.Total);
+        if (p.AckHold.Count > 0) Latency("held by ACK drops", p.AckHold);
 
         var chart = p.Total.Count >= 2 ? ("total time (first SYN to accept)", p.Total) : p.Handshake.Count >= 2 ? ("handshake time (first SYN to syn-aa)", p.Handshake) : default;
         if (chart.Item2 is LatencySummary h) Histogram(chart.Item1, h);

@@ -8,7 +8,7 @@ namespace Tcpq.KernelTests.Fixtures;
 /// </summary>
 public sealed class TcpqTrace : IDisposable
 {
-    public static string Binary => Path.Combine(AppContext.BaseDirectory, "tcpq");
+    public static string Binary => TcpqBinary.Path;
 
     private readonly Process _process;
     private readonly List<string> _stderr = [];

@@ -16,10 +16,11 @@ public static class UnprivilegedCopy
     {
         var dir = Directory.CreateTempSubdirectory("tcpq-nobody-");
         File.SetUnixFileMode(dir.FullName, (UnixFileMode)0b111_101_101);
-        foreach (var f in Directory.GetFiles(AppContext.BaseDirectory, "tcpq*")
-                     .Concat(Directory.GetFiles(AppContext.BaseDirectory, "System.CommandLine.dll"))
-                     .Concat(Directory.GetFiles(AppContext.BaseDirectory, "HdrHistogram.dll")))
-            File.Copy(f, Path.Combine(dir.FullName, Path.GetFileName(f)));
+        // The native build is one file; a framework-dependent one (TCPQ_BINARY) brings its dlls.
+        File.Copy(TcpqBinary.Path, Path.Combine(dir.FullName, "tcpq"));
+        var from = Path.GetDirectoryName(TcpqBinary.Path)!;
+        foreach (var name in (string[])["tcpq.dll", "tcpq.runtimeconfig.json", "tcpq.deps.json", "System.CommandLine.dll", "HdrHistogram.dll"])
+            if (File.Exists(Path.Combine(from, name))) File.Copy(Path.Combine(from, name), Path.Combine(dir.FullName, name));
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { dir.Delete(recursive: true); } catch (IOException) { }

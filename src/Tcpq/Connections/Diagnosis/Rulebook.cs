@@ -14,6 +14,7 @@ public static class Rulebook
         new SlowAcceptRule(),
         new SynQueuePressureRule(),
         new ClientsGaveUpRule(),
+        new FinalAckRefusedRule(),
         new SynAckRetransmitRule(),
         new SynsLostUpstreamRule(),
     ];

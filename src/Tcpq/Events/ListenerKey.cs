@@ -1,6 +1,4 @@
-using Tcpq.Events;
-
-namespace Tcpq.Connections;
+namespace Tcpq.Events;
 
 /// <summary>A listening socket as the events see it: namespace, local address and port. The seed
 /// format has neither address nor namespace: both are zero (unknown) there.</summary>

@@ -1,0 +1,15 @@
+namespace Tcpq.Aggregates;
+
+/// <summary>One reading of every listener's aggregates, cumulative since counting began.
+/// <see cref="OtherListeners"/> holds those past the listener limit, merged (never unbounded growth).</summary>
+public sealed record AggregateSnapshot(
+    DateTime TimeUtc,
+    ulong MonotonicNs,
+    IReadOnlyList<ListenerAggregate> Listeners,
+    ListenerAggregate? OtherListeners,
+    AggregateCost Cost);
+
+/// <summary>What counting costs and misses: events lost (ring buffer full), listeners merged
+/// into "other" past the limit, and the kernel programs' run time when the kernel measures it
+/// (<c>kernel.bpf_stats_enabled</c>), else null.</summary>
+public sealed record AggregateCost(ulong LostEvents, long ListenersOverflowed, TimeSpan? ProgramRunTime, long ProgramRuns);
