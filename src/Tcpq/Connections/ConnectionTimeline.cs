@@ -3,7 +3,8 @@ using Tcpq.Events;
 namespace Tcpq.Connections;
 
 /// <summary>
-/// Everything seen of one connection, from its first SYN to accept() or abort. Fields are merged
+/// Everything seen of one connection, from its first SYN to accept() or abort, and into the
+/// application: its first read, first write and close. Fields are merged
 /// so that the order events arrive in does not matter: the first SYN is the earliest time any
 /// event implies (a retry's or syn-aa's Wait us reaches back to it), counts only grow.
 /// Instances are pooled by <see cref="ConnectionTable"/>: <see cref="Reset"/> clears one for reuse.
@@ -35,6 +36,17 @@ public sealed class ConnectionTimeline
     public uint FullSynQ, FullSynQMax;
     public uint AckDrops;           // segments refused at the end of the handshake (final ACK, data, cookie ACK)
     public ulong FirstAckDropNs, LastAckDropNs;
+    public bool HandshakeSide;      // any event from before the application (syn … accept, abort)
+    // into the application (first-read, first-write, close)
+    public ulong FirstReadNs, AcceptToReadNs, DataAgeNs, FirstReadBytes;
+    public bool HasAcceptToRead, HasDataAge;
+    public ulong FirstWriteNs, WriteWaitNs, FirstWriteBytes, BytesReadBeforeWrite;
+    public bool HasWriteWait;
+    public ulong CloseNs, LifetimeNs, BytesIn, BytesOut;
+    public bool HasLifetime, CloseReset;
+    public Closer Closer;
+    /// <summary>Which application rows the trace holds, so which ones to wait for (set by the tracker).</summary>
+    internal ApplicationRows Expect;
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
@@ -44,12 +56,23 @@ public sealed class ConnectionTimeline
     public bool Accepted => AcceptNs != 0;
     public bool Aborted => AbortNs != 0;
     /// <summary>Nothing more is expected: accepted or given up.</summary>
-    public bool Done => Accepted || Aborted;
+    public bool Done => Accepted || Aborted || Closed;
     /// <summary>Reset by its client while in the accept queue: the kernel keeps it there, and
     /// accept() will yet take it, however late. It is not lingering, it is waiting.</summary>
     public bool AwaitingAccept => Aborted && Established && !Accepted;
+    public bool Read => FirstReadNs != 0;
+    public bool Written => FirstWriteNs != 0;
+    public bool Closed => CloseNs != 0;
+    /// <summary>Accepted, and rows from inside the application are still to come: its first read
+    /// or write, or its close when the trace has close rows.</summary>
+    public bool AwaitingApplication =>
+        Accepted && !Closed && Expect != ApplicationRows.None
+        && ((Expect & ApplicationRows.Close) != 0 || ((Expect & ApplicationRows.FirstRead) != 0 && !Read) || ((Expect & ApplicationRows.FirstWrite) != 0 && !Written));
     /// <summary>Done, and kept only for late events: expires after the tracker's linger time.</summary>
-    public bool Lingers => Done && !AwaitingAccept;
+    public bool Lingers => Done && !AwaitingAccept && !AwaitingApplication;
+    /// <summary>Only rows from inside the application: its handshake came before tracing, or the
+    /// timeline of its handshake ended before them (a connection that lived longer than it could be held).</summary>
+    public bool OnlyApplication => !HandshakeSide;
 
     /// <summary>How long refused ACK and data segments held the handshake: from the first refused
     /// to the handshake's completion, or to the last refused when it never completed.</summary>
@@ -84,6 +107,12 @@ public sealed class ConnectionTimeline
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
+        HandshakeSide = HasAcceptToRead = HasDataAge = HasWriteWait = HasLifetime = CloseReset = false;
+        FirstReadNs = AcceptToReadNs = DataAgeNs = FirstReadBytes = 0;
+        FirstWriteNs = WriteWaitNs = FirstWriteBytes = BytesReadBeforeWrite = 0;
+        CloseNs = LifetimeNs = BytesIn = BytesOut = 0;
+        Closer = Closer.None;
+        Expect = ApplicationRows.None;
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>
@@ -104,8 +133,50 @@ public sealed class ConnectionTimeline
         : Handshake is ulong h && QueueWait is ulong q ? h + q
         : null;
 
-    /// <summary>How long the client has been at it, whatever the outcome: used to rank the slowest.</summary>
-    public ulong Duration
+    /// <summary>accept() to the first read that returned data.</summary>
+    public ulong? AcceptToRead =>
+        HasAcceptToRead ? AcceptToReadNs
+        : Read && AcceptNs != 0 && FirstReadNs >= AcceptNs ? FirstReadNs - AcceptNs
+        : null;
+
+    /// <summary>How long the first request waited in the socket when it was read.</summary>
+    public ulong? DataAge => HasDataAge ? DataAgeNs : null;
+
+    /// <summary>How long the application had both the connection and its first data but did not
+    /// read: the data's age at the read, or the time since accept() when the data came earlier.</summary>
+    public ulong? Unread => DataAge is ulong age && AcceptToRead is ulong a ? Math.Min(age, a) : null;
+
+    /// <summary>The first request arrived before accept(): how long before.</summary>
+    public ulong? BeforeAccept => DataAge is ulong age && AcceptToRead is ulong a && age > a ? age - a : null;
+
+    /// <summary>The application wrote before it read anything (a server that speaks first).</summary>
+    public bool WroteFirst => Written && BytesReadBeforeWrite == 0 && (!Read || FirstReadNs > FirstWriteNs);
+
+    /// <summary>The first read to the first write after it: the application's answer.</summary>
+    public ulong? ReadToWrite =>
+        !Written || WroteFirst ? null
+        : HasWriteWait ? WriteWaitNs
+        : Read && FirstWriteNs >= FirstReadNs ? FirstWriteNs - FirstReadNs
+        : null;
+
+    /// <summary>accept() to the connection's end.</summary>
+    public ulong? Lifetime =>
+        HasLifetime ? LifetimeNs
+        : Closed && AcceptNs != 0 && CloseNs >= AcceptNs ? CloseNs - AcceptNs
+        : null;
+
+    /// <summary>First SYN to the application's first answer (its first write after a read).</summary>
+    public ulong? ToFirstAnswer =>
+        ReadToWrite is not ulong rw ? null
+        : FirstSynNs != 0 && FirstWriteNs >= FirstSynNs ? FirstWriteNs - FirstSynNs
+        : Total is ulong t && AcceptToRead is ulong ar ? t + ar + rw
+        : null;
+
+    /// <summary>How long the client has been at it, whatever the outcome: used to rank the slowest.
+    /// With rows from the application, until its first answer.</summary>
+    public ulong Duration => Math.Max(HandshakeDuration, ToFirstAnswer ?? 0);
+
+    private ulong HandshakeDuration
     {
         get
         {
@@ -120,6 +191,7 @@ public sealed class ConnectionTimeline
     public void Apply(in TcpqEvent e)
     {
         if (e.TsNs > LastNs) LastNs = e.TsNs;
+        if (!EventKinds.IsApplication(e.Kind)) HandshakeSide = true;
         // an ack-drop's Attempt counts refused segments, not SYNs
         if (e.Has(EventFlags.Attempt) && e.Attempt > MaxAttempt && e.Kind != EventKind.AckDrop) MaxAttempt = e.Attempt;
         switch (e.Kind)
@@ -166,7 +238,32 @@ public sealed class ConnectionTimeline
                 AbortNs = e.TsNs;
                 AbortReason = e.Reason;
                 break;
+            case EventKind.FirstRead:
+                FirstReadNs = e.TsNs;
+                if (e.Has(EventFlags.Wait)) { AcceptToReadNs = e.WaitNs; HasAcceptToRead = true; }
+                if (e.Has(EventFlags.DataAge)) { DataAgeNs = e.DataAgeNs; HasDataAge = true; }
+                if (e.Has(EventFlags.Bytes)) { FirstReadBytes = e.BytesIn; NoteBytes(e.BytesIn, e.BytesOut); }
+                if (e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
+                break;
+            case EventKind.FirstWrite:
+                FirstWriteNs = e.TsNs;
+                if (e.Has(EventFlags.Wait)) { WriteWaitNs = e.WaitNs; HasWriteWait = true; }
+                if (e.Has(EventFlags.Bytes)) { FirstWriteBytes = e.BytesOut; BytesReadBeforeWrite = e.BytesIn; NoteBytes(e.BytesIn, e.BytesOut); }
+                if (e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
+                break;
+            case EventKind.Close:
+                CloseNs = e.TsNs;
+                if (e.Has(EventFlags.Wait)) { LifetimeNs = e.WaitNs; HasLifetime = true; }
+                if (e.Has(EventFlags.Bytes)) NoteBytes(e.BytesIn, e.BytesOut);
+                if (e.Has(EventFlags.Closer)) { Closer = e.Closer; CloseReset = e.Reset != 0; }
+                break;
         }
+    }
+
+    private void NoteBytes(ulong bytesIn, ulong bytesOut)
+    {
+        if (bytesIn > BytesIn) BytesIn = bytesIn;
+        if (bytesOut > BytesOut) BytesOut = bytesOut;
     }
 
     private void NoteFirstSyn(ulong ts, ulong waitNs)
