@@ -8,7 +8,7 @@ namespace Tcpq.KernelTests;
 /// Issue #13, into the application: first-read, first-write and close rows from real servers —
 /// blocking Python servers that delay their read or their write, one on epoll with non-blocking
 /// sockets, one on io_uring, nginx under ab — cross-checked against what each server recorded
-/// (bytes, order, who closed first).
+/// (bytes, order, who closed first). The application's actions are off by default: -e all.
 /// </summary>
 public class ApplicationTests(ITestOutputHelper output)
 {
@@ -61,7 +61,7 @@ public class ApplicationTests(ITestOutputHelper output)
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString(), "--summary"]);
+        using var trace = TcpqTrace.Start(["--format", "json", "-e", "all", "-p", port.ToString(), "--summary"]);
         using var server = AppServer.Python(ns, "delay-read", port, connections: 3, delaySeconds: 0.3);
         AppServer.Client(ns, port, 3, Request); // sends at once: the request waits the whole 300 ms
         var records = server.Finish();
@@ -86,7 +86,7 @@ public class ApplicationTests(ITestOutputHelper output)
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString(), "--summary"]);
+        using var trace = TcpqTrace.Start(["--format", "json", "-e", "all", "-p", port.ToString(), "--summary"]);
         using var server = AppServer.Python(ns, "delay-write", port, connections: 3, delaySeconds: 0.3);
         AppServer.Client(ns, port, 3, Request);
         var conns = CrossCheck(Settle(trace, ns, 3), server.Finish(), 3);
@@ -106,7 +106,7 @@ public class ApplicationTests(ITestOutputHelper output)
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString()]);
+        using var trace = TcpqTrace.Start(["--format", "json", "-e", "all", "-p", port.ToString()]);
         using var server = AppServer.Python(ns, "epoll", port, connections: 3);
         AppServer.Client(ns, port, 3, Request, pauseSeconds: 0.2, untilEof: true); // sends 200 ms after connecting
         var records = server.Finish();
@@ -125,7 +125,7 @@ public class ApplicationTests(ITestOutputHelper output)
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString()]);
+        using var trace = TcpqTrace.Start(["--format", "json", "-e", "all", "-p", port.ToString()]);
         using var server = AppServer.Uring(ns, port, connections: 3);
         AppServer.Client(ns, port, 3, Request, pauseSeconds: 0.05, untilEof: true);
         var conns = CrossCheck(Settle(trace, ns, 3), server.Finish(), 3);
@@ -137,7 +137,7 @@ public class ApplicationTests(ITestOutputHelper output)
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
-        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString(), "--summary"]);
+        using var trace = TcpqTrace.Start(["--format", "json", "-e", "all", "-p", port.ToString(), "--summary"]);
         using var server = AppServer.Python(ns, "late-accept", port, connections: 2, delaySeconds: 0.3);
         AppServer.Client(ns, port, 2, Request, sendAtOnce: true);
         var conns = CrossCheck(Settle(trace, ns, 2), server.Finish(), 2);
@@ -157,7 +157,7 @@ public class ApplicationTests(ITestOutputHelper output)
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var nginx = NginxServer.Start(ns, port, 64, [$"127.0.0.1:{port}"]);
-        using var trace = TcpqTrace.Start(["--format", "json", "-p", port.ToString()]);
+        using var trace = TcpqTrace.Start(["--format", "json", "-e", "all", "-p", port.ToString()]);
         const int n = 200;
         string ab = Shell.Run("timeout", ["60", "ip", "netns", "exec", ns.Name, "ab", "-q", "-n", n.ToString(), "-c", "4", $"http://127.0.0.1:{port}/"]);
         Assert.Matches($@"Complete requests:\s+{n}\b", ab);

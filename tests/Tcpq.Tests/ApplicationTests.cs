@@ -220,4 +220,16 @@ public class ApplicationTests
         Assert.Equal((EventFormat.Csv, 1L), (r.Format, r.Rows));
         Assert.Equal(EventKind.Accept, Assert.Single(sink.Events).Kind);
     }
+
+    [Fact]
+    public void The_application_actions_are_off_by_default_and_asked_for_by_name_or_with_all()
+    {
+        var none = Tcpq.Commands.TraceVerb.ParseKinds(null)!;
+        Assert.DoesNotContain(none, EventKinds.IsApplication);
+        Assert.Contains(EventKind.Accept, none);
+        Assert.Equal(EventKinds.All.Order(), Tcpq.Commands.TraceVerb.ParseKinds(["all"])!.Order());
+        Assert.Equal(none.Append(EventKind.Close).Order(), Tcpq.Commands.TraceVerb.ParseKinds(["default,close"])!.Order());
+        Assert.Equal(ApplicationRows.Close, Tcpq.Commands.EventPipeline.Tracking(Tcpq.Commands.TraceVerb.ParseKinds(["default,close"])).Application);
+        Assert.Equal(ApplicationRows.None, Tcpq.Commands.EventPipeline.Tracking(none).Application);
+    }
 }
