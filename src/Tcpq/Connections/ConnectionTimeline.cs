@@ -37,14 +37,20 @@ public sealed class ConnectionTimeline
     public uint AckDrops;           // segments refused at the end of the handshake (final ACK, data, cookie ACK)
     public ulong FirstAckDropNs, LastAckDropNs;
     public bool HandshakeSide;      // any event from before the application (syn … accept, abort)
-    // into the application (first-read, first-write, close)
-    public ulong FirstReadNs, AcceptToReadNs, DataAgeNs, FirstReadBytes;
-    public bool HasAcceptToRead, HasDataAge;
-    public ulong FirstWriteNs, WriteWaitNs, FirstWriteBytes, BytesReadBeforeWrite;
-    public bool HasWriteWait;
-    public ulong CloseNs, LifetimeNs, BytesIn, BytesOut;
-    public bool HasLifetime, CloseReset;
-    public Closer Closer;
+    /// <summary>Into the application (first-read, first-write, close): null until such a row comes,
+    /// so that a trace without them keeps its timelines as small as before.</summary>
+    public ApplicationPart? App;
+    private ApplicationPart A => App ??= new ApplicationPart();
+    public ulong FirstReadNs => App?.FirstReadNs ?? 0;
+    public ulong FirstWriteNs => App?.FirstWriteNs ?? 0;
+    public ulong CloseNs => App?.CloseNs ?? 0;
+    public ulong FirstReadBytes => App?.FirstReadBytes ?? 0;
+    public ulong FirstWriteBytes => App?.FirstWriteBytes ?? 0;
+    public ulong BytesReadBeforeWrite => App?.BytesReadBeforeWrite ?? 0;
+    public ulong BytesIn => App?.BytesIn ?? 0;
+    public ulong BytesOut => App?.BytesOut ?? 0;
+    public bool CloseReset => App?.CloseReset ?? false;
+    public Closer Closer => App?.Closer ?? Closer.None;
     /// <summary>Which application rows the trace holds, so which ones to wait for (set by the tracker).</summary>
     internal ApplicationRows Expect;
 
@@ -107,11 +113,8 @@ public sealed class ConnectionTimeline
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
-        HandshakeSide = HasAcceptToRead = HasDataAge = HasWriteWait = HasLifetime = CloseReset = false;
-        FirstReadNs = AcceptToReadNs = DataAgeNs = FirstReadBytes = 0;
-        FirstWriteNs = WriteWaitNs = FirstWriteBytes = BytesReadBeforeWrite = 0;
-        CloseNs = LifetimeNs = BytesIn = BytesOut = 0;
-        Closer = Closer.None;
+        HandshakeSide = false;
+        App?.Clear();
         Expect = ApplicationRows.None;
     }
 
@@ -135,12 +138,12 @@ public sealed class ConnectionTimeline
 
     /// <summary>accept() to the first read that returned data.</summary>
     public ulong? AcceptToRead =>
-        HasAcceptToRead ? AcceptToReadNs
+        App is { HasAcceptToRead: true } a ? a.AcceptToReadNs
         : Read && AcceptNs != 0 && FirstReadNs >= AcceptNs ? FirstReadNs - AcceptNs
         : null;
 
     /// <summary>How long the first request waited in the socket when it was read.</summary>
-    public ulong? DataAge => HasDataAge ? DataAgeNs : null;
+    public ulong? DataAge => App is { HasDataAge: true } a ? a.DataAgeNs : null;
 
     /// <summary>How long the application had both the connection and its first data but did not
     /// read: the data's age at the read, or the time since accept() when the data came earlier.</summary>
@@ -155,13 +158,13 @@ public sealed class ConnectionTimeline
     /// <summary>The first read to the first write after it: the application's answer.</summary>
     public ulong? ReadToWrite =>
         !Written || WroteFirst ? null
-        : HasWriteWait ? WriteWaitNs
+        : App is { HasWriteWait: true } a ? a.WriteWaitNs
         : Read && FirstWriteNs >= FirstReadNs ? FirstWriteNs - FirstReadNs
         : null;
 
     /// <summary>accept() to the connection's end.</summary>
     public ulong? Lifetime =>
-        HasLifetime ? LifetimeNs
+        App is { HasLifetime: true } a ? a.LifetimeNs
         : Closed && AcceptNs != 0 && CloseNs >= AcceptNs ? CloseNs - AcceptNs
         : null;
 
@@ -239,31 +242,12 @@ public sealed class ConnectionTimeline
                 AbortReason = e.Reason;
                 break;
             case EventKind.FirstRead:
-                FirstReadNs = e.TsNs;
-                if (e.Has(EventFlags.Wait)) { AcceptToReadNs = e.WaitNs; HasAcceptToRead = true; }
-                if (e.Has(EventFlags.DataAge)) { DataAgeNs = e.DataAgeNs; HasDataAge = true; }
-                if (e.Has(EventFlags.Bytes)) { FirstReadBytes = e.BytesIn; NoteBytes(e.BytesIn, e.BytesOut); }
-                if (e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
-                break;
             case EventKind.FirstWrite:
-                FirstWriteNs = e.TsNs;
-                if (e.Has(EventFlags.Wait)) { WriteWaitNs = e.WaitNs; HasWriteWait = true; }
-                if (e.Has(EventFlags.Bytes)) { FirstWriteBytes = e.BytesOut; BytesReadBeforeWrite = e.BytesIn; NoteBytes(e.BytesIn, e.BytesOut); }
-                if (e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
-                break;
             case EventKind.Close:
-                CloseNs = e.TsNs;
-                if (e.Has(EventFlags.Wait)) { LifetimeNs = e.WaitNs; HasLifetime = true; }
-                if (e.Has(EventFlags.Bytes)) NoteBytes(e.BytesIn, e.BytesOut);
-                if (e.Has(EventFlags.Closer)) { Closer = e.Closer; CloseReset = e.Reset != 0; }
+                A.Apply(e);
+                if (e.Kind != EventKind.Close && e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
                 break;
         }
-    }
-
-    private void NoteBytes(ulong bytesIn, ulong bytesOut)
-    {
-        if (bytesIn > BytesIn) BytesIn = bytesIn;
-        if (bytesOut > BytesOut) BytesOut = bytesOut;
     }
 
     private void NoteFirstSyn(ulong ts, ulong waitNs)
