@@ -178,6 +178,28 @@ struct {
 	__type(value, __u64);
 } uncounted SEC(".maps");
 
+/* SYNs whose verdict was missed, per CPU: user space reports them. A SYN is always freed in the
+ * window (consume_skb() after tcp_conn_request(), kfree_skb() for a drop before it), so a SYN
+ * still pending when the next segment arrives, or found stale, means its free was not seen: the
+ * kernel skipped our tp_btf program because it was already running on this CPU (an interrupt's
+ * softirq nested in a run of it in process context: bpf_prog_info.recursion_misses), or the
+ * vCPU stalled for longer than PENDING_STALE_NS in the window. An ACK may legitimately be
+ * freed later (queued to a busy child's backlog), so only SYNs are counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} missed SEC(".maps");
+
+static __always_inline void count(void *map)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(map, &zero);
+	if (n)
+		*n += 1;
+}
+
 /* The highest LINUX_MIB_* index read: the running kernel's linux_mib must hold it. */
 #define MIB_HIGHEST LINUX_MIB_TCPREQQFULLDROP
 
@@ -534,6 +556,8 @@ int tcpq_ingress(struct __sk_buff *skb)
 	if (p.mib)
 		read_mib(p.mib, &p.m);
 	__u32 cpu = bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1);
+	if (pendings[cpu].kind == TCPQ_SYN)
+		count(&missed);
 	pendings[cpu] = p;
 	return 1;
 }
@@ -592,10 +616,7 @@ static __always_inline void counted_verdict(struct pending *p, __u8 kind, __u64 
 static __always_inline void inferred_verdict(struct pending *p, __u8 kind, __u64 now,
 					     __u32 reason, bool freed_with_reason, bool unspecified)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&uncounted, &zero);
-	if (n)
-		*n += 1;
+	count(&uncounted);
 	struct inet_connection_sock *lsk = KCAST(struct inet_connection_sock, p->listener);
 	__u32 drops = lsk->icsk_inet.sk.sk_drops.counter;
 	bool listener_dropped = !freed_with_reason && drops != p->qs.drops;
@@ -634,6 +655,8 @@ static __always_inline int finish_pending(struct sk_buff *skb, __u32 reason)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	if (now - p->ts > PENDING_STALE_NS) {
+		if (p->kind == TCPQ_SYN)
+			count(&missed);
 		p->kind = 0;
 		return 0;
 	}

@@ -41,6 +41,7 @@ public sealed class Tracer : IDisposable
     private BpfRingBuffer? _ring;
     private BpfMap? _lost;
     private BpfMap? _uncounted;
+    private BpfMap? _missed;
     private IEventSink? _sink;
     private long _events;
 
@@ -112,6 +113,7 @@ public sealed class Tracer : IDisposable
         catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
         _lost = _object.FindMap("lost");
         _uncounted = _object.FindMap("uncounted");
+        _missed = _object.FindMap("missed");
     }
 
     private void Attach()
@@ -153,6 +155,10 @@ public sealed class Tracer : IDisposable
     /// found in this kernel), since start: those rows are inferred and may differ from the kernel's
     /// TcpExtListenDrops.</summary>
     public ulong UncountedVerdicts() => _uncounted?.SumPerCpu(0) ?? 0;
+
+    /// <summary>SYNs whose free the kernel side did not see (its program skipped as already running
+    /// on that CPU, or a vCPU stall), since start: each may be a syn-drop or syn-cookie row missing.</summary>
+    public ulong MissedVerdicts() => _missed?.SumPerCpu(0) ?? 0;
 
     /// <summary>A PREEMPT_RT kernel runs softirqs in preemptible threads: the per-CPU counter
     /// deltas that make drop rows exact are then not proven to hold.</summary>

@@ -23,7 +23,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         {
             // Every program is attached: the header tells the reader that tracing is live.
             output.Begin();
-            ulong lostReported = 0;
+            ulong lostReported = 0, missedReported = 0;
             bool uncountedSaid = false;
             bool readerGone = CommandLifetime.UntilReaderGoes(() =>
             {
@@ -37,6 +37,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                     if (tracer.Poll(PollMs) > 0) pipeline.Flush();
                     lostReported = ReportLost(tracer, lostReported);
                     uncountedSaid = uncountedSaid || ReportUncounted(tracer);
+                    missedReported = ReportMissed(tracer, missedReported);
                 }
                 tracer.Poll(0);
                 pipeline.Flush();
@@ -68,6 +69,14 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         if (lost > reported)
             console.Error.WriteLine($"tcpq: lost {lost - reported} events (ring buffer full), {lost} in all");
         return lost;
+    }
+
+    private ulong ReportMissed(Tracer tracer, ulong reported)
+    {
+        ulong missed = tracer.MissedVerdicts();
+        if (missed > reported)
+            console.Error.WriteLine($"tcpq: the verdict on {missed - reported} SYN(s) was missed (a syn-drop or syn-cookie row may be missing; see docs/accuracy.md), {missed} in all");
+        return missed;
     }
 
     /// <summary>Once: the kernel side could not find this CPU's TcpExt counters and infers drops.</summary>

@@ -34,16 +34,26 @@ public static class BpfPrograms
 
     /// <summary>How many runs of the programs a process holds the kernel skipped because the same
     /// program was already running on that CPU (bpf_prog_info.recursion_misses: a tracepoint hit
-    /// in a softirq that interrupted the program's run in process context).</summary>
+    /// in a softirq that interrupted the program's run in process context). The programs are found
+    /// through the process's file descriptors (/proc/PID/fdinfo: prog_id).</summary>
     public static long RecursionMisses(int pid)
     {
+        var ids = new HashSet<int>();
+        foreach (var info in Directory.EnumerateFiles($"/proc/{pid}/fdinfo"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(info))
+                    if (line.StartsWith("prog_id:", StringComparison.Ordinal) && int.TryParse(line[8..].Trim(), out int id)) ids.Add(id);
+            }
+            catch (IOException) { } // a descriptor closed meanwhile
+        }
+        if (ids.Count == 0) throw new InvalidOperationException($"process {pid} holds no BPF program");
         using var doc = System.Text.Json.JsonDocument.Parse(Shell.Run("bpftool", "-j", "prog", "show"));
         long misses = 0;
         foreach (var prog in doc.RootElement.EnumerateArray())
-        {
-            if (!prog.TryGetProperty("pids", out var pids) || !pids.EnumerateArray().Any(p => p.GetProperty("pid").GetInt32() == pid)) continue;
-            if (prog.TryGetProperty("recursion_misses", out var m)) misses += m.GetInt64();
-        }
+            if (ids.Contains(prog.GetProperty("id").GetInt32()) && prog.TryGetProperty("recursion_misses", out var m))
+                misses += m.GetInt64();
         return misses;
     }
 }
