@@ -10,6 +10,8 @@
  *                           a child socket discarded before it was established
  *   tp_btf/tcp_retransmit_synack
  *   tracepoint/syscalls/sys_exit_accept{,4}   the process that accepted it
+ *   tp_btf/sock_recv_length, sock_send_length, sk_data_ready   into the application: its
+ *                           first read and write of a followed connection (per-socket storage)
  *
  * Every packet hook returns 1: tcpq never changes traffic. */
 #include "vmlinux.h"
@@ -52,6 +54,7 @@ const struct tcpq_event *tcpq_btf_event __attribute__((unused));
 const enum tcpq_kind *tcpq_btf_kind __attribute__((unused));
 const enum tcpq_reason *tcpq_btf_reason __attribute__((unused));
 const enum tcpq_flag *tcpq_btf_flag __attribute__((unused));
+const enum tcpq_closer *tcpq_btf_closer __attribute__((unused));
 
 /* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
 struct {
@@ -393,6 +396,55 @@ static __always_inline void set_attempt(struct tcpq_event *e, __u32 attempt)
 	e->flags |= TCPQ_F_ATTEMPT;
 }
 
+/* ---- into the application (issue #13): what a followed connection's socket holds ----
+ *
+ * A connection is followed from SYN_RECV -> ESTABLISHED (a port tcpq traces, and first-read,
+ * first-write or close asked for) in socket-local storage: the per-operation hooks
+ * (sock_recv_length / sock_send_length, fired for every socket on the machine, io_uring's too)
+ * find nothing on any other socket and return after one helper call, with no shared hash. The
+ * storage dies with its socket, so a later connection on the same fd (or at the same address)
+ * starts empty. A connection stops being followed (its storage deleted) after its first read and
+ * first write, unless close is asked for: then every read and write adds up its bytes. */
+#define APP_READ 0x1     /* its first read is done */
+#define APP_WROTE 0x2    /* its first write is done */
+#define APP_OWNED 0x4    /* an application held it (left ESTABLISHED with a struct socket) */
+
+struct app_conn {
+	__u64 established_ns;
+	__u64 accept_ns;      /* 0 until known (accept() seen, see `accepts`) */
+	__u64 first_data_ns;  /* the first sk_data_ready: data waits in the socket */
+	__u64 first_read_ns;
+	__u64 bytes_in;
+	__u64 bytes_out;
+	__u64 flags;          /* APP_*; 64 bits for the atomics of BPF's default CPU version */
+	__u8 closer;          /* enum tcpq_closer, set as it leaves ESTABLISHED */
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct app_conn);
+} app_conns SEC(".maps");
+
+/* accept() is a syscall tracepoint, which cannot reach socket storage: it leaves the time here,
+ * by socket, and the connection's first operation takes it (an entry older than the socket's
+ * own establishment is a freed socket's, whose address was reused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} accepts SEC(".maps");
+
+#define APP_KINDS ((1U << TCPQ_FIRST_READ) | (1U << TCPQ_FIRST_WRITE) | (1U << TCPQ_CLOSE))
+
+static __always_inline bool app_on(void)
+{
+	return cfg.kinds & APP_KINDS;
+}
+
 /* ---- the listener side: packets arriving at a listening socket ---- */
 
 static __always_inline void read_queues(const struct inet_connection_sock *icsk,
@@ -710,6 +762,12 @@ static __always_inline void on_established(const struct sock *sk)
 		bpf_map_delete_elem(&conns, &k);
 	}
 	bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
+	if (app_on()) {
+		struct app_conn *a = bpf_sk_storage_get(&app_conns, (struct sock *)sk, 0,
+							BPF_SK_STORAGE_GET_F_CREATE);
+		if (a)
+			a->established_ns = now;
+	}
 
 	/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
 	struct listener_queues ack = {};
@@ -797,9 +855,14 @@ static __always_inline void on_child_discarded(const struct sock *sk)
 	submit(e);
 }
 
+static __always_inline void on_app_state(struct sock *sk, int oldstate, int newstate);
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
+	if (app_on() && ((oldstate == TCP_ESTABLISHED && newstate != TCP_ESTABLISHED) ||
+			 (newstate == TCP_CLOSE && oldstate != TCP_SYN_RECV)))
+		on_app_state((struct sock *)sk, oldstate, newstate);
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		on_established(sk);
 		return 0;
@@ -878,6 +941,9 @@ static __always_inline int on_accept(long fd)
 	if (found) {
 		cv = *found;
 		bpf_map_delete_elem(&queued, &sk_key);
+		/* a followed connection: its first read or write takes the time */
+		if (app_on())
+			bpf_map_update_elem(&accepts, &sk_key, &now, BPF_ANY);
 	}
 
 	struct tcpq_event ev;
@@ -909,4 +975,180 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int tcpq_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_accept(ctx->ret);
+}
+
+/* ---- into the application: first read, first write, close (issue #13) ---- */
+
+#define MSG_PEEK_ 2
+#define ECONNABORTED_ 103
+#define ECONNRESET_ 104
+#define EPIPE_ 32
+#define ETIMEDOUT_ 110
+
+/* the time of accept(), once: from `accepts`, left there by the syscall tracepoint */
+static __always_inline void take_accept(struct sock *sk, struct app_conn *a)
+{
+	if (a->accept_ns)
+		return;
+	__u64 sk_key = (__u64)sk;
+	__u64 *t = bpf_map_lookup_elem(&accepts, &sk_key);
+	if (!t)
+		return;
+	if (*t >= a->established_ns)
+		a->accept_ns = *t;
+	bpf_map_delete_elem(&accepts, &sk_key);
+}
+
+static __always_inline struct tcpq_event *new_app_event(__u8 kind, struct sock *sk, struct app_conn *a,
+							__u64 now)
+{
+	if (!kind_on(kind))
+		return NULL;
+	struct conn_key k = {};
+	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
+	struct tcpq_event *e = new_event(kind, &k, now);
+	if (!e)
+		return NULL;
+	e->bytes_in = a->bytes_in;
+	e->bytes_out = a->bytes_out;
+	e->flags |= TCPQ_F_BYTES;
+	return e;
+}
+
+/* the reading or writing process, as accept's rows name it */
+static __always_inline void set_task(struct tcpq_event *e)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__builtin_memcpy(e->comm, task->group_leader->comm, sizeof(e->comm));
+	e->flags |= TCPQ_F_TASK;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+}
+
+/* The followed connection is no longer needed once both firsts are done, unless close is asked. */
+static __always_inline void maybe_unfollow(struct sock *sk, __u64 flags)
+{
+	if ((flags & (APP_READ | APP_WROTE)) == (APP_READ | APP_WROTE) && !kind_on(TCPQ_CLOSE))
+		bpf_sk_storage_delete(&app_conns, sk);
+}
+
+/* sock_recvmsg() returned: read(), recv*(), readv(), io_uring's recv and read alike. A read that
+ * failed (EAGAIN on a non-blocking socket, ...), saw the end (0) or only peeked is no read. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tcpq_recv, struct sock *sk, int ret, int flags)
+{
+	if (ret <= 0 || (flags & MSG_PEEK_))
+		return 0;
+	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
+	if (!a)
+		return 0;
+	__sync_fetch_and_add(&a->bytes_in, ret);
+	if (a->flags & APP_READ)
+		return 0;
+	__u64 old = __sync_fetch_and_or(&a->flags, APP_READ);
+	if (old & APP_READ)
+		return 0; /* another thread's read was first */
+	__u64 now = bpf_ktime_get_ns();
+	a->first_read_ns = now;
+	take_accept(sk, a);
+	struct tcpq_event *e = new_app_event(TCPQ_FIRST_READ, sk, a, now);
+	if (e) {
+		e->bytes_in = ret; /* what this read returned */
+		if (a->accept_ns)
+			set_wait(e, a->accept_ns);
+		if (a->first_data_ns && a->first_data_ns <= now) {
+			e->data_age_ns = now - a->first_data_ns;
+			e->flags |= TCPQ_F_DATA_AGE;
+		}
+		set_task(e);
+		submit(e);
+	}
+	maybe_unfollow(sk, old | APP_READ);
+	return 0;
+}
+
+/* sock_sendmsg() returned: write(), send*(), writev(), sendfile()/splice (MSG_SPLICE_PAGES),
+ * io_uring's send. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tcpq_send, struct sock *sk, int ret, int flags)
+{
+	if (ret <= 0)
+		return 0;
+	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
+	if (!a)
+		return 0;
+	__sync_fetch_and_add(&a->bytes_out, ret);
+	if (a->flags & APP_WROTE)
+		return 0;
+	__u64 old = __sync_fetch_and_or(&a->flags, APP_WROTE);
+	if (old & APP_WROTE)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	take_accept(sk, a);
+	struct tcpq_event *e = new_app_event(TCPQ_FIRST_WRITE, sk, a, now);
+	if (e) {
+		e->bytes_out = ret; /* what this write sent; bytes_in: read before it */
+		/* since the first read, or since accept() when it writes first */
+		if (old & APP_READ)
+			set_wait(e, a->first_read_ns);
+		else if (a->accept_ns)
+			set_wait(e, a->accept_ns);
+		set_task(e);
+		submit(e);
+	}
+	maybe_unfollow(sk, old | APP_WROTE);
+	return 0;
+}
+
+/* Data is ready to read: the first time, for a followed connection, is when its first request
+ * began to wait (before accept() too: TCP_DEFER_ACCEPT, or a client that sends at once). */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(tcpq_data_ready, struct sock *sk)
+{
+	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
+	if (a && !a->first_data_ns)
+		a->first_data_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* A followed connection leaves ESTABLISHED (who closed first) and, later, reaches TCP_CLOSE (the
+ * `close` row). A reset is known by sk_err, which tcp_reset() sets just before tcp_done(), or by a
+ * jump to TCP_CLOSE from ESTABLISHED or CLOSE_WAIT, which only an abortive close makes (unread
+ * data at close(), SO_LINGER 0: the RST is sent right after the state changes). */
+static __always_inline void on_app_state(struct sock *sk, int oldstate, int newstate)
+{
+	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
+	if (!a)
+		return;
+	if (oldstate == TCP_ESTABLISHED && sk->sk_socket)
+		a->flags |= APP_OWNED;
+	int err = sk->sk_err;
+	bool reset_rcvd = err == ECONNRESET_ || err == EPIPE_;
+	if (!a->closer) {
+		if (newstate == TCP_FIN_WAIT1)
+			a->closer = TCPQ_CLOSER_APP;
+		else if (newstate == TCP_CLOSE_WAIT)
+			a->closer = TCPQ_CLOSER_PEER;
+		else if (newstate == TCP_CLOSE)
+			a->closer = reset_rcvd ? TCPQ_CLOSER_PEER
+				    : err == ETIMEDOUT_ ? TCPQ_CLOSER_TIMEOUT : TCPQ_CLOSER_APP;
+	}
+	if (newstate != TCP_CLOSE)
+		return;
+	take_accept(sk, a);
+	/* reset in the accept queue and never accepted: its `abort` row says so */
+	if (!a->accept_ns && !(a->flags & (APP_OWNED | APP_READ | APP_WROTE))) {
+		bpf_sk_storage_delete(&app_conns, sk);
+		return;
+	}
+	struct tcpq_event *e = new_app_event(TCPQ_CLOSE, sk, a, bpf_ktime_get_ns());
+	if (e) {
+		if (a->accept_ns)
+			set_wait(e, a->accept_ns);
+		e->closer = a->closer;
+		e->reset = reset_rcvd || err == ECONNABORTED_ ||
+			   ((oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT) && err != ETIMEDOUT_);
+		e->flags |= TCPQ_F_CLOSER;
+		submit(e);
+	}
+	bpf_sk_storage_delete(&app_conns, sk);
 }

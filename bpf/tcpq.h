@@ -18,6 +18,18 @@ enum tcpq_kind {
 	TCPQ_ACK_DROP = 6,       /* the final ACK was dropped (accept queue full) */
 	TCPQ_ACCEPT = 7,         /* the application accepted it */
 	TCPQ_ABORT = 8,          /* reset or closed by the peer before accept() */
+	/* issue #13, into the application (9..15 are taken by the .NET EventPipe rows) */
+	TCPQ_FIRST_READ = 16,    /* the application's first read that returned data */
+	TCPQ_FIRST_WRITE = 17,   /* the application's first write that sent data */
+	TCPQ_CLOSE = 18,         /* the accepted connection ended */
+};
+
+/* close's `closer`: who ended the connection first */
+enum tcpq_closer {
+	TCPQ_CLOSER_NONE = 0,
+	TCPQ_CLOSER_APP = 1,     /* the application: close()/shutdown() sent a FIN, or a reset */
+	TCPQ_CLOSER_PEER = 2,    /* the peer: its FIN or its reset came first */
+	TCPQ_CLOSER_TIMEOUT = 3, /* the kernel: retransmission or keepalive timeout */
 };
 
 /* Reason column. Values below TCPQ_REASON_BASE are the running kernel's enum skb_drop_reason
@@ -48,6 +60,9 @@ enum tcpq_flag {
 	TCPQ_F_ATTEMPT = 0x4, /* attempt is valid */
 	TCPQ_F_TASK = 0x8,    /* pid/comm are valid */
 	TCPQ_F_DROPS = 0x10,  /* drops (listener's sk_drops) is valid */
+	TCPQ_F_BYTES = 0x20,  /* bytes_in/bytes_out are valid */
+	TCPQ_F_DATA_AGE = 0x40, /* data_age_ns is valid */
+	TCPQ_F_CLOSER = 0x80, /* closer and reset are valid */
 };
 
 /* Addresses are always 16 bytes, network order; an IPv4 address is stored IPv4-mapped
@@ -72,6 +87,13 @@ struct tcpq_event {
 	__u8 flags;        /* TCPQ_F_* */
 	__u8 pad[2];
 	char comm[TCPQ_COMM_LEN];
+	/* issue #13: first-read, first-write, close */
+	__u64 bytes_in;    /* bytes the application had read from it by this event */
+	__u64 bytes_out;   /* bytes the application had written to it by this event */
+	__u64 data_age_ns; /* first-read: since the first data arrived in the socket */
+	__u8 closer;       /* close: enum tcpq_closer */
+	__u8 reset;        /* close: 1 when it ended with a reset (sent or received) */
+	__u8 pad2[6];
 };
 
 /* ---- per-listener aggregates in the kernel (bpf/aggregates.h; src/Tcpq/Aggregates/) ---- */

@@ -1,6 +1,9 @@
 // connload: connect/accept/close on loopback as fast as the machine allows, for benchmarks.
 // Bounded in count and time; meant to run inside a private network namespace (bench/run).
-//   connload -p PORT -t CLIENT_THREADS -n MAX_CONNECTIONS -d SECONDS [-b BACKLOG] [-w WINDOW]
+//   connload -p PORT -t CLIENT_THREADS -n MAX_CONNECTIONS -d SECONDS [-b BACKLOG] [-w WINDOW] [-x BYTES]
+// -x BYTES: a small request/response exchange per connection: the client sends BYTES, the server
+// reads them and writes BYTES back, the client reads them, then closes (tcpq's first-read,
+// first-write and close rows each have something to see).
 // Clients keep at most WINDOW connections (default: half the backlog) connected but not yet
 // accepted: the accept queue never overflows, so the rate measures CPU cost, not the 1 s SYN
 // retransmissions of clients whose SYN met a full queue (one such drop stalls a client thread for
@@ -22,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int port = 9100, threads = 4, backlog = 4096, window = -1;
+static int port = 9100, threads = 4, backlog = 4096, window = -1, exchange = 0;
 static long max_conns = 1000000;
 static double seconds = 5.0;
 static atomic_long done, failed, accepted, connected;
@@ -47,6 +50,20 @@ static void *server(void *arg)
 			break;
 		}
 		atomic_fetch_add(&accepted, 1);
+		if (exchange > 0) {
+			char buf[4096];
+			struct timeval tv = { 1, 0 }; /* bounded: a client stopped mid-exchange */
+			setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			int got = 0;
+			while (got < exchange) {
+				ssize_t n = recv(c, buf, sizeof(buf), 0);
+				if (n <= 0)
+					break;
+				got += n;
+			}
+			if (got >= exchange)
+				send(c, buf, exchange, MSG_NOSIGNAL);
+		}
 		close(c);
 	}
 	return NULL;
@@ -72,6 +89,20 @@ static void *client(void *arg)
 			atomic_fetch_sub(&done, 1);
 		} else {
 			atomic_fetch_add(&connected, 1);
+			if (exchange > 0) {
+				char buf[4096] = { 'q' };
+				int got = 0;
+				/* bounded: the server stops accepting at the end of the run */
+				struct timeval tv = { 1, 0 };
+				setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+				if (send(s, buf, exchange, MSG_NOSIGNAL) == exchange)
+					while (got < exchange) {
+						ssize_t n = recv(s, buf, sizeof(buf), 0);
+						if (n <= 0)
+							break;
+						got += n;
+					}
+			}
 		}
 		if (s >= 0) {
 			setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -84,7 +115,7 @@ static void *client(void *arg)
 int main(int argc, char **argv)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "p:t:n:d:b:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:t:n:d:b:w:x:")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 't': threads = atoi(optarg); break;
@@ -92,8 +123,9 @@ int main(int argc, char **argv)
 		case 'd': seconds = atof(optarg); break;
 		case 'b': backlog = atoi(optarg); break;
 		case 'w': window = atoi(optarg); break;
+		case 'x': exchange = atoi(optarg); if (exchange > 4096) exchange = 4096; break;
 		default:
-			fprintf(stderr, "usage: connload -p PORT -t THREADS -n MAX -d SECONDS [-b BACKLOG] [-w WINDOW]\n");
+			fprintf(stderr, "usage: connload -p PORT -t THREADS -n MAX -d SECONDS [-b BACKLOG] [-w WINDOW] [-x BYTES]\n");
 			return 2;
 		}
 	}

@@ -8,7 +8,7 @@ public class CsvEventWriterTests
     private static string[] Rows(DropReasons? reasons, params TcpqEvent[] events)
     {
         var lines = TestEvents.Lines(TestEvents.Render(s => new CsvEventWriter(s, TestEvents.Context(reasons)), events));
-        foreach (var line in lines) Assert.Equal(15, Rfc4180.Split(line).Count);
+        foreach (var line in lines) Assert.Equal(20, Rfc4180.Split(line).Count);
         return lines[1..];
     }
 
@@ -18,13 +18,13 @@ public class CsvEventWriterTests
     public void The_header_names_the_seed_columns_then_tcpqs()
     {
         var lines = TestEvents.Lines(TestEvents.Render(s => new CsvEventWriter(s, TestEvents.Context())));
-        Assert.Equal(["TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax,Dest IP,Attempt,Wait us,PID,Comm,Reason"], lines);
+        Assert.Equal(["TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax,Dest IP,Attempt,Wait us,PID,Comm,Reason,Bytes In,Bytes Out,Data Age us,Closed By,Reset"], lines);
     }
 
     [Fact]
     public void A_syn_row_carries_its_queues_and_attempt()
     {
-        Assert.Equal(["1001234567000,2024-05-06T07:08:10.234567Z,syn,172.16.170.1,50066,2000,0,2,128,10.0.0.5,1,,,,"], Rows(TestEvents.Syn()));
+        Assert.Equal(["1001234567000,2024-05-06T07:08:10.234567Z,syn,172.16.170.1,50066,2000,0,2,128,10.0.0.5,1,,,,,,,,,"], Rows(TestEvents.Syn()));
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public class CsvEventWriterTests
     public void Fields_whose_flag_is_set_are_printed()
     {
         var all = EventFlags.Queues | EventFlags.Wait | EventFlags.Attempt | EventFlags.Task;
-        Assert.Equal(["1001234567000,2024-05-06T07:08:10.234567Z,accept,172.16.170.1,50066,2000,3,2,128,10.0.0.5,1,1234,4242,nginx,"], Rows(TestEvents.Accept(all)));
+        Assert.Equal(["1001234567000,2024-05-06T07:08:10.234567Z,accept,172.16.170.1,50066,2000,3,2,128,10.0.0.5,1,1234,4242,nginx,,,,,,"], Rows(TestEvents.Accept(all)));
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public class CsvEventWriterTests
     public void A_comm_is_quoted_as_rfc_4180_says(string comm, string expected)
     {
         var row = Rows(TestEvents.Accept(EventFlags.Task, comm))[0];
-        Assert.EndsWith($",4242,{expected},", row);
+        Assert.EndsWith($",4242,{expected},,,,,,", row);
         Assert.Equal(comm, Rfc4180.Split(row)[13]);
     }
 
@@ -113,5 +113,20 @@ public class CsvEventWriterTests
         var rows = Rows(events);
         Assert.Equal(events.Length, rows.Length);
         for (int i = 0; i < rows.Length; i++) Assert.Equal(i.ToString(), Rfc4180.Split(rows[i])[10]);
+    }
+
+    [Fact]
+    public void Application_rows_fill_the_five_columns_after_the_fifteen()
+    {
+        var read = TestEvents.Accept(EventFlags.Wait | EventFlags.Task | EventFlags.Bytes | EventFlags.DataAge);
+        read.Kind = EventKind.FirstRead;
+        (read.BytesIn, read.BytesOut, read.DataAgeNs) = (120, 0, 2_500_000_999);
+        var close = TestEvents.Accept(EventFlags.Wait | EventFlags.Bytes | EventFlags.Closer);
+        close.Kind = EventKind.Close;
+        (close.BytesIn, close.BytesOut, close.Closer, close.Reset) = (120, 4096, Closer.Peer, 1);
+        var rows = Rows(read, close);
+        Assert.Equal(["first-read", "1234", "4242", "nginx", "", "120", "0", "2500000", "", ""], Rfc4180.Split(rows[0])[2..].Where((_, i) => i is 0 or >= 9).ToList());
+        Assert.EndsWith(",1234,,,,120,4096,,peer,yes", rows[1]);
+        Assert.StartsWith("1001234567000,2024-05-06T07:08:10.234567Z,close,", rows[1]);
     }
 }

@@ -36,6 +36,8 @@ public sealed class EventLayoutTests : IDisposable
         ["netns"] = "NetNs", ["pid"] = "Pid", ["q0"] = "Q0", ["q"] = "Q", ["qmax"] = "QMax",
         ["attempt"] = "Attempt", ["reason"] = "Reason", ["drops"] = "Drops", ["sport"] = "SourcePort",
         ["dport"] = "DestPort", ["kind"] = "Kind", ["flags"] = "Flags", ["pad"] = "Pad", ["comm"] = "Comm",
+        ["bytes_in"] = "BytesIn", ["bytes_out"] = "BytesOut", ["data_age_ns"] = "DataAgeNs",
+        ["closer"] = "Closer", ["reset"] = "Reset", ["pad2"] = "Pad2",
     };
 
     private static readonly Dictionary<string, string> ConfigFields = new()
@@ -92,6 +94,7 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_SYN"] = EventKind.Syn, ["TCPQ_SYN_DROP"] = EventKind.SynDrop, ["TCPQ_SYN_COOKIE"] = EventKind.SynCookie,
             ["TCPQ_SYNACK_RETRANS"] = EventKind.SynAckRetrans, ["TCPQ_SYN_AA"] = EventKind.SynAa,
             ["TCPQ_ACK_DROP"] = EventKind.AckDrop, ["TCPQ_ACCEPT"] = EventKind.Accept, ["TCPQ_ABORT"] = EventKind.Abort,
+            ["TCPQ_FIRST_READ"] = EventKind.FirstRead, ["TCPQ_FIRST_WRITE"] = EventKind.FirstWrite, ["TCPQ_CLOSE"] = EventKind.Close,
         };
         var values = _btf.EnumValues("tcpq_kind");
         Assert.NotNull(values);
@@ -107,11 +110,27 @@ public sealed class EventLayoutTests : IDisposable
         {
             ["TCPQ_F_QUEUES"] = EventFlags.Queues, ["TCPQ_F_WAIT"] = EventFlags.Wait, ["TCPQ_F_ATTEMPT"] = EventFlags.Attempt,
             ["TCPQ_F_TASK"] = EventFlags.Task, ["TCPQ_F_DROPS"] = EventFlags.Drops,
+            ["TCPQ_F_BYTES"] = EventFlags.Bytes, ["TCPQ_F_DATA_AGE"] = EventFlags.DataAge, ["TCPQ_F_CLOSER"] = EventFlags.Closer,
         };
         var values = _btf.EnumValues("tcpq_flag");
         Assert.NotNull(values);
         Assert.Equal(names.Keys.Order(), values.Values.Order());
         Assert.Equal(Enum.GetValues<EventFlags>().Where(f => f != EventFlags.None).Order(), names.Values.Order());
+        foreach (var (value, name) in values) Assert.Equal((byte)names[name], value);
+    }
+
+    [Fact]
+    public void Closer_has_the_values_of_enum_tcpq_closer()
+    {
+        var names = new Dictionary<string, Closer>
+        {
+            ["TCPQ_CLOSER_NONE"] = Closer.None, ["TCPQ_CLOSER_APP"] = Closer.Application,
+            ["TCPQ_CLOSER_PEER"] = Closer.Peer, ["TCPQ_CLOSER_TIMEOUT"] = Closer.Timeout,
+        };
+        var values = _btf.EnumValues("tcpq_closer");
+        Assert.NotNull(values);
+        Assert.Equal(names.Keys.Order(), values.Values.Order());
+        Assert.Equal(Enum.GetValues<Closer>().Order(), names.Values.Order());
         foreach (var (value, name) in values) Assert.Equal((byte)names[name], value);
     }
 

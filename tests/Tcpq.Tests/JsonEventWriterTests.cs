@@ -7,7 +7,7 @@ namespace Tcpq.Tests;
 public class JsonEventWriterTests
 {
     private static readonly string[] Names =
-        ["ts", "date", "action", "source_ip", "source_port", "dest_port", "q0", "q", "qmax", "dest_ip", "attempt", "wait_us", "pid", "comm", "reason", "netns"];
+        ["ts", "date", "action", "source_ip", "source_port", "dest_port", "q0", "q", "qmax", "dest_ip", "attempt", "wait_us", "pid", "comm", "reason", "bytes_in", "bytes_out", "data_age_us", "closed_by", "reset", "netns"];
 
     private static List<JsonElement> Objects(params TcpqEvent[] events)
     {

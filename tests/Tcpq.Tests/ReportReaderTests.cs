@@ -160,7 +160,7 @@ public class ReportReaderTests
     internal sealed class GeneratedTrace(int connections) : Stream
     {
         private int _next = -1;
-        private byte[] _pending = CsvEventWriter.Header.ToArray();
+        private byte[] _pending = CsvEventWriter.Header15.ToArray(); // 15 columns, as the rows below
         private int _offset;
 
         public override int Read(byte[] buffer, int offset, int count)

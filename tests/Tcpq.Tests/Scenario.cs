@@ -119,6 +119,55 @@ internal sealed class Scenario(ushort port = 2000, uint netns = 4026531840, stri
         return Add(e);
     }
 
+    /// <summary>The application's first read: <paramref name="bytes"/> returned, <paramref name="dataMs"/>
+    /// when its data arrived (before accept too).</summary>
+    public Scenario FirstRead(string c, ushort p, double atMs, double acceptMs, double? dataMs, ulong bytes = 100, ulong wroteBefore = 0)
+    {
+        var e = Make(EventKind.FirstRead, c, p, atMs);
+        e.WaitNs = (ulong)((atMs - acceptMs) * 1_000_000);
+        e.BytesIn = bytes;
+        e.BytesOut = wroteBefore;
+        e.Flags |= EventFlags.Wait | EventFlags.Bytes;
+        if (dataMs is double d) { e.DataAgeNs = (ulong)((atMs - d) * 1_000_000); e.Flags |= EventFlags.DataAge; }
+        return Add(e);
+    }
+
+    /// <summary>The first write: after the first read at <paramref name="sinceMs"/> when
+    /// <paramref name="readBefore"/> &gt; 0, else since accept.</summary>
+    public Scenario FirstWrite(string c, ushort p, double atMs, double sinceMs, ulong readBefore = 100, ulong bytes = 200)
+    {
+        var e = Make(EventKind.FirstWrite, c, p, atMs);
+        e.WaitNs = (ulong)((atMs - sinceMs) * 1_000_000);
+        e.BytesIn = readBefore;
+        e.BytesOut = bytes;
+        e.Flags |= EventFlags.Wait | EventFlags.Bytes;
+        return Add(e);
+    }
+
+    public Scenario Close(string c, ushort p, double atMs, double acceptMs, Closer closer, bool reset = false, ulong bytesIn = 100, ulong bytesOut = 200)
+    {
+        var e = Make(EventKind.Close, c, p, atMs);
+        e.WaitNs = (ulong)((atMs - acceptMs) * 1_000_000);
+        e.BytesIn = bytesIn;
+        e.BytesOut = bytesOut;
+        e.Closer = closer;
+        e.Reset = reset ? (byte)1 : (byte)0;
+        e.Flags |= EventFlags.Wait | EventFlags.Bytes | EventFlags.Closer;
+        return Add(e);
+    }
+
+    /// <summary>A whole request/response connection: accepted after <paramref name="queueMs"/>; its
+    /// request arrives <paramref name="sendMs"/> after establishment, is read <paramref name="readMs"/>
+    /// after accept (or after it arrived, if later), answered <paramref name="answerMs"/> later; the peer closes 1 ms after.</summary>
+    public Scenario Exchange(string c, ushort p, double atMs, double queueMs = 0.05, double sendMs = 0.01, double readMs = 0.02, double answerMs = 0.5)
+    {
+        Quick(c, p, atMs, queueMs);
+        double est = atMs + 0.2, acc = est + queueMs, data = est + sendMs;
+        double read = Math.Max(acc + readMs, data + 0.01);
+        double write = read + answerMs;
+        return FirstRead(c, p, read, acc, data).FirstWrite(c, p, write, read).Close(c, p, write + 1, acc, Closer.Peer);
+    }
+
     /// <summary>A connection that goes well: SYN, established 0.2 ms later, accepted after <paramref name="queueMs"/>.</summary>
     public Scenario Quick(string c, ushort p, double atMs, double queueMs = 0.05, uint qmax = 128) =>
         Syn(c, p, atMs, 1, (0, 0, qmax)).Established(c, p, atMs + 0.2, atMs, 1, (1, 0, qmax)).Accept(c, p, atMs + 0.2 + queueMs, atMs + 0.2);

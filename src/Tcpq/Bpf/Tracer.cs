@@ -13,17 +13,25 @@ public sealed class Tracer : IDisposable
     private static readonly string[] TracingPrograms =
     [
         "tcpq_consume_skb", "tcpq_kfree_skb", "tcpq_set_state", "tcpq_synack_retrans",
-        "tcpq_exit_accept4", "tcpq_exit_accept",
+        "tcpq_exit_accept4", "tcpq_exit_accept", "tcpq_recv", "tcpq_send", "tcpq_data_ready",
     ];
 
-    /// <summary>Programs that only make rows of one kind: not loaded when --events leaves it out.
-    /// The accept hooks are syscall tracepoints, which put every syscall of every process on the
-    /// machine through the tracepoint exit path while attached (~35 ns a syscall, measured with dd bs=1).</summary>
-    private static readonly (string Program, EventKind Kind)[] OptionalPrograms =
+    private static readonly EventKind[] ApplicationKinds = [EventKind.FirstRead, EventKind.FirstWrite, EventKind.Close];
+
+    /// <summary>Programs that only serve some kinds of rows: not loaded when --events leaves all of
+    /// them out. The accept hooks are syscall tracepoints, which put every syscall of every process on
+    /// the machine through the tracepoint exit path while attached (~35 ns a syscall, measured with
+    /// dd bs=1); the application's rows need them too, for the time of accept(). The read, write and
+    /// data-ready hooks run for every socket operation on the machine (bench/RESULTS.md says what
+    /// that costs).</summary>
+    private static readonly (string Program, EventKind[] Kinds)[] OptionalPrograms =
     [
-        ("tcpq_synack_retrans", EventKind.SynAckRetrans),
-        ("tcpq_exit_accept4", EventKind.Accept),
-        ("tcpq_exit_accept", EventKind.Accept),
+        ("tcpq_synack_retrans", [EventKind.SynAckRetrans]),
+        ("tcpq_exit_accept4", [EventKind.Accept, .. ApplicationKinds]),
+        ("tcpq_exit_accept", [EventKind.Accept, .. ApplicationKinds]),
+        ("tcpq_recv", ApplicationKinds),
+        ("tcpq_send", ApplicationKinds),
+        ("tcpq_data_ready", [EventKind.FirstRead]),
     ];
 
     private readonly HashSet<string> _skipped = [];
@@ -90,9 +98,9 @@ public sealed class Tracer : IDisposable
             throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: {TraceConfig.RingBufferRange}");
         _object.FindMap("events").SetMaxEntries((uint)config.RingBufferKb * 1024);
 
-        foreach (var (program, kind) in OptionalPrograms)
+        foreach (var (program, kinds) in OptionalPrograms)
         {
-            if (config.Kinds is null || config.Kinds.Contains(kind)) continue;
+            if (config.Kinds is null || kinds.Any(config.Kinds.Contains)) continue;
             _object.FindProgram(program).SetAutoload(false);
             _skipped.Add(program);
         }

@@ -1,3 +1,4 @@
+using Tcpq.Connections;
 using Tcpq.Diag;
 using Tcpq.Events;
 using Tcpq.Output;
@@ -15,7 +16,7 @@ public sealed class DiagTraceCommand(TraceOptions options, CommandConsole consol
         using var client = SockDiagClient.Open();
         uint netns = NetNamespaces.CurrentInode();
         using var output = RowOutput.Open(options.OutputPath, console);
-        using var pipeline = EventPipeline.Create(options.Format, output.Stream, new EventContext(WallClock.System(), DropReasons.Empty), track: options.Summary is not null);
+        using var pipeline = EventPipeline.Create(options.Format, output.Stream, new EventContext(WallClock.System(), DropReasons.Empty), track: options.Summary is not null, new TrackerOptions { Application = ApplicationRows.None });
         var sampler = new DiagSampler(netns, options.Ports, options.Kinds, pipeline);
 
         using var lifetime = new CommandLifetime(options.DurationSeconds);

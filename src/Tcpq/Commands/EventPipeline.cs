@@ -12,8 +12,18 @@ public sealed class EventPipeline(IEventWriter writer, ConnectionTracker? tracke
 {
     public ConnectionTracker? Tracker => tracker;
 
-    public static EventPipeline Create(EventFormat format, Stream rows, EventContext context, bool track) =>
-        new(EventWriters.Create(format, rows, context), track ? new ConnectionTracker() : null);
+    public static EventPipeline Create(EventFormat format, Stream rows, EventContext context, bool track, TrackerOptions? tracking = null) =>
+        new(EventWriters.Create(format, rows, context), track ? new ConnectionTracker(tracking) : null);
+
+    /// <summary>A live trace knows which application rows it asked the kernel for (-e).</summary>
+    public static TrackerOptions Tracking(IReadOnlySet<EventKind>? kinds)
+    {
+        var rows = ApplicationRows.None;
+        if (kinds is null || kinds.Contains(EventKind.FirstRead)) rows |= ApplicationRows.FirstRead;
+        if (kinds is null || kinds.Contains(EventKind.FirstWrite)) rows |= ApplicationRows.FirstWrite;
+        if (kinds is null || kinds.Contains(EventKind.Close)) rows |= ApplicationRows.Close;
+        return new TrackerOptions { Application = rows };
+    }
 
     public void OnEvent(in TcpqEvent e)
     {

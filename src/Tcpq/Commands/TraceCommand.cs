@@ -16,7 +16,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         var reasons = SuggestDiagOnFailure(LoadDropReasons);
         using var output = RowOutput.Open(options.OutputPath, console);
         var context = new EventContext(WallClock.System(), reasons);
-        using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null);
+        using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, EventPipeline.Tracking(options.Kinds));
         using var lifetime = new CommandLifetime(options.DurationSeconds);
 
         using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), pipeline, options.Verbose)))

@@ -28,7 +28,8 @@ public static class TraceVerb
         {
             HelpName = "ACTIONS",
             Description = "Only these actions (comma list): " + string.Join(", ", EventKinds.All.Select(EventKinds.Name)) +
-                ". Filtered in the kernel; without accept, no syscall tracepoint is attached (which every syscall on the machine pays for while attached)",
+                "; `default` (every action but first-read, first-write and close, which are off unless asked for: they put a hook on every socket read and write on the machine), `all`. " +
+                "Filtered in the kernel; without accept and the application's actions, no syscall tracepoint is attached (which every syscall on the machine pays for while attached)",
             Arity = ArgumentArity.OneOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages (eBPF backend)" };
@@ -93,16 +94,22 @@ public static class TraceVerb
         return TimeSpan.FromMilliseconds(v * scale);
     }
 
+    /// <summary>Without -e, the default actions: every one but the application's (first-read,
+    /// first-write, close), whose hooks every socket read and write on the machine pays for
+    /// (bench/RESULTS.md); <c>default</c> and <c>all</c> name the two sets.</summary>
     public static IReadOnlySet<EventKind>? ParseKinds(string[]? values)
     {
-        if (values is null || values.Length == 0) return null;
+        if (values is null || values.Length == 0) return DefaultKinds;
         var kinds = new HashSet<EventKind>();
         foreach (var name in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
         {
-            if (!EventKinds.TryParse(name, out var kind))
-                throw new TcpqException(ExitCode.Usage, $"unknown action '{name}' for --events: one of {string.Join(", ", EventKinds.All.Select(EventKinds.Name))}");
-            kinds.Add(kind);
+            if (name == "all") kinds.UnionWith(EventKinds.All);
+            else if (name == "default") kinds.UnionWith(DefaultKinds);
+            else if (EventKinds.TryParse(name, out var kind)) kinds.Add(kind);
+            else throw new TcpqException(ExitCode.Usage, $"unknown action '{name}' for --events: one of {string.Join(", ", EventKinds.All.Select(EventKinds.Name))}, default, all");
         }
         return kinds;
     }
+
+    public static readonly IReadOnlySet<EventKind> DefaultKinds = EventKinds.All.Where(k => !EventKinds.IsApplication(k)).ToHashSet();
 }

@@ -3,7 +3,8 @@ using Tcpq.Events;
 namespace Tcpq.Connections;
 
 /// <summary>
-/// Everything seen of one connection, from its first SYN to accept() or abort. Fields are merged
+/// Everything seen of one connection, from its first SYN to accept() or abort, and into the
+/// application: its first read, first write and close. Fields are merged
 /// so that the order events arrive in does not matter: the first SYN is the earliest time any
 /// event implies (a retry's or syn-aa's Wait us reaches back to it), counts only grow.
 /// Instances are pooled by <see cref="ConnectionTable"/>: <see cref="Reset"/> clears one for reuse.
@@ -35,6 +36,23 @@ public sealed class ConnectionTimeline
     public uint FullSynQ, FullSynQMax;
     public uint AckDrops;           // segments refused at the end of the handshake (final ACK, data, cookie ACK)
     public ulong FirstAckDropNs, LastAckDropNs;
+    public bool HandshakeSide;      // any event from before the application (syn … accept, abort)
+    /// <summary>Into the application (first-read, first-write, close): null until such a row comes,
+    /// so that a trace without them keeps its timelines as small as before.</summary>
+    public ApplicationPart? App;
+    private ApplicationPart A => App ??= new ApplicationPart();
+    public ulong FirstReadNs => App?.FirstReadNs ?? 0;
+    public ulong FirstWriteNs => App?.FirstWriteNs ?? 0;
+    public ulong CloseNs => App?.CloseNs ?? 0;
+    public ulong FirstReadBytes => App?.FirstReadBytes ?? 0;
+    public ulong FirstWriteBytes => App?.FirstWriteBytes ?? 0;
+    public ulong BytesReadBeforeWrite => App?.BytesReadBeforeWrite ?? 0;
+    public ulong BytesIn => App?.BytesIn ?? 0;
+    public ulong BytesOut => App?.BytesOut ?? 0;
+    public bool CloseReset => App?.CloseReset ?? false;
+    public Closer Closer => App?.Closer ?? Closer.None;
+    /// <summary>Which application rows the trace holds, so which ones to wait for (set by the tracker).</summary>
+    internal ApplicationRows Expect;
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
@@ -44,12 +62,23 @@ public sealed class ConnectionTimeline
     public bool Accepted => AcceptNs != 0;
     public bool Aborted => AbortNs != 0;
     /// <summary>Nothing more is expected: accepted or given up.</summary>
-    public bool Done => Accepted || Aborted;
+    public bool Done => Accepted || Aborted || Closed;
     /// <summary>Reset by its client while in the accept queue: the kernel keeps it there, and
     /// accept() will yet take it, however late. It is not lingering, it is waiting.</summary>
     public bool AwaitingAccept => Aborted && Established && !Accepted;
+    public bool Read => FirstReadNs != 0;
+    public bool Written => FirstWriteNs != 0;
+    public bool Closed => CloseNs != 0;
+    /// <summary>Accepted, and rows from inside the application are still to come: its first read
+    /// or write, or its close when the trace has close rows.</summary>
+    public bool AwaitingApplication =>
+        Accepted && !Closed && Expect != ApplicationRows.None
+        && ((Expect & ApplicationRows.Close) != 0 || ((Expect & ApplicationRows.FirstRead) != 0 && !Read) || ((Expect & ApplicationRows.FirstWrite) != 0 && !Written));
     /// <summary>Done, and kept only for late events: expires after the tracker's linger time.</summary>
-    public bool Lingers => Done && !AwaitingAccept;
+    public bool Lingers => Done && !AwaitingAccept && !AwaitingApplication;
+    /// <summary>Only rows from inside the application: its handshake came before tracing, or the
+    /// timeline of its handshake ended before them (a connection that lived longer than it could be held).</summary>
+    public bool OnlyApplication => !HandshakeSide;
 
     /// <summary>How long refused ACK and data segments held the handshake: from the first refused
     /// to the handshake's completion or, when it never completed, to the last thing seen of the
@@ -85,6 +114,9 @@ public sealed class ConnectionTimeline
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
+        HandshakeSide = false;
+        App?.Clear();
+        Expect = ApplicationRows.None;
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>
@@ -105,8 +137,50 @@ public sealed class ConnectionTimeline
         : Handshake is ulong h && QueueWait is ulong q ? h + q
         : null;
 
-    /// <summary>How long the client has been at it, whatever the outcome: used to rank the slowest.</summary>
-    public ulong Duration
+    /// <summary>accept() to the first read that returned data.</summary>
+    public ulong? AcceptToRead =>
+        App is { HasAcceptToRead: true } a ? a.AcceptToReadNs
+        : Read && AcceptNs != 0 && FirstReadNs >= AcceptNs ? FirstReadNs - AcceptNs
+        : null;
+
+    /// <summary>How long the first request waited in the socket when it was read.</summary>
+    public ulong? DataAge => App is { HasDataAge: true } a ? a.DataAgeNs : null;
+
+    /// <summary>How long the application had both the connection and its first data but did not
+    /// read: the data's age at the read, or the time since accept() when the data came earlier.</summary>
+    public ulong? Unread => DataAge is ulong age && AcceptToRead is ulong a ? Math.Min(age, a) : null;
+
+    /// <summary>The first request arrived before accept(): how long before.</summary>
+    public ulong? BeforeAccept => DataAge is ulong age && AcceptToRead is ulong a && age > a ? age - a : null;
+
+    /// <summary>The application wrote before it read anything (a server that speaks first).</summary>
+    public bool WroteFirst => Written && BytesReadBeforeWrite == 0 && (!Read || FirstReadNs > FirstWriteNs);
+
+    /// <summary>The first read to the first write after it: the application's answer.</summary>
+    public ulong? ReadToWrite =>
+        !Written || WroteFirst ? null
+        : App is { HasWriteWait: true } a ? a.WriteWaitNs
+        : Read && FirstWriteNs >= FirstReadNs ? FirstWriteNs - FirstReadNs
+        : null;
+
+    /// <summary>accept() to the connection's end.</summary>
+    public ulong? Lifetime =>
+        App is { HasLifetime: true } a ? a.LifetimeNs
+        : Closed && AcceptNs != 0 && CloseNs >= AcceptNs ? CloseNs - AcceptNs
+        : null;
+
+    /// <summary>First SYN to the application's first answer (its first write after a read).</summary>
+    public ulong? ToFirstAnswer =>
+        ReadToWrite is not ulong rw ? null
+        : FirstSynNs != 0 && FirstWriteNs >= FirstSynNs ? FirstWriteNs - FirstSynNs
+        : Total is ulong t && AcceptToRead is ulong ar ? t + ar + rw
+        : null;
+
+    /// <summary>How long the client has been at it, whatever the outcome: used to rank the slowest.
+    /// With rows from the application, until its first answer.</summary>
+    public ulong Duration => Math.Max(HandshakeDuration, ToFirstAnswer ?? 0);
+
+    private ulong HandshakeDuration
     {
         get
         {
@@ -121,6 +195,7 @@ public sealed class ConnectionTimeline
     public void Apply(in TcpqEvent e)
     {
         if (e.TsNs > LastNs) LastNs = e.TsNs;
+        if (!EventKinds.IsApplication(e.Kind)) HandshakeSide = true;
         // an ack-drop's Attempt counts refused segments, not SYNs
         if (e.Has(EventFlags.Attempt) && e.Attempt > MaxAttempt && e.Kind != EventKind.AckDrop) MaxAttempt = e.Attempt;
         switch (e.Kind)
@@ -169,6 +244,12 @@ public sealed class ConnectionTimeline
                 if (e.Reason == DropReasons.ChildDiscarded) break;
                 AbortNs = e.TsNs;
                 AbortReason = e.Reason;
+                break;
+            case EventKind.FirstRead:
+            case EventKind.FirstWrite:
+            case EventKind.Close:
+                A.Apply(e);
+                if (e.Kind != EventKind.Close && e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
                 break;
         }
     }

@@ -48,6 +48,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         {
             MakeRoom(table);
             t = table.Add(key);
+            t.Expect = _options.Application;
         }
         var listener = ListenerOf(key.Listener);
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
@@ -104,7 +105,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         // a finished connection goes first: only late events could still come for it
         var victim = table.OldestDone;
         if (victim != null) End(victim, TimelineEnd.Completed);
-        else End(table.OldestOpen!, TimelineEnd.Evicted);
+        else End(table.OldestOpen!, table.OldestOpen!.Done ? TimelineEnd.Completed : TimelineEnd.Evicted); // accepted, still awaiting the application: its queues are done
     }
 
     private void Expire(ConnectionTable table)
@@ -112,7 +113,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < NowNs; t = table.OldestDone)
             End(t, TimelineEnd.Completed);
         for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < NowNs; t = table.OldestOpen)
-            End(t, t.Aborted ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted: it ended with its abort
+            End(t, t.Done ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted ended with its abort; an accepted one awaiting the application was accepted
     }
 
     private void End(ConnectionTimeline t, TimelineEnd end)

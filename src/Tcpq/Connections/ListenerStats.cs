@@ -24,6 +24,8 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
     /// queue, or a SYN cookie that could not become a connection), and how long that held them.</summary>
     public long AckHeldClients;
     public readonly LatencyHistogram AckHold = new();
+    /// <summary>Inside the application: first read, first write, close.</summary>
+    public readonly ApplicationStats App = new();
 
     public ulong FirstNs, LastNs;
     public uint PeakQ, PeakQ0, QMax;
@@ -109,6 +111,10 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
 
     internal void OnEnd(ConnectionTimeline t, TimelineEnd end)
     {
+        App.OnEnd(t);
+        // rows from the application alone: a connection tcpq saw only from there is not counted
+        // again (its handshake was counted when its timeline ended, or came before tracing)
+        if (t.OnlyApplication) return;
         Connections++;
         if (t.InferredDrops is var inferred and > 0)
         {

@@ -20,6 +20,8 @@ public sealed record PortSummary(
     /// ack-drop row), and how long that held their handshake.</summary>
     public long AckHeldClients { get; init; }
     public LatencySummary AckHold { get; init; } = new(0, 0, 0, 0, 0, []);
+    /// <summary>Inside the application: the stages after accept(), who closed.</summary>
+    public ApplicationSummary App { get; init; } = ApplicationSummary.Empty;
 
     public long DroppedSyns => SynDrops.Values.Sum();
     public long AllDrops => Drops.Values.Sum();

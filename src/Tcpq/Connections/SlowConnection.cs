@@ -15,6 +15,21 @@ public sealed record SlowConnection(
     /// <summary>Final ACK or data segments refused (ack-drop rows), and how long they held the handshake.</summary>
     public uint AckDrops { get; init; }
     public ulong? AckHoldNs { get; init; }
+    /// <summary>Inside the application.</summary>
+    public bool Read { get; init; }
+    public ulong? AcceptToReadNs { get; init; }
+    public ulong? DataAgeNs { get; init; }
+    public ulong FirstReadBytes { get; init; }
+    public bool Written { get; init; }
+    public bool WroteFirst { get; init; }
+    public ulong? ReadToWriteNs { get; init; }
+    public ulong FirstWriteBytes { get; init; }
+    public bool Closed { get; init; }
+    public ulong? LifetimeNs { get; init; }
+    public Closer Closer { get; init; }
+    public bool CloseReset { get; init; }
+    public ulong BytesIn { get; init; }
+    public ulong BytesOut { get; init; }
 
     public static SlowConnection From(ConnectionTimeline t, TimelineEnd end) => new(
         t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops + t.InferredDrops,
@@ -26,6 +41,10 @@ public sealed record SlowConnection(
     {
         AckDrops = t.AckDrops,
         AckHoldNs = t.AckHoldNs,
+        Read = t.Read, AcceptToReadNs = t.AcceptToRead, DataAgeNs = t.DataAge, FirstReadBytes = t.FirstReadBytes,
+        Written = t.Written, WroteFirst = t.WroteFirst, ReadToWriteNs = t.ReadToWrite, FirstWriteBytes = t.FirstWriteBytes,
+        Closed = t.Closed, LifetimeNs = t.Lifetime, Closer = t.Closer, CloseReset = t.CloseReset,
+        BytesIn = t.BytesIn, BytesOut = t.BytesOut,
     };
 
     /// <summary>One line in words, e.g. <c>172.16.170.1:50066 → :2000  SYN ×4 (3 dropped:
@@ -65,6 +84,32 @@ public sealed record SlowConnection(
                 TimelineEnd.Evicted => " · no more room to follow it (evicted)",
                 _ => Established ? " · never accepted" : " · never established",
             }).Append(DurationNs > 0 ? $" ({Durations.Text(DurationNs)})" : "");
+        DescribeApplication(b);
         return b.ToString();
+    }
+
+    /// <summary>" · first read after 2.01 s (120 B; its data had waited 2.01 s) · answered after 4 ms
+    /// (512 B) · closed by the peer after 2.1 s, 120 B in / 512 B out"</summary>
+    private void DescribeApplication(StringBuilder b)
+    {
+        if (Written && WroteFirst)
+            b.Append(" · wrote first (").Append(FirstWriteBytes).Append(" B)");
+        if (Read)
+        {
+            b.Append(" · first read").Append(AcceptToReadNs is ulong ar ? $" after {Durations.Text(ar)}" : "").Append(" (").Append(FirstReadBytes).Append(" B");
+            if (DataAgeNs is ulong age)
+                b.Append("; its data had waited ").Append(Durations.Text(age))
+                 .Append(AcceptToReadNs is ulong a && age > a ? $", {Durations.Text(age - a)} of it before accept" : "");
+            b.Append(')');
+        }
+        if (Written && !WroteFirst)
+            b.Append(" · answered").Append(ReadToWriteNs is ulong rw ? $" after {Durations.Text(rw)}" : "").Append(" (").Append(FirstWriteBytes).Append(" B)");
+        if (Closed)
+        {
+            b.Append(" · closed by ").Append(Closer switch { Closer.Application => "the application", Closer.Peer => "the peer", Closer.Timeout => "a timeout", _ => "?" })
+             .Append(CloseReset ? " with a reset" : "")
+             .Append(LifetimeNs is ulong life ? $" after {Durations.Text(life)}" : "")
+             .Append(", ").Append(BytesIn).Append(" B in / ").Append(BytesOut).Append(" B out");
+        }
     }
 }

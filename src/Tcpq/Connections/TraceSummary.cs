@@ -33,6 +33,7 @@ public sealed record TraceSummary(
         {
             AckHeldClients = l.AckHeldClients,
             AckHold = l.AckHold.Summary(),
+            App = l.App.Summary(),
         };
     }
 }

@@ -16,4 +16,7 @@ public sealed record TrackerOptions
     /// <summary>A finished connection stays this long for events that arrive late or out of order.</summary>
     public ulong LingerNs { get; init; } = 2_000_000_000;
     public int SlowestPerListener { get; init; } = 5;
+    /// <summary>Which application rows to wait for after accept() (live: what -e asked for; a saved
+    /// trace: all). An accepted connection is held until they come, or for the idle timeout.</summary>
+    public ApplicationRows Application { get; init; } = ApplicationRows.All;
 }

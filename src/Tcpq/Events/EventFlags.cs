@@ -13,4 +13,7 @@ public enum EventFlags : byte
     Attempt = 0x4,
     Task = 0x8,
     Drops = 0x10,
+    Bytes = 0x20,
+    DataAge = 0x40,
+    Closer = 0x80,
 }

@@ -13,12 +13,18 @@ public static class EventKinds
         EventKind.AckDrop => "ack-drop"u8,
         EventKind.Accept => "accept"u8,
         EventKind.Abort => "abort"u8,
+        EventKind.FirstRead => "first-read"u8,
+        EventKind.FirstWrite => "first-write"u8,
+        EventKind.Close => "close"u8,
         _ => "unknown"u8,
     };
 
     public static string Name(EventKind kind) => System.Text.Encoding.UTF8.GetString(Utf8Name(kind));
 
     public static readonly IReadOnlyList<EventKind> All = Enum.GetValues<EventKind>();
+
+    /// <summary>The rows from inside the application, after accept().</summary>
+    public static bool IsApplication(EventKind kind) => kind is EventKind.FirstRead or EventKind.FirstWrite or EventKind.Close;
 
     public static bool TryParse(string name, out EventKind kind)
     {

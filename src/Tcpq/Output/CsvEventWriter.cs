@@ -2,10 +2,15 @@ using Tcpq.Events;
 
 namespace Tcpq.Output;
 
-/// <summary>The default format: the seed's nine columns first, in its order, then tcpq's.</summary>
+/// <summary>The default format: the seed's nine columns first, in its order, then tcpq's; the
+/// application's five (issue #13) last.</summary>
 public sealed class CsvEventWriter(Stream stream, EventContext context) : IEventWriter
 {
     public static ReadOnlySpan<byte> Header =>
+        "TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax,Dest IP,Attempt,Wait us,PID,Comm,Reason,Bytes In,Bytes Out,Data Age us,Closed By,Reset\n"u8;
+
+    /// <summary>The header of tcpq before first-read, first-write and close: its traces still read.</summary>
+    public static ReadOnlySpan<byte> Header15 =>
         "TS,Date,Action,Source IP,Source Port,Dest Port,Q0,Q,Qmax,Dest IP,Attempt,Wait us,PID,Comm,Reason\n"u8;
 
     private readonly OutputBuffer _out = new(stream);
@@ -48,6 +53,18 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         r.Byte((byte)',');
         Span<byte> scratch = stackalloc byte[16];
         r.CsvText(context.Reasons.Utf8Name(e.Reason, scratch));
+        r.Byte((byte)',');
+        bool bytes = e.Has(EventFlags.Bytes);
+        if (bytes) r.UInt(e.BytesIn);
+        r.Byte((byte)',');
+        if (bytes) r.UInt(e.BytesOut);
+        r.Byte((byte)',');
+        if (e.Has(EventFlags.DataAge)) r.UInt(e.DataAgeNs / 1000);
+        r.Byte((byte)',');
+        bool closer = e.Has(EventFlags.Closer);
+        if (closer) r.Bytes(Closers.Utf8Name(e.Closer));
+        r.Byte((byte)',');
+        if (closer) r.Bytes(e.Reset != 0 ? "yes"u8 : "no"u8);
         r.Byte((byte)'\n');
         _out.Advance(r.Length);
         _out.EndRow();

@@ -47,6 +47,20 @@ public sealed class JsonEventWriter : IEventWriter
         var reason = _context.Reasons.Utf8Name(e.Reason, text);
         if (reason.IsEmpty) j.WriteNull("reason"u8);
         else j.WriteString("reason"u8, reason);
+        bool bytes = e.Has(EventFlags.Bytes);
+        NumberOrNull(j, "bytes_in"u8, bytes, e.BytesIn);
+        NumberOrNull(j, "bytes_out"u8, bytes, e.BytesOut);
+        NumberOrNull(j, "data_age_us"u8, e.Has(EventFlags.DataAge), e.DataAgeNs / 1000);
+        if (e.Has(EventFlags.Closer))
+        {
+            j.WriteString("closed_by"u8, Closers.Utf8Name(e.Closer));
+            j.WriteBoolean("reset"u8, e.Reset != 0);
+        }
+        else
+        {
+            j.WriteNull("closed_by"u8);
+            j.WriteNull("reset"u8);
+        }
         j.WriteNumber("netns"u8, e.NetNs);
         j.WriteEndObject();
         j.Flush();

@@ -63,6 +63,7 @@ public static class SummaryJsonWriter
         j.WriteNumber("ack_drops", p.AckDrops);
         j.WriteNumber("ack_held_clients", p.AckHeldClients);
         Latency(j, "ack_hold_us", p.AckHold);
+        Application(j, p.App);
         j.WriteNumber("span_s", Math.Round(p.SpanSeconds, 6));
         j.WriteNumber("arrivals_per_s", Math.Round(p.ArrivalRate, 3));
         j.WriteNumber("accepts_per_s", Math.Round(p.AcceptRate, 3));
@@ -73,6 +74,28 @@ public static class SummaryJsonWriter
         j.WriteStartArray("slowest");
         foreach (var line in p.Slowest) Slow(j, line);
         j.WriteEndArray();
+        j.WriteEndObject();
+    }
+
+    private static void Application(Utf8JsonWriter j, ApplicationSummary a)
+    {
+        j.WriteStartObject("application");
+        j.WriteNumber("first_reads", a.FirstReads);
+        j.WriteNumber("first_writes", a.FirstWrites);
+        j.WriteNumber("wrote_first", a.WroteFirst);
+        j.WriteNumber("closes", a.Closes);
+        Counts(j, "closed_by", a.ClosedBy);
+        j.WriteNumber("resets", a.Resets);
+        j.WriteNumber("bytes_in", a.BytesIn);
+        j.WriteNumber("bytes_out", a.BytesOut);
+        j.WriteNumber("requests_before_accept", a.RequestsBeforeAccept);
+        j.WriteNumber("only_application", a.OnlyApplication);
+        Latency(j, "accept_to_read_us", a.AcceptToRead);
+        Latency(j, "data_age_us", a.DataAge);
+        Latency(j, "unread_us", a.Unread);
+        Latency(j, "before_accept_us", a.BeforeAccept);
+        Latency(j, "read_to_write_us", a.ReadToWrite);
+        Latency(j, "lifetime_us", a.Lifetime);
         j.WriteEndObject();
     }
 
@@ -90,6 +113,12 @@ public static class SummaryJsonWriter
         NumberOrNull(j, "handshake_us", c.HandshakeNs / 1000);
         NumberOrNull(j, "queue_wait_us", c.QueueWaitNs / 1000);
         NumberOrNull(j, "total_us", c.TotalNs / 1000);
+        NumberOrNull(j, "accept_to_read_us", c.AcceptToReadNs / 1000);
+        NumberOrNull(j, "data_age_us", c.DataAgeNs / 1000);
+        NumberOrNull(j, "read_to_write_us", c.ReadToWriteNs / 1000);
+        NumberOrNull(j, "lifetime_us", c.LifetimeNs / 1000);
+        if (c.Closed) j.WriteString("closed_by", Tcpq.Events.Closers.Name(c.Closer));
+        else j.WriteNull("closed_by");
         j.WriteBoolean("accepted", c.Accepted);
         j.WriteBoolean("aborted", c.Aborted);
         NumberOrNull(j, "pid", c.Pid);

@@ -34,15 +34,24 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
         if (p.AckDrops > 0) Line("final ACKs", $"{p.AckDrops} refused (ACK or data segments) · {p.AckHeldClients} client{Rulebook.S(p.AckHeldClients)} held by them");
         Line("queue", $"peak Q {p.PeakQ} / Qmax {p.QMax} · full {Rulebook.Percent(p.QueueFullShare)} of the time · peak Q0 {p.PeakQ0}");
         Line("rates", $"{Rulebook.Rate(p.ArrivalRate)} arrivals/s · {Rulebook.Rate(p.AcceptRate)} accepts/s over {p.SpanSeconds.ToString("0.##", CultureInfo.InvariantCulture)} s");
+        if (p.App.Any)
+            Line("application", $"{p.App.FirstReads} first reads · {p.App.FirstWrites} first writes ({p.App.WroteFirst} before any read) · {p.App.Closes} closed{ClosedBy(p.App)} · {p.App.RequestsBeforeAccept} request{Rulebook.S(p.App.RequestsBeforeAccept)} before accept");
         if (p.Expired + p.Evicted + p.StillOpen + p.BeganBeforeTrace > 0)
             Line("unfinished", $"{p.StillOpen} still open at the end · {p.Expired} expired (idle) · {p.Evicted} evicted (table full) · {p.BeganBeforeTrace} began before tracing");
 
         w.WriteLine();
-        w.WriteLine($"  {"",-18}{"count",8}{"p50",11}{"p90",11}{"p99",11}{"max",11}");
+        w.WriteLine($"  {"",-21}{"count",8}{"p50",11}{"p90",11}{"p99",11}{"max",11}");
         Latency("handshake", p.Handshake);
         Latency("accept-queue wait", p.QueueWait);
         Latency("total", p.Total);
         if (p.AckHold.Count > 0) Latency("held by ACK drops", p.AckHold);
+        if (p.App.Any)
+        {
+            Latency("accept → first read", p.App.AcceptToRead);
+            Latency("  request unread", p.App.Unread);
+            Latency("first read → write", p.App.ReadToWrite);
+            Latency("lifetime", p.App.Lifetime);
+        }
 
         var chart = p.Total.Count >= 2 ? ("total time (first SYN to accept)", p.Total) : p.Handshake.Count >= 2 ? ("handshake time (first SYN to syn-aa)", p.Handshake) : default;
         if (chart.Item2 is LatencySummary h) Histogram(chart.Item1, h);
@@ -57,6 +66,9 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
 
     private void Line(string label, string text) => w.WriteLine($"  {label,-13}{text}");
 
+    private static string ClosedBy(ApplicationSummary a) =>
+        a.Closes == 0 ? "" : $" (by {string.Join(", ", a.ClosedBy.Select(c => $"{c.Key} {c.Value}"))}; {a.Resets} with a reset; {a.BytesIn} B in, {a.BytesOut} B out)";
+
     private static string Drops(PortSummary p) =>
         p.SynDrops.Count == 0 ? "" : $" ({string.Join(", ", p.SynDrops.Select(d => $"{d.Key} {d.Value}"))})";
 
@@ -66,7 +78,7 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
     private void Latency(string name, LatencySummary l)
     {
         string V(long us) => l.Count == 0 ? "-" : Durations.TextUs(us);
-        w.WriteLine($"  {name,-18}{l.Count,8}{V(l.P50),11}{V(l.P90),11}{V(l.P99),11}{V(l.Max),11}");
+        w.WriteLine($"  {name,-21}{l.Count,8}{V(l.P50),11}{V(l.P90),11}{V(l.P99),11}{V(l.Max),11}");
     }
 
     private void Histogram(string title, LatencySummary l)

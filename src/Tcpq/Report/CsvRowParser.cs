@@ -2,13 +2,14 @@ using Tcpq.Events;
 
 namespace Tcpq.Report;
 
-/// <summary>Rows of <c>tcpq trace --format csv</c> (15 columns) or <c>--format seed</c> (the
-/// first nine, Source IP as <c>0x%08x</c>) back into events. A column left empty leaves its
+/// <summary>Rows of <c>tcpq trace --format csv</c> (20 columns, or 15 from a tcpq before
+/// first-read/first-write/close) or <c>--format seed</c> (the first nine, Source IP as
+/// <c>0x%08x</c>) back into events. A column left empty leaves its
 /// flag unset, as it was in the event. Neither format has the network namespace: it is 0.</summary>
-internal sealed class CsvRowParser(bool seed, ReasonNames reasons) : IRowParser
+internal sealed class CsvRowParser(bool seed, ReasonNames reasons, int columns = 20) : IRowParser
 {
     private readonly CsvFields _fields = new();
-    private readonly int _columns = seed ? 9 : 15;
+    private readonly int _columns = seed ? 9 : columns;
 
     public void Parse(ReadOnlySpan<byte> line, ref TcpqEvent e)
     {
@@ -47,5 +48,22 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons) : IRowParser
             e.Flags |= EventFlags.Task;
         }
         e.Reason = reasons.Parse(f[14]);
+        if (_columns < 20) return;
+
+        int bytes = (f[15].IsEmpty ? 0 : 1) + (f[16].IsEmpty ? 0 : 1);
+        if (bytes == 2)
+        {
+            e.BytesIn = FieldParsers.U64(f[15], "Bytes In");
+            e.BytesOut = FieldParsers.U64(f[16], "Bytes Out");
+            e.Flags |= EventFlags.Bytes;
+        }
+        else if (bytes != 0) throw new RowException("Bytes In and Bytes Out must be both set or both empty");
+        if (!f[17].IsEmpty) { e.DataAgeNs = FieldParsers.U64(f[17], "Data Age us") * 1000; e.Flags |= EventFlags.DataAge; }
+        if (!f[18].IsEmpty || !f[19].IsEmpty)
+        {
+            if (!Closers.TryParse(f[18], out e.Closer)) throw FieldParsers.Bad("Closed By", f[18]);
+            e.Reset = f[19].SequenceEqual("yes"u8) ? (byte)1 : f[19].SequenceEqual("no"u8) ? (byte)0 : throw FieldParsers.Bad("Reset", f[19]);
+            e.Flags |= EventFlags.Closer;
+        }
     }
 }

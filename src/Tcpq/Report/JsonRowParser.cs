@@ -54,6 +54,18 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
             else if (name.SequenceEqual("comm"u8)) { if (!isNull) e.Comm = Comm16.From(Text(ref r)); }
             else if (name.SequenceEqual("reason"u8)) { if (!isNull) e.Reason = reasons.Parse(Text(ref r)); }
             else if (name.SequenceEqual("netns"u8)) { if (!isNull) e.NetNs = r.GetUInt32(); }
+            else if (name.SequenceEqual("bytes_in"u8)) { if (!isNull) { e.BytesIn = r.GetUInt64(); e.Flags |= EventFlags.Bytes; } }
+            else if (name.SequenceEqual("bytes_out"u8)) { if (!isNull) { e.BytesOut = r.GetUInt64(); e.Flags |= EventFlags.Bytes; } }
+            else if (name.SequenceEqual("data_age_us"u8)) { if (!isNull) { e.DataAgeNs = r.GetUInt64() * 1000; e.Flags |= EventFlags.DataAge; } }
+            else if (name.SequenceEqual("closed_by"u8))
+            {
+                if (!isNull)
+                {
+                    if (!Closers.TryParse(Text(ref r), out e.Closer)) throw new RowException("bad closed_by");
+                    e.Flags |= EventFlags.Closer;
+                }
+            }
+            else if (name.SequenceEqual("reset"u8)) { if (!isNull) e.Reset = r.GetBoolean() ? (byte)1 : (byte)0; }
             else r.Skip();
         }
         if (r.TokenType != JsonTokenType.EndObject || r.Read())

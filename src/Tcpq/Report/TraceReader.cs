@@ -53,6 +53,11 @@ public sealed class TraceReader : IDisposable
             Format = EventFormat.Csv;
             _parser = new CsvRowParser(seed: false, _reasons);
         }
+        else if (first.SequenceEqual(CsvEventWriter.Header15[..^1]))
+        {
+            Format = EventFormat.Csv;
+            _parser = new CsvRowParser(seed: false, _reasons, columns: 15);
+        }
         else if (first.SequenceEqual(SeedEventWriter.Header[..^1]))
         {
             Format = EventFormat.Seed;

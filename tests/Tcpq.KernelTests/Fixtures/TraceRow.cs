@@ -7,6 +7,13 @@ public sealed record TraceRow(
     long Ts, string Action, string SourceIp, int SourcePort, int DestPort, int? Q0, int? Q, int? QMax,
     string DestIp, int? Attempt, long? WaitUs, int? Pid, string? Comm, string? Reason, uint NetNs)
 {
+    /// <summary>first-read, first-write, close (issue #13).</summary>
+    public long? BytesIn { get; init; }
+    public long? BytesOut { get; init; }
+    public long? DataAgeUs { get; init; }
+    public string? ClosedBy { get; init; }
+    public bool? Reset { get; init; }
+
     public static TraceRow Parse(string line)
     {
         using var doc = JsonDocument.Parse(line);
@@ -17,9 +24,13 @@ public sealed record TraceRow(
         return new TraceRow(
             r.GetProperty("ts").GetInt64(), S("action")!, S("source_ip")!, I("source_port")!.Value, I("dest_port")!.Value,
             I("q0"), I("q"), I("qmax"), S("dest_ip")!, I("attempt"), L("wait_us"), I("pid"), S("comm"), S("reason"),
-            r.GetProperty("netns").GetUInt32());
+            r.GetProperty("netns").GetUInt32())
+        {
+            BytesIn = L("bytes_in"), BytesOut = L("bytes_out"), DataAgeUs = L("data_age_us"), ClosedBy = S("closed_by"),
+            Reset = r.GetProperty("reset").ValueKind == JsonValueKind.Null ? null : r.GetProperty("reset").GetBoolean(),
+        };
     }
 
     public override string ToString() =>
-        $"{Action} {SourceIp}:{SourcePort}->{DestIp}:{DestPort} q0={Q0} q={Q} qmax={QMax} attempt={Attempt} wait_us={WaitUs} pid={Pid} comm={Comm} reason={Reason} netns={NetNs}";
+        $"{Action} {SourceIp}:{SourcePort}->{DestIp}:{DestPort} q0={Q0} q={Q} qmax={QMax} attempt={Attempt} wait_us={WaitUs} pid={Pid} comm={Comm} reason={Reason} netns={NetNs} in={BytesIn} out={BytesOut} age={DataAgeUs} closed_by={ClosedBy} reset={Reset}";
 }

@@ -17,6 +17,9 @@ public static class Rulebook
         new FinalAckRefusedRule(),
         new SynAckRetransmitRule(),
         new SynsLostUpstreamRule(),
+        new SlowReadRule(),
+        new SlowResponseRule(),
+        new RequestsBeforeAcceptRule(),
     ];
 
     public static List<Finding> Diagnose(IReadOnlyList<PortSummary> ports, DiagnosisContext context)
@@ -37,7 +40,8 @@ public static class Rulebook
     private static Finding Healthy(PortSummary p) => new("ok", Severity.Ok, p.Label,
         $"nothing wrong on {p.Label}: {p.Connections} connection{S(p.Connections)}, {p.Accepted} accepted; " +
         $"handshake p99 {Us(p.Handshake.P99)}, accept-queue wait p99 {Us(p.QueueWait.P99)}; " +
-        "no drops, client retries, SYN cookies, aborts or SYN-ACK retransmits.");
+        "no drops, client retries, SYN cookies, aborts or SYN-ACK retransmits" +
+        (p.App.Any ? $"; the application read the first request after p99 {Us(p.App.AcceptToRead.P99)} and answered after p99 {Us(p.App.ReadToWrite.P99)}." : "."));
 
     internal static string S(long n) => n == 1 ? "" : "s";
     internal static string Us(long us) => Durations.TextUs(us);
