@@ -740,7 +740,7 @@ static __always_inline void key_from_common(const struct sock_common *c, __u16 l
 /* SYN_RECV -> ESTABLISHED: the handshake is complete and the connection waits in the accept
  * queue (`syn-aa`). Its entry moves from the half-open table (by 4-tuple) to the queued one (by
  * socket). */
-static __always_inline void on_established(const struct sock *sk)
+static __noinline void on_established(const struct sock *sk)
 {
 	if (sk->sk_protocol != IPPROTO_TCP_)
 		return;
@@ -796,7 +796,7 @@ static __always_inline void on_established(const struct sock *sk)
 
 /* A connection still waiting in the accept queue was reset (TCP_CLOSE) or closed (TCP_CLOSE_WAIT)
  * by the client (`abort`). accept() deletes a connection's entry, so only these are found. */
-static __always_inline void on_queued_close(const struct sock *sk, int newstate)
+static __noinline void on_queued_close(const struct sock *sk, int newstate)
 {
 	if (sk->sk_protocol != IPPROTO_TCP_)
 		return;
@@ -833,7 +833,7 @@ static __always_inline void on_queued_close(const struct sock *sk, int newstate)
  * no memory: tcp_done(), and the segment counts in ListenDrops). Without this row, syn-aa falls
  * short of TcpPassiveOpens by these. An `abort` that does not end the connection: in the race,
  * the other child goes on to syn-aa. */
-static __always_inline void on_child_discarded(const struct sock *sk)
+static __noinline void on_child_discarded(const struct sock *sk)
 {
 	if (sk->sk_protocol != IPPROTO_TCP_)
 		return;
@@ -855,8 +855,10 @@ static __always_inline void on_child_discarded(const struct sock *sk)
 	submit(e);
 }
 
-static __always_inline void on_app_state(struct sock *sk, int oldstate, int newstate);
+static __noinline void on_app_state(struct sock *sk, int oldstate, int newstate);
 
+/* Its four jobs are subprograms (__noinline), each with its own stack frame: inlined, their events
+ * (struct tcpq_event built on the stack when only counted) would not fit the 512-byte stack together. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcpq_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -999,14 +1001,14 @@ static __always_inline void take_accept(struct sock *sk, struct app_conn *a)
 	bpf_map_delete_elem(&accepts, &sk_key);
 }
 
-static __always_inline struct tcpq_event *new_app_event(__u8 kind, struct sock *sk, struct app_conn *a,
-							__u64 now)
+static __always_inline struct tcpq_event *new_app_event(struct tcpq_event *stack, __u8 kind, struct sock *sk,
+							struct app_conn *a, __u64 now)
 {
 	if (!kind_on(kind))
 		return NULL;
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
-	struct tcpq_event *e = new_event(kind, &k, now);
+	struct tcpq_event *e = new_event(stack, kind, &k, now);
 	if (!e)
 		return NULL;
 	e->bytes_in = a->bytes_in;
@@ -1050,7 +1052,8 @@ int BPF_PROG(tcpq_recv, struct sock *sk, int ret, int flags)
 	__u64 now = bpf_ktime_get_ns();
 	a->first_read_ns = now;
 	take_accept(sk, a);
-	struct tcpq_event *e = new_app_event(TCPQ_FIRST_READ, sk, a, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_app_event(&ev, TCPQ_FIRST_READ, sk, a, now);
 	if (e) {
 		e->bytes_in = ret; /* what this read returned */
 		if (a->accept_ns)
@@ -1084,7 +1087,8 @@ int BPF_PROG(tcpq_send, struct sock *sk, int ret, int flags)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	take_accept(sk, a);
-	struct tcpq_event *e = new_app_event(TCPQ_FIRST_WRITE, sk, a, now);
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_app_event(&ev, TCPQ_FIRST_WRITE, sk, a, now);
 	if (e) {
 		e->bytes_out = ret; /* what this write sent; bytes_in: read before it */
 		/* since the first read, or since accept() when it writes first */
@@ -1114,7 +1118,7 @@ int BPF_PROG(tcpq_data_ready, struct sock *sk)
  * `close` row). A reset is known by sk_err, which tcp_reset() sets just before tcp_done(), or by a
  * jump to TCP_CLOSE from ESTABLISHED or CLOSE_WAIT, which only an abortive close makes (unread
  * data at close(), SO_LINGER 0: the RST is sent right after the state changes). */
-static __always_inline void on_app_state(struct sock *sk, int oldstate, int newstate)
+static __noinline void on_app_state(struct sock *sk, int oldstate, int newstate)
 {
 	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
 	if (!a)
@@ -1140,7 +1144,8 @@ static __always_inline void on_app_state(struct sock *sk, int oldstate, int news
 		bpf_sk_storage_delete(&app_conns, sk);
 		return;
 	}
-	struct tcpq_event *e = new_app_event(TCPQ_CLOSE, sk, a, bpf_ktime_get_ns());
+	struct tcpq_event ev;
+	struct tcpq_event *e = new_app_event(&ev, TCPQ_CLOSE, sk, a, bpf_ktime_get_ns());
 	if (e) {
 		if (a->accept_ns)
 			set_wait(e, a->accept_ns);

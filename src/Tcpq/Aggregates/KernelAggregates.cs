@@ -38,7 +38,7 @@ public sealed class KernelAggregates : IAggregateSource
     public static KernelAggregates Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false)
     {
         // the ring buffer is not written in this mode: its smallest size
-        var config = new TraceConfig(ports, null, TraceConfig.MinRingBufferKb) { Aggregate = true };
+        var config = new TraceConfig(ports, EventKinds.Connection, TraceConfig.MinRingBufferKb) { Aggregate = true };
         return new KernelAggregates(Tracer.Start(config, NoEvents.Instance, verbose), reasons);
     }
 

@@ -58,7 +58,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
     {
         TraceBackend.Diag => EventStreamAggregateSource.Diag(options.Ports, options.Interval ?? TraceVerb.DefaultInterval, options.MaxListeners),
         _ when options.Source == ServeOptions.EbpfSource.Events => TraceCommand.SuggestDiagOnFailure(() => EventStreamAggregateSource.Ebpf(
-            new TraceConfig(options.Ports, Kinds: null, options.RingBufferKb), TraceCommand.LoadDropReasons(), options.Verbose, options.MaxListeners)),
+            new TraceConfig(options.Ports, EventKinds.Connection, options.RingBufferKb), TraceCommand.LoadDropReasons(), options.Verbose, options.MaxListeners)),
         _ => new ProgramCostSource(TraceCommand.SuggestDiagOnFailure(() => KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons(), options.Verbose))),
     };
 }

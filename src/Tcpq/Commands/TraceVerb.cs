@@ -111,5 +111,5 @@ public static class TraceVerb
         return kinds;
     }
 
-    public static readonly IReadOnlySet<EventKind> DefaultKinds = EventKinds.All.Where(k => !EventKinds.IsApplication(k)).ToHashSet();
+    public static readonly IReadOnlySet<EventKind> DefaultKinds = EventKinds.Connection;
 }

@@ -26,6 +26,11 @@ public static class EventKinds
     /// <summary>The rows from inside the application, after accept().</summary>
     public static bool IsApplication(EventKind kind) => kind is EventKind.FirstRead or EventKind.FirstWrite or EventKind.Close;
 
+    /// <summary>Every kind but the application's (first-read, first-write, close): what trace makes by
+    /// default, and all that serve and top count. The application's hooks run for every socket
+    /// operation on the machine, so they are loaded only when asked for.</summary>
+    public static IReadOnlySet<EventKind> Connection { get; } = All.Where(k => !IsApplication(k)).ToHashSet();
+
     public static bool TryParse(string name, out EventKind kind)
     {
         foreach (var k in All)
