@@ -18,6 +18,15 @@ enum tcpq_kind {
 	TCPQ_ACK_DROP = 6,       /* the final ACK was dropped (accept queue full) */
 	TCPQ_ACCEPT = 7,         /* the application accepted it */
 	TCPQ_ABORT = 8,          /* reset or closed by the peer before accept() */
+	/* Never emitted by the kernel: rows from a .NET application's EventPipe session
+	 * (src/Tcpq/Dotnet), here so that one enum numbers every Action. */
+	TCPQ_APP_CONN = 9,
+	TCPQ_APP_REQUEST = 10,
+	TCPQ_APP_CLOSE = 11,
+	TCPQ_APP_REJECT = 12,
+	TCPQ_APP_POOL = 13,
+	TCPQ_APP_STARVE = 14,
+	TCPQ_APP_GC = 15,
 };
 
 /* Reason column. Values below TCPQ_REASON_BASE are the running kernel's enum skb_drop_reason
@@ -29,6 +38,10 @@ enum tcpq_reason {
 	TCPQ_REASON_SYN_QUEUE_FULL = TCPQ_REASON_BASE + 2,
 	TCPQ_REASON_PEER_RESET = TCPQ_REASON_BASE + 3,
 	TCPQ_REASON_PEER_CLOSED = TCPQ_REASON_BASE + 4,
+	/* user space only: app rows (src/Tcpq/Dotnet) */
+	TCPQ_REASON_CONNECTION_LIMIT = TCPQ_REASON_BASE + 5,
+	TCPQ_REASON_STARVATION = TCPQ_REASON_BASE + 6,
+	TCPQ_REASON_COOPERATIVE_BLOCKING = TCPQ_REASON_BASE + 7,
 };
 
 /* The flags byte: which fields of an event hold a value. An enum, not #defines, so that the

@@ -77,6 +77,9 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_SYN"] = EventKind.Syn, ["TCPQ_SYN_DROP"] = EventKind.SynDrop, ["TCPQ_SYN_COOKIE"] = EventKind.SynCookie,
             ["TCPQ_SYNACK_RETRANS"] = EventKind.SynAckRetrans, ["TCPQ_SYN_AA"] = EventKind.SynAa,
             ["TCPQ_ACK_DROP"] = EventKind.AckDrop, ["TCPQ_ACCEPT"] = EventKind.Accept, ["TCPQ_ABORT"] = EventKind.Abort,
+            ["TCPQ_APP_CONN"] = EventKind.AppConn, ["TCPQ_APP_REQUEST"] = EventKind.AppRequest, ["TCPQ_APP_CLOSE"] = EventKind.AppClose,
+            ["TCPQ_APP_REJECT"] = EventKind.AppReject, ["TCPQ_APP_POOL"] = EventKind.AppPool, ["TCPQ_APP_STARVE"] = EventKind.AppStarve,
+            ["TCPQ_APP_GC"] = EventKind.AppGc,
         };
         var values = _btf.EnumValues("tcpq_kind");
         Assert.NotNull(values);
@@ -108,6 +111,8 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_REASON_NONE"] = 0, ["TCPQ_REASON_ACCEPT_QUEUE_FULL"] = DropReasons.AcceptQueueFull,
             ["TCPQ_REASON_SYN_QUEUE_FULL"] = DropReasons.SynQueueFull, ["TCPQ_REASON_PEER_RESET"] = DropReasons.PeerReset,
             ["TCPQ_REASON_PEER_CLOSED"] = DropReasons.PeerClosed,
+            ["TCPQ_REASON_CONNECTION_LIMIT"] = DropReasons.ConnectionLimit, ["TCPQ_REASON_STARVATION"] = DropReasons.Starvation,
+            ["TCPQ_REASON_COOPERATIVE_BLOCKING"] = DropReasons.CooperativeBlocking,
         };
         var values = _btf.EnumValues("tcpq_reason");
         Assert.NotNull(values);

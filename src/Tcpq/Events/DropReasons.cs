@@ -11,6 +11,10 @@ public sealed class DropReasons
     public const uint SynQueueFull = TcpqBase + 2;
     public const uint PeerReset = TcpqBase + 3;
     public const uint PeerClosed = TcpqBase + 4;
+    // app rows (Dotnet/): why Kestrel refused a connection, why the thread pool added a thread
+    public const uint ConnectionLimit = TcpqBase + 5;
+    public const uint Starvation = TcpqBase + 6;
+    public const uint CooperativeBlocking = TcpqBase + 7;
 
     /// <summary>tcpq's own reasons and their names: the one table the writers and the readers use.</summary>
     private static readonly (uint Value, byte[] Name)[] Own =
@@ -19,6 +23,9 @@ public sealed class DropReasons
         (SynQueueFull, "syn-queue-full"u8.ToArray()),
         (PeerReset, "peer-reset"u8.ToArray()),
         (PeerClosed, "peer-closed"u8.ToArray()),
+        (ConnectionLimit, "connection-limit"u8.ToArray()),
+        (Starvation, "starvation"u8.ToArray()),
+        (CooperativeBlocking, "cooperative-blocking"u8.ToArray()),
     ];
 
     private readonly Dictionary<uint, byte[]> _kernel;

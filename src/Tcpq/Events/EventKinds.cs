@@ -13,12 +13,25 @@ public static class EventKinds
         EventKind.AckDrop => "ack-drop"u8,
         EventKind.Accept => "accept"u8,
         EventKind.Abort => "abort"u8,
+        EventKind.AppConn => "app-conn"u8,
+        EventKind.AppRequest => "app-request"u8,
+        EventKind.AppClose => "app-close"u8,
+        EventKind.AppReject => "app-reject"u8,
+        EventKind.AppPool => "app-pool"u8,
+        EventKind.AppStarve => "app-starve"u8,
+        EventKind.AppGc => "app-gc"u8,
         _ => "unknown"u8,
     };
 
     public static string Name(EventKind kind) => System.Text.Encoding.UTF8.GetString(Utf8Name(kind));
 
     public static readonly IReadOnlyList<EventKind> All = Enum.GetValues<EventKind>();
+
+    /// <summary>Kinds the application reports (EventPipe), not the kernel.</summary>
+    public static bool IsApp(EventKind kind) => kind >= EventKind.AppConn;
+
+    /// <summary>Kinds about a whole process: no addresses or ports.</summary>
+    public static bool IsProcessWide(EventKind kind) => kind >= EventKind.AppPool;
 
     public static bool TryParse(string name, out EventKind kind)
     {
