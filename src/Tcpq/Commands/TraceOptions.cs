@@ -1,4 +1,5 @@
 using Tcpq.Bpf;
+using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Output;
 
@@ -20,6 +21,9 @@ public sealed record TraceOptions(
     /// <summary>--summary: follow connections too and print a summary when tracing ends.</summary>
     public SummaryFormat? Summary { get; init; }
 
+    /// <summary>--dotnet: which .NET processes to join over their diagnostics socket (eBPF backend).</summary>
+    public DotnetTarget Dotnet { get; init; } = DotnetTarget.Auto;
+
     /// <summary>Options the user gave that only one backend uses (--verbose, --ring-buffer-kb for
     /// eBPF; --interval for diag), by their flag.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
@@ -34,7 +38,7 @@ public sealed record TraceOptions(
             throw new TcpqException(ExitCode.Usage, $"bad --duration '{d}': a number of seconds above 0");
         if (!TraceConfig.IsValidRingBufferKb(RingBufferKb))
             throw new TcpqException(ExitCode.Usage, $"bad --ring-buffer-kb {RingBufferKb}: {TraceConfig.RingBufferRange}");
-        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb"] : ["--interval"];
+        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb", "--dotnet"] : ["--interval"];
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
