@@ -8,7 +8,7 @@ namespace Tcpq.Connections;
 /// event implies (a retry's or syn-aa's Wait us reaches back to it), counts only grow.
 /// Instances are pooled by <see cref="ConnectionTable"/>: <see cref="Reset"/> clears one for reuse.
 /// </summary>
-public sealed class ConnectionTimeline
+public sealed partial class ConnectionTimeline
 {
     public ConnectionKey Key;
     public ulong FirstSynNs;        // 0: unknown (began before tracing, or the seed format)
@@ -49,7 +49,7 @@ public sealed class ConnectionTimeline
     /// accept() will yet take it, however late. It is not lingering, it is waiting.</summary>
     public bool AwaitingAccept => Aborted && Established && !Accepted;
     /// <summary>Done, and kept only for late events: expires after the tracker's linger time.</summary>
-    public bool Lingers => Done && !AwaitingAccept;
+    public bool Lingers => Done && !AwaitingAccept && !AwaitingApp;
 
     /// <summary>How long refused ACK and data segments held the handshake: from the first refused
     /// to the handshake's completion, or to the last refused when it never completed.</summary>
@@ -84,6 +84,7 @@ public sealed class ConnectionTimeline
         Syns = MaxAttempt = Drops = FirstDropReason = DropQ = DropQMax = SynAckRetrans = Pid = AbortReason = 0;
         DropHadQueues = Cookie = HasHandshake = HasQueueWait = SawFirstSyn = InDoneList = false;
         Comm = default;
+        ClearApp();
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>
@@ -165,6 +166,9 @@ public sealed class ConnectionTimeline
             case EventKind.Abort:
                 AbortNs = e.TsNs;
                 AbortReason = e.Reason;
+                break;
+            default:
+                ApplyApp(e);
                 break;
         }
     }

@@ -21,6 +21,9 @@ public sealed record PortSummary(
     public long AckHeldClients { get; init; }
     public LatencySummary AckHold { get; init; } = new(0, 0, 0, 0, 0, []);
 
+    /// <summary>The .NET application behind the port (--dotnet), when one was joined.</summary>
+    public AppSummary? App { get; init; }
+
     public long DroppedSyns => SynDrops.Values.Sum();
     public long AllDrops => Drops.Values.Sum();
 

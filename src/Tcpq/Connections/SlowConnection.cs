@@ -15,6 +15,10 @@ public sealed record SlowConnection(
     /// <summary>Final ACK or data segments refused (ack-drop rows), and how long they held the handshake.</summary>
     public uint AckDrops { get; init; }
     public ulong? AckHoldNs { get; init; }
+    /// <summary>The application's side (--dotnet): accept() to Kestrel's start, the first request, a refusal.</summary>
+    public ulong? AcceptToAppNs { get; init; }
+    public ulong? FirstRequestNs { get; init; }
+    public bool AppRejected { get; init; }
 
     public static SlowConnection From(ConnectionTimeline t, TimelineEnd end) => new(
         t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops + t.InferredDrops,
@@ -26,6 +30,9 @@ public sealed record SlowConnection(
     {
         AckDrops = t.AckDrops,
         AckHoldNs = t.AckHoldNs,
+        AcceptToAppNs = t.AcceptToApp,
+        FirstRequestNs = t.HasFirstRequest ? t.FirstRequestNs : null,
+        AppRejected = t.AppRejected,
     };
 
     /// <summary>One line in words, e.g. <c>172.16.170.1:50066 → :2000  SYN ×4 (3 dropped:
@@ -65,6 +72,9 @@ public sealed record SlowConnection(
                 TimelineEnd.Evicted => " · no more room to follow it (evicted)",
                 _ => Established ? " · never accepted" : " · never established",
             }).Append(DurationNs > 0 ? $" ({Durations.Text(DurationNs)})" : "");
+        if (AcceptToAppNs is ulong app) b.Append(" · Kestrel started it ").Append(Durations.Text(app)).Append(" later");
+        if (AppRejected) b.Append(" · refused by Kestrel (connection limit)");
+        if (FirstRequestNs is ulong req) b.Append(" · first request took ").Append(Durations.Text(req));
         return b.ToString();
     }
 }

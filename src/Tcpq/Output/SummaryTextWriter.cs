@@ -37,12 +37,19 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
         if (p.Expired + p.Evicted + p.StillOpen + p.BeganBeforeTrace > 0)
             Line("unfinished", $"{p.StillOpen} still open at the end · {p.Expired} expired (idle) · {p.Evicted} evicted (table full) · {p.BeganBeforeTrace} began before tracing");
 
+        if (p.App is { } a) App(a);
+
         w.WriteLine();
         w.WriteLine($"  {"",-18}{"count",8}{"p50",11}{"p90",11}{"p99",11}{"max",11}");
         Latency("handshake", p.Handshake);
         Latency("accept-queue wait", p.QueueWait);
         Latency("total", p.Total);
         if (p.AckHold.Count > 0) Latency("held by ACK drops", p.AckHold);
+        if (p.App is { } app)
+        {
+            if (app.AcceptToApp.Count > 0) Latency("accept → Kestrel", app.AcceptToApp);
+            if (app.FirstRequest.Count > 0) Latency("first request", app.FirstRequest);
+        }
 
         var chart = p.Total.Count >= 2 ? ("total time (first SYN to accept)", p.Total) : p.Handshake.Count >= 2 ? ("handshake time (first SYN to syn-aa)", p.Handshake) : default;
         if (chart.Item2 is LatencySummary h) Histogram(chart.Item1, h);
@@ -53,6 +60,15 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
             w.WriteLine("  slowest");
             foreach (var line in p.Slowest) w.WriteLine($"    {line.Text}");
         }
+    }
+
+    /// <summary>The .NET application behind the port (--dotnet): its connections, pool and GC.</summary>
+    private void App(AppSummary a)
+    {
+        Line("app", $"{a.Name} · {a.Joined} connection{Rulebook.S(a.Joined)} joined · {a.Requests} request{Rulebook.S(a.Requests)} · {a.Rejected} refused by Kestrel's limit");
+        string pool = a.PoolSamples > 0 ? $"threads {a.MinThreads}→{a.MaxThreads} · queued work peak {a.PeakQueue}" : $"threads up to {a.MaxThreads}";
+        Line("thread pool", $"{pool} · {a.StarvationAdjustments} starvation + {a.BlockingAdjustments} blocking injection{Rulebook.S(a.Injections)}");
+        Line("GC", a.GcPauses == 0 ? "no pauses" : $"{a.GcPauses} pause{Rulebook.S(a.GcPauses)} · longest {Durations.TextUs(a.GcPauseMaxUs)} · {Durations.TextUs(a.GcPauseTotalUs)} in all · {a.LongWaitsInGc} of {a.LongWaits} long accept-queue waits crossed one");
     }
 
     private void Line(string label, string text) => w.WriteLine($"  {label,-13}{text}");

@@ -17,6 +17,9 @@ public static class Rulebook
         new FinalAckRefusedRule(),
         new SynAckRetransmitRule(),
         new SynsLostUpstreamRule(),
+        new ThreadPoolStarvationRule(),
+        new GcPauseRule(),
+        new KestrelConnectionLimitRule(),
     ];
 
     public static List<Finding> Diagnose(IReadOnlyList<PortSummary> ports, DiagnosisContext context)
@@ -40,6 +43,7 @@ public static class Rulebook
         "no drops, client retries, SYN cookies, aborts or SYN-ACK retransmits.");
 
     internal static string S(long n) => n == 1 ? "" : "s";
+    internal static string Count(long n, string noun) => $"{n} {noun}{S(n)}";
     internal static string Us(long us) => Durations.TextUs(us);
     internal static string Percent(double share) => (share * 100).ToString(share < 0.1 && share > 0 ? "0.#" : "0", CultureInfo.InvariantCulture) + " %";
     internal static string Rate(double perSecond) => perSecond.ToString(perSecond < 10 ? "0.#" : "0", CultureInfo.InvariantCulture);
