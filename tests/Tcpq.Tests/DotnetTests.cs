@@ -148,6 +148,16 @@ public class DotnetTests
     }
 
     [Fact]
+    public void Thread_pool_starvation_fires_on_a_lasting_backlog_of_work_without_injections()
+    {
+        var (s, app) = Starved(injections: false);
+        app.Counter(Scenario.Ms(2000), "threadpool-thread-count", 3);
+        app.Counter(Scenario.Ms(2000), "threadpool-queue-length", 51);
+        var f = Assert.Single(Diagnose(s), x => x.Rule == "thread-pool-starvation");
+        Assert.StartsWith("the thread pool of web[812] was starved: its queue of work items held 16 or more for 2 s (peak 51, from 0) with only 2→6 threads, while connections waited", f.Text);
+    }
+
+    [Fact]
     public void Thread_pool_starvation_does_not_fire_without_injections_or_without_waits()
     {
         Assert.DoesNotContain(Diagnose(Starved(injections: false).Item1), x => x.Rule == "thread-pool-starvation");

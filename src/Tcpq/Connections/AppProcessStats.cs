@@ -8,10 +8,12 @@ public sealed class AppProcessStats(uint pid, Comm16 comm)
 {
     /// <summary>GC pauses kept for matching against accept-queue waits; past it, only counted.</summary>
     public const int MaxPausesKept = 4096;
+    /// <summary>A pool sample with this many queued work items or more is a backlog.</summary>
+    public const uint QueueBacklog = 16;
 
     public uint Pid { get; } = pid;
     public string Comm { get; } = Comm16.Text(comm) ?? "?";
-    public long PoolSamples, StarvationAdjustments, BlockingAdjustments, Unjoined, Requests;
+    public long PoolSamples, BacklogSamples, StarvationAdjustments, BlockingAdjustments, Unjoined, Requests;
     public uint FirstQueue, LastQueue, PeakQueue, MinThreads = uint.MaxValue, MaxThreads, LastAdjustmentThreads;
     public long GcPauses;
     public ulong GcPauseTotalNs, GcPauseMaxNs;
@@ -25,6 +27,7 @@ public sealed class AppProcessStats(uint pid, Comm16 comm)
                 if (PoolSamples++ == 0) FirstQueue = e.Q;
                 LastQueue = e.Q;
                 PeakQueue = Math.Max(PeakQueue, e.Q);
+                if (e.Q >= QueueBacklog) BacklogSamples++;
                 MinThreads = Math.Min(MinThreads, e.Q0);
                 MaxThreads = Math.Max(MaxThreads, e.Q0);
                 break;

@@ -7,7 +7,7 @@ public sealed record AppSummary(
     uint Pid, string Comm,
     long Joined, long Requests, long Rejected, long Unjoined,
     LatencySummary AcceptToApp, LatencySummary FirstRequest,
-    long PoolSamples, uint FirstQueue, uint PeakQueue, uint LastQueue, uint MinThreads, uint MaxThreads,
+    long PoolSamples, long BacklogSamples, uint FirstQueue, uint PeakQueue, uint LastQueue, uint MinThreads, uint MaxThreads,
     long StarvationAdjustments, long BlockingAdjustments,
     long GcPauses, long GcPauseTotalUs, long GcPauseMaxUs,
     long LongWaits, long LongWaitsInGc, long LongestGcWithinWaitUs)
@@ -36,7 +36,7 @@ public sealed record AppSummary(
             app?.Pid ?? 0, app?.Comm ?? "?",
             l.AppJoined, l.AppRequests, l.AppRejected, app?.Unjoined ?? 0,
             l.AcceptToApp.Summary(), l.FirstRequest.Summary(),
-            app?.PoolSamples ?? 0, app?.FirstQueue ?? 0, app?.PeakQueue ?? 0, app?.LastQueue ?? 0,
+            app?.PoolSamples ?? 0, app?.BacklogSamples ?? 0, app?.FirstQueue ?? 0, app?.PeakQueue ?? 0, app?.LastQueue ?? 0,
             app is { MinThreads: not uint.MaxValue } ? app.MinThreads : 0, app?.MaxThreads ?? 0,
             app?.StarvationAdjustments ?? 0, app?.BlockingAdjustments ?? 0,
             app?.GcPauses ?? 0, (long)((app?.GcPauseTotalNs ?? 0) / 1000), (long)((app?.GcPauseMaxNs ?? 0) / 1000),

@@ -91,6 +91,7 @@ public static class SummaryJsonWriter
         Latency(j, "accept_to_app_us", a.AcceptToApp);
         Latency(j, "first_request_us", a.FirstRequest);
         j.WriteNumber("pool_samples", a.PoolSamples);
+        j.WriteNumber("pool_backlog_samples", a.BacklogSamples);
         j.WriteNumber("pool_queue_first", a.FirstQueue);
         j.WriteNumber("pool_queue_peak", a.PeakQueue);
         j.WriteNumber("pool_queue_last", a.LastQueue);

@@ -42,7 +42,7 @@ public sealed class KestrelApp : IDisposable
         p.BeginErrorReadLine();
         var app = new KestrelApp(p, ns, port);
         var sw = Stopwatch.StartNew();
-        while (app.Get("/ok") != "ok\n")
+        while (app.Get("/ok") is not string body || !body.Contains("ok\n"))
         {
             if (p.HasExited || sw.Elapsed > TimeSpan.FromSeconds(30)) { app.Dispose(); throw new InvalidOperationException("kestrel-app did not start"); }
             Thread.Sleep(100);
@@ -50,7 +50,7 @@ public sealed class KestrelApp : IDisposable
         return app;
     }
 
-    /// <summary>One request on a connection of its own; null when it failed.</summary>
+    /// <summary>One request on a connection of its own: the body as sent (maybe chunked), or null when it failed.</summary>
     public string? Get(string path, TimeSpan? timeout = null)
     {
         try
