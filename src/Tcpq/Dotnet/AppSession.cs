@@ -136,7 +136,7 @@ public sealed class AppSession : IDisposable
     public void Dispose()
     {
         try { _session.Stop(); }
-        catch (Exception e) when (e is IOException or ServerNotAvailableException or TimeoutException or ObjectDisposedException or UnsupportedCommandException) { }
+        catch (Exception e) when (e is IOException or DiagnosticsClientException or TimeoutException or ObjectDisposedException) { } // the process may be gone
         _reader.Join(TimeSpan.FromSeconds(3));
         _session.Dispose();
     }

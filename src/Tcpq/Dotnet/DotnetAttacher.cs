@@ -98,7 +98,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         lock (_attaching) pending = [.. _attaching];
         Task.WaitAll(pending, TimeSpan.FromSeconds(5));
         List<AppSession> sessions;
-        lock (_sessions) { _disposed = true; sessions = [.. _sessions]; }
+        lock (_sessions) { _disposed = true; sessions = [.. _sessions]; _sessions.Clear(); } // once: the trace stops them before its last drain
         foreach (var s in sessions) s.Dispose();
     }
 
