@@ -15,7 +15,7 @@ public class DotnetTests
     /// the rows and the summary (on stdout: the rows go to the file).</summary>
     private static (List<TraceRow> Rows, string Summary, IReadOnlyList<string> Stderr) Trace(KestrelApp app, Action load, bool expectJoin = true)
     {
-        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "--format", "json", "--summary"]);
+        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "--format", "json", "--summary", "--dotnet", "auto"]);
         if (expectJoin) WaitForStderr(tcpq, "tcpq: joined kestrel-app[", TimeSpan.FromSeconds(15));
         load();
         Thread.Sleep(1500); // the runtime's buffers, and one more counter sample

@@ -1,4 +1,5 @@
 using System.Text;
+using Tcpq.Commands;
 using Tcpq.Connections;
 using Tcpq.Dotnet;
 using Tcpq.Events;
@@ -253,6 +254,31 @@ public class DotnetTests
             w.Flush();
         }
         Assert.DoesNotContain("app-", Encoding.UTF8.GetString(ms.ToArray()));
+    }
+
+    [Fact]
+    public void A_joined_processs_connections_wait_for_app_rows_that_come_seconds_after_the_kernels()
+    {
+        var (s, app) = Setup();
+        Served(s, app, 40001, 0, queueMs: 1);
+        var appRows = s.Events.Where(e => EventKinds.IsApp(e.Kind)).ToList();
+        var kernel = s.Events.Where(e => !EventKinds.IsApp(e.Kind)).ToList();
+        var other = new Scenario();
+        for (int i = 0; i < 50; i++) other.Quick("10.0.0.9", (ushort)(50000 + i), 100 + i * 100); // 5 s of kernel rows first
+        var tracker = new ConnectionTracker();
+        tracker.ExpectApp(Pid); // what trace does when it has joined the process
+        foreach (var e in kernel.Concat(other.Events).Concat(appRows)) tracker.OnEvent(e);
+        tracker.Complete();
+        var port = TraceSummaryOf(tracker).Ports.Single(p => p.Port == 2000);
+        Assert.Equal((1L, 0L), (port.App!.Joined, port.App.Unjoined));
+    }
+
+    [Fact]
+    public void The_dotnet_option_is_for_the_ebpf_backend_but_off_is_accepted_with_diag()
+    {
+        TraceOptions Diag(DotnetTarget d) => new([], EventFormat.Csv, null, null, null, Backend: TraceBackend.Diag) { Dotnet = d, Given = new HashSet<string> { "--dotnet" } };
+        Assert.Equal(ExitCode.Usage, Assert.Throws<TcpqException>(() => Diag(DotnetTarget.Parse("42")).Validate()).Code);
+        Diag(DotnetTarget.Off).Validate();
     }
 
     [Theory]

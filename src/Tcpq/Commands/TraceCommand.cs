@@ -22,6 +22,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         DotnetAttacher.Check(options.Dotnet);
         // the application side: a source of its own, and in front of the pipeline to see accept rows
         using var dotnet = new DotnetAttacher(options.Dotnet, options.Ports, options.Kinds, pipeline);
+        dotnet.Joined += pid => pipeline.Tracker?.ExpectApp(pid);
 
         using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), dotnet, options.Verbose)))
         {

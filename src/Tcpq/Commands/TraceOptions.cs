@@ -38,10 +38,12 @@ public sealed record TraceOptions(
             throw new TcpqException(ExitCode.Usage, $"bad --duration '{d}': a number of seconds above 0");
         if (!TraceConfig.IsValidRingBufferKb(RingBufferKb))
             throw new TcpqException(ExitCode.Usage, $"bad --ring-buffer-kb {RingBufferKb}: {TraceConfig.RingBufferRange}");
-        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb", "--dotnet"] : ["--interval"];
+        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb"] : ["--interval"];
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
+        if (Backend == TraceBackend.Diag && Dotnet.Enabled && Given.Contains("--dotnet"))
+            throw new TcpqException(ExitCode.Usage, "--dotnet does not apply to --backend diag (it joins processes from accept rows; off is accepted)");
         return this;
     }
 }

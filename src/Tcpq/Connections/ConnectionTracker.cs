@@ -30,6 +30,14 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     /// <summary>.NET processes whose app rows were seen, by PID (at most <see cref="TrackerOptions.MaxListeners"/>).</summary>
     public IReadOnlyDictionary<uint, AppProcessStats> Apps => _apps;
     private readonly Dictionary<uint, AppProcessStats> _apps = [];
+    private readonly HashSet<uint> _expected = [];
+
+    /// <summary>A process was joined (--dotnet) and its app rows will follow, later than the kernel's:
+    /// the connections it accepts wait for them instead of lingering 2 s.</summary>
+    public void ExpectApp(uint pid)
+    {
+        if (_expected.Count < _options.MaxListeners) _expected.Add(pid);
+    }
 
     public void OnEvent(in TcpqEvent e)
     {
@@ -62,7 +70,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
         listener.OnEvent(e, retry, t.Established && !t.Done);
         t.Apply(e);
-        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && _apps.ContainsKey(e.Pid)) t.AppExpected = true;
+        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && (_apps.ContainsKey(e.Pid) || _expected.Contains(e.Pid))) t.AppExpected = true;
         table.Touch(t);
         Expire(table);
     }

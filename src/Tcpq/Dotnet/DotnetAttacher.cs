@@ -16,7 +16,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
 {
     private readonly HashSet<uint> _considered = [];
     private readonly ConcurrentQueue<TcpqEvent> _rows = new();
-    private readonly ConcurrentQueue<string> _messages = new();
+    private readonly ConcurrentQueue<(string Text, uint JoinedPid)> _messages = new();
     private readonly List<AppSession> _sessions = [];
     private readonly List<Task> _attaching = [];
     private readonly QueueSink _queue = new();
@@ -60,12 +60,12 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         var p = DotnetProcess.Read(pid);
         if (p is null || !p.IsDotnet)
         {
-            if (explicitly) _messages.Enqueue($"tcpq: --dotnet {pid}: not a .NET process (no libcoreclr.so mapped): kernel rows only");
+            if (explicitly) _messages.Enqueue(($"tcpq: --dotnet {pid}: not a .NET process (no libcoreclr.so mapped): kernel rows only", 0));
             return; // auto: other processes are none of our business
         }
         if (p.SocketPath is null)
         {
-            _messages.Enqueue($"tcpq: {p.Comm}[{pid}] is a .NET process without a diagnostics socket (DOTNET_EnableDiagnostics=0?): its app side is unavailable, kernel rows only");
+            _messages.Enqueue(($"tcpq: {p.Comm}[{pid}] is a .NET process without a diagnostics socket (DOTNET_EnableDiagnostics=0?): its app side is unavailable, kernel rows only", 0));
             return;
         }
         try
@@ -74,18 +74,26 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
             bool keep;
             lock (_sessions) { keep = !_disposed; if (keep) _sessions.Add(session); }
             if (!keep) { session.Dispose(); return; }
-            _messages.Enqueue($"tcpq: joined {p.Comm}[{pid}] through its diagnostics socket (Kestrel, thread pool, GC)");
+            _messages.Enqueue(($"tcpq: joined {p.Comm}[{pid}] through its diagnostics socket (Kestrel, thread pool, GC)", (uint)pid));
         }
         catch (Exception e)
         {
-            _messages.Enqueue($"tcpq: {p.Comm}[{pid}]: cannot start an EventPipe session ({e.GetType().Name}: {e.Message}): its app side is unavailable, kernel rows only");
+            _messages.Enqueue(($"tcpq: {p.Comm}[{pid}]: cannot start an EventPipe session ({e.GetType().Name}: {e.Message}): its app side is unavailable, kernel rows only", 0));
         }
     }
+
+    /// <summary>On the trace's thread, for each process joined, before its first row is handed on:
+    /// its accepted connections are to wait for their app rows (see ConnectionTracker.ExpectApp).</summary>
+    public event Action<uint>? Joined;
 
     /// <summary>On the trace's thread: says what happened, hands the app rows on. Returns the rows handed on.</summary>
     public int Drain(IEventSink sink, TextWriter messages)
     {
-        while (_messages.TryDequeue(out var m)) messages.WriteLine(m);
+        while (_messages.TryDequeue(out var m))
+        {
+            if (m.JoinedPid != 0) Joined?.Invoke(m.JoinedPid);
+            messages.WriteLine(m.Text);
+        }
         int n = 0;
         while (_rows.TryDequeue(out var e)) { sink.OnEvent(in e); n++; }
         return n;
