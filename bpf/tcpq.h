@@ -18,6 +18,15 @@ enum tcpq_kind {
 	TCPQ_ACK_DROP = 6,       /* the final ACK was dropped (accept queue full) */
 	TCPQ_ACCEPT = 7,         /* the application accepted it */
 	TCPQ_ABORT = 8,          /* reset or closed by the peer before accept() */
+	/* Never emitted by the kernel: rows from a .NET application's EventPipe session
+	 * (src/Tcpq/Dotnet), here so that one enum numbers every Action. */
+	TCPQ_APP_CONN = 9,
+	TCPQ_APP_REQUEST = 10,
+	TCPQ_APP_CLOSE = 11,
+	TCPQ_APP_REJECT = 12,
+	TCPQ_APP_POOL = 13,
+	TCPQ_APP_STARVE = 14,
+	TCPQ_APP_GC = 15,
 	/* issue #13, into the application (9..15 are taken by the .NET EventPipe rows) */
 	TCPQ_FIRST_READ = 16,    /* the application's first read that returned data */
 	TCPQ_FIRST_WRITE = 17,   /* the application's first write that sent data */
@@ -50,6 +59,10 @@ enum tcpq_reason {
 	/* an `abort`: the kernel made a child socket (TcpPassiveOpens) and closed it before it was
 	 * established: another CPU made this connection's socket first, or it could not be set up */
 	TCPQ_REASON_CHILD_DISCARDED = TCPQ_REASON_BASE + 7,
+	/* user space only: app rows (src/Tcpq/Dotnet) */
+	TCPQ_REASON_CONNECTION_LIMIT = TCPQ_REASON_BASE + 8,
+	TCPQ_REASON_STARVATION = TCPQ_REASON_BASE + 9,
+	TCPQ_REASON_COOPERATIVE_BLOCKING = TCPQ_REASON_BASE + 10,
 };
 
 /* The flags byte: which fields of an event hold a value. An enum, not #defines, so that the

@@ -94,6 +94,9 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_SYN"] = EventKind.Syn, ["TCPQ_SYN_DROP"] = EventKind.SynDrop, ["TCPQ_SYN_COOKIE"] = EventKind.SynCookie,
             ["TCPQ_SYNACK_RETRANS"] = EventKind.SynAckRetrans, ["TCPQ_SYN_AA"] = EventKind.SynAa,
             ["TCPQ_ACK_DROP"] = EventKind.AckDrop, ["TCPQ_ACCEPT"] = EventKind.Accept, ["TCPQ_ABORT"] = EventKind.Abort,
+            ["TCPQ_APP_CONN"] = EventKind.AppConn, ["TCPQ_APP_REQUEST"] = EventKind.AppRequest, ["TCPQ_APP_CLOSE"] = EventKind.AppClose,
+            ["TCPQ_APP_REJECT"] = EventKind.AppReject, ["TCPQ_APP_POOL"] = EventKind.AppPool, ["TCPQ_APP_STARVE"] = EventKind.AppStarve,
+            ["TCPQ_APP_GC"] = EventKind.AppGc,
             ["TCPQ_FIRST_READ"] = EventKind.FirstRead, ["TCPQ_FIRST_WRITE"] = EventKind.FirstWrite, ["TCPQ_CLOSE"] = EventKind.Close,
         };
         var values = _btf.EnumValues("tcpq_kind");
@@ -142,6 +145,8 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_REASON_NONE"] = 0, ["TCPQ_REASON_ACCEPT_QUEUE_FULL"] = DropReasons.AcceptQueueFull,
             ["TCPQ_REASON_SYN_QUEUE_FULL"] = DropReasons.SynQueueFull, ["TCPQ_REASON_PEER_RESET"] = DropReasons.PeerReset,
             ["TCPQ_REASON_PEER_CLOSED"] = DropReasons.PeerClosed,
+            ["TCPQ_REASON_CONNECTION_LIMIT"] = DropReasons.ConnectionLimit, ["TCPQ_REASON_STARVATION"] = DropReasons.Starvation,
+            ["TCPQ_REASON_COOPERATIVE_BLOCKING"] = DropReasons.CooperativeBlocking,
             ["TCPQ_REASON_COOKIE_ACK_OVERFLOW"] = DropReasons.CookieAckOverflow, ["TCPQ_REASON_LISTEN_DROP"] = DropReasons.ListenDrop,
             ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded,
         };

@@ -1,4 +1,5 @@
 using Tcpq.Bpf;
+using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Output;
 
@@ -18,8 +19,12 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         var context = new EventContext(WallClock.System(), reasons);
         using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, EventPipeline.Tracking(options.Kinds));
         using var lifetime = new CommandLifetime(options.DurationSeconds);
+        DotnetAttacher.Check(options.Dotnet);
+        // the application side: a source of its own, and in front of the pipeline to see accept rows
+        using var dotnet = new DotnetAttacher(options.Dotnet, options.Ports, options.Kinds, pipeline);
+        dotnet.Joined += pid => pipeline.Tracker?.ExpectApp(pid);
 
-        using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), pipeline, options.Verbose)))
+        using (var tracer = SuggestDiagOnFailure(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), dotnet, options.Verbose)))
         {
             // Every program is attached: the header tells the reader that tracing is live.
             output.Begin();
@@ -32,14 +37,17 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                 console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)}; Ctrl-C to stop");
                 if (Tracer.KernelIsRealtime)
                     console.Error.WriteLine("tcpq: this is a PREEMPT_RT kernel: drop rows are not proven to match TcpExtListenDrops exactly (see docs/accuracy.md)");
+                dotnet.Start();
                 while (!lifetime.Stopping)
                 {
-                    if (tracer.Poll(PollMs) > 0) pipeline.Flush();
+                    if (tracer.Poll(PollMs) + dotnet.Drain(pipeline, console.Error) > 0) pipeline.Flush();
                     lostReported = ReportLost(tracer, lostReported);
                     uncountedSaid = uncountedSaid || ReportUncounted(tracer);
                     missedReported = ReportMissed(tracer, missedReported);
                 }
                 tracer.Poll(0);
+                dotnet.Dispose(); // the sessions flush what their runtimes still hold
+                dotnet.Drain(pipeline, console.Error);
                 pipeline.Flush();
             });
             if (readerGone) return (int)ExitCode.Ok;

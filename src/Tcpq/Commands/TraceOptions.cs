@@ -1,4 +1,5 @@
 using Tcpq.Bpf;
+using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Output;
 
@@ -20,6 +21,9 @@ public sealed record TraceOptions(
     /// <summary>--summary: follow connections too and print a summary when tracing ends.</summary>
     public SummaryFormat? Summary { get; init; }
 
+    /// <summary>--dotnet: which .NET processes to join over their diagnostics socket (eBPF backend).</summary>
+    public DotnetTarget Dotnet { get; init; } = DotnetTarget.Auto;
+
     /// <summary>Options the user gave that only one backend uses (--verbose, --ring-buffer-kb for
     /// eBPF; --interval for diag), by their flag.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
@@ -38,6 +42,8 @@ public sealed record TraceOptions(
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
+        if (Backend == TraceBackend.Diag && Dotnet.Enabled && Given.Contains("--dotnet"))
+            throw new TcpqException(ExitCode.Usage, "--dotnet does not apply to --backend diag (it joins processes from accept rows; off is accepted)");
         return this;
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Tcpq.Bpf;
+using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Output;
 
@@ -47,16 +48,23 @@ public static class TraceVerb
         };
         var summary = new Option<bool>("--summary") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
 
+        var dotnet = new Option<string?>("--dotnet")
+        {
+            HelpName = "auto|off|PID",
+            Description = "Join .NET processes to their connections over the runtime's diagnostics socket (EventPipe): Kestrel's connections and requests, " +
+                "the thread pool, GC pauses (app-* rows). auto: every .NET process that owns a traced listener or accepts a traced connection; " +
+                "off (default: the session costs a busy app up to ~19 % of its request rate, see bench/RESULTS.md); or one process id (eBPF backend)",
+        };
         var summaryFormat = EnumOption.Create<SummaryFormat>("--summary-format", "", "text (default) or json");
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
-            port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat,
+            port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat, dotnet,
         };
         trace.SetAction(parse =>
         {
             var given = new HashSet<string>();
-            foreach (var o in new Option[] { verbose, ringKb, interval })
+            foreach (var o in new Option[] { verbose, ringKb, interval, dotnet })
                 if (parse.GetResult(o) is { Implicit: false }) given.Add(o.Name);
             var options = new TraceOptions(
                 PortList.Parse(parse.GetValue(port) ?? []),
@@ -71,6 +79,7 @@ public static class TraceVerb
             {
                 Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
                 Given = given,
+                Dotnet = DotnetTarget.Parse(parse.GetValue(dotnet)),
             };
             options.Validate();
             return options.Backend == TraceBackend.Diag

@@ -9,7 +9,7 @@ namespace Tcpq.Connections;
 /// event implies (a retry's or syn-aa's Wait us reaches back to it), counts only grow.
 /// Instances are pooled by <see cref="ConnectionTable"/>: <see cref="Reset"/> clears one for reuse.
 /// </summary>
-public sealed class ConnectionTimeline
+public sealed partial class ConnectionTimeline
 {
     public ConnectionKey Key;
     public ulong FirstSynNs;        // 0: unknown (began before tracing, or the seed format)
@@ -75,7 +75,7 @@ public sealed class ConnectionTimeline
         Accepted && !Closed && Expect != ApplicationRows.None
         && ((Expect & ApplicationRows.Close) != 0 || ((Expect & ApplicationRows.FirstRead) != 0 && !Read) || ((Expect & ApplicationRows.FirstWrite) != 0 && !Written));
     /// <summary>Done, and kept only for late events: expires after the tracker's linger time.</summary>
-    public bool Lingers => Done && !AwaitingAccept && !AwaitingApplication;
+    public bool Lingers => Done && !AwaitingAccept && !AwaitingApplication && !AwaitingApp;
     /// <summary>Only rows from inside the application: its handshake came before tracing, or the
     /// timeline of its handshake ended before them (a connection that lived longer than it could be held).</summary>
     public bool OnlyApplication => !HandshakeSide;
@@ -117,6 +117,7 @@ public sealed class ConnectionTimeline
         HandshakeSide = false;
         App?.Clear();
         Expect = ApplicationRows.None;
+        ClearApp();
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>
@@ -250,6 +251,9 @@ public sealed class ConnectionTimeline
             case EventKind.Close:
                 A.Apply(e);
                 if (e.Kind != EventKind.Close && e.Has(EventFlags.Task) && Pid == 0) { Pid = e.Pid; Comm = e.Comm; }
+                break;
+            default:
+                ApplyApp(e);
                 break;
         }
     }

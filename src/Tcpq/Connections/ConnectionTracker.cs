@@ -27,10 +27,27 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     public int Following => _table?.Count ?? 0;
     public IEnumerable<ListenerStats> Listeners => _overflow is null ? _listeners.Values : _listeners.Values.Append(_overflow);
 
+    /// <summary>.NET processes whose app rows were seen, by PID (at most <see cref="TrackerOptions.MaxListeners"/>).</summary>
+    public IReadOnlyDictionary<uint, AppProcessStats> Apps => _apps;
+    private readonly Dictionary<uint, AppProcessStats> _apps = [];
+    private readonly HashSet<uint> _expected = [];
+
+    /// <summary>A process was joined (--dotnet) and its app rows will follow, later than the kernel's:
+    /// the connections it accepts wait for them instead of lingering 2 s.</summary>
+    public void ExpectApp(uint pid)
+    {
+        if (_expected.Count < _options.MaxListeners) _expected.Add(pid);
+    }
+
     public void OnEvent(in TcpqEvent e)
     {
         Events++;
         if (e.TsNs > NowNs) NowNs = e.TsNs;
+        if (EventKinds.IsDotnet(e.Kind))
+        {
+            OnAppEvent(e);
+            return;
+        }
         var key = ConnectionKey.Of(e);
         var table = Table;
         var t = table.Find(key);
@@ -54,8 +71,41 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
         listener.OnEvent(e, retry, t.Established && !t.Done);
         t.Apply(e);
+        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && (_apps.ContainsKey(e.Pid) || _expected.Contains(e.Pid))) t.AppExpected = true;
         table.Touch(t);
         Expire(table);
+    }
+
+    /// <summary>An app row: a process's runtime (pool, starvation, GC), or a stage of a connection
+    /// the kernel's rows already follow. One that finds no connection (accepted before tracing, or
+    /// already ended) is only counted: the application never starts a connection of its own here.</summary>
+    private void OnAppEvent(in TcpqEvent e)
+    {
+        var app = AppOf(e);
+        if (EventKinds.IsProcessWide(e.Kind))
+        {
+            app?.OnEvent(e);
+            return;
+        }
+        if (e.Kind == EventKind.AppRequest && app != null) app.Requests++;
+        var t = Table.Find(ConnectionKey.Of(e));
+        if (t == null)
+        {
+            if (app != null) app.Unjoined++;
+            return;
+        }
+        ListenerOf(t.Key.Listener).OnAppEvent(e);
+        t.Apply(e);
+        Table.Touch(t);
+    }
+
+    private AppProcessStats? AppOf(in TcpqEvent e)
+    {
+        if (!e.Has(EventFlags.Task)) return null;
+        if (_apps.TryGetValue(e.Pid, out var app)) return app;
+        if (_apps.Count >= _options.MaxListeners) return null;
+        _apps.Add(e.Pid, app = new AppProcessStats(e.Pid, e.Comm));
+        return app;
     }
 
     /// <summary>Ends every connection still held: call when the stream ends.</summary>
@@ -113,7 +163,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < NowNs; t = table.OldestDone)
             End(t, TimelineEnd.Completed);
         for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < NowNs; t = table.OldestOpen)
-            End(t, t.Done ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted ended with its abort; an accepted one awaiting the application was accepted
+            End(t, t.Aborted || t.Accepted ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted: it ended with its abort; an accepted one waited for its application's rows (first-read…, or a .NET app's)
     }
 
     private void End(ConnectionTimeline t, TimelineEnd end)

@@ -7,7 +7,7 @@ namespace Tcpq.Connections;
 /// retransmits, cookies) are exact: they are counted as the events come. Connection counts,
 /// latencies and the slowest list are counted as each timeline ends.
 /// </summary>
-public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int slowestCount = 5)
+public sealed partial class ListenerStats(ListenerKey key, bool isOverflow = false, int slowestCount = 5)
 {
     public ListenerKey Key { get; } = key;
     /// <summary>Holds the listeners past the tracker's limit, merged.</summary>
@@ -145,6 +145,7 @@ public sealed class ListenerStats(ListenerKey key, bool isOverflow = false, int 
             AckHeldClients++;
             AckHold.RecordNs(held);
         }
+        OnEndApp(t);
         KeepIfSlow(t, end);
     }
 

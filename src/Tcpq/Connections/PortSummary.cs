@@ -23,6 +23,9 @@ public sealed record PortSummary(
     /// <summary>Inside the application: the stages after accept(), who closed.</summary>
     public ApplicationSummary App { get; init; } = ApplicationSummary.Empty;
 
+    /// <summary>The .NET application behind the port (--dotnet), when one was joined.</summary>
+    public AppSummary? Dotnet { get; init; }
+
     public long DroppedSyns => SynDrops.Values.Sum();
     public long AllDrops => Drops.Values.Sum();
 

@@ -30,6 +30,10 @@ public sealed record SlowConnection(
     public bool CloseReset { get; init; }
     public ulong BytesIn { get; init; }
     public ulong BytesOut { get; init; }
+    /// <summary>The application's side (--dotnet): accept() to Kestrel's start, the first request, a refusal.</summary>
+    public ulong? AcceptToAppNs { get; init; }
+    public ulong? FirstRequestNs { get; init; }
+    public bool AppRejected { get; init; }
 
     public static SlowConnection From(ConnectionTimeline t, TimelineEnd end) => new(
         t.Key.SourceText, t.Key.SourcePort, t.Key.DestPort, t.Attempts, t.Drops + t.InferredDrops,
@@ -45,6 +49,9 @@ public sealed record SlowConnection(
         Written = t.Written, WroteFirst = t.WroteFirst, ReadToWriteNs = t.ReadToWrite, FirstWriteBytes = t.FirstWriteBytes,
         Closed = t.Closed, LifetimeNs = t.Lifetime, Closer = t.Closer, CloseReset = t.CloseReset,
         BytesIn = t.BytesIn, BytesOut = t.BytesOut,
+        AcceptToAppNs = t.AcceptToApp,
+        FirstRequestNs = t.HasFirstRequest ? t.FirstRequestNs : null,
+        AppRejected = t.AppRejected,
     };
 
     /// <summary>One line in words, e.g. <c>172.16.170.1:50066 → :2000  SYN ×4 (3 dropped:
@@ -85,6 +92,9 @@ public sealed record SlowConnection(
                 _ => Established ? " · never accepted" : " · never established",
             }).Append(DurationNs > 0 ? $" ({Durations.Text(DurationNs)})" : "");
         DescribeApplication(b);
+        if (AcceptToAppNs is ulong app) b.Append(" · Kestrel started it ").Append(Durations.Text(app)).Append(" later");
+        if (AppRejected) b.Append(" · refused by Kestrel (connection limit)");
+        if (FirstRequestNs is ulong req) b.Append(" · first request took ").Append(Durations.Text(req));
         return b.ToString();
     }
 

@@ -11,7 +11,7 @@ public sealed record TraceSummary(
     {
         var ports = tracker.Listeners
             .OrderBy(l => l.IsOverflow).ThenBy(l => l.Key.Port).ThenBy(l => l.Key.NetNs).ThenBy(l => l.Key.AddressText, StringComparer.Ordinal)
-            .Select(l => Port(l, reasons)).ToList();
+            .Select(l => Port(l, reasons) with { Dotnet = AppSummary.Of(l, tracker.Apps) }).ToList();
         return new TraceSummary(source, tracker.Events, ports, Rulebook.Diagnose(ports, context), inputError);
     }
 

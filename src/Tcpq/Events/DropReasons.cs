@@ -14,6 +14,10 @@ public sealed class DropReasons
     public const uint CookieAckOverflow = TcpqBase + 5;
     public const uint ListenDrop = TcpqBase + 6;
     public const uint ChildDiscarded = TcpqBase + 7;
+    // app rows (Dotnet/): why Kestrel refused a connection, why the thread pool added a thread
+    public const uint ConnectionLimit = TcpqBase + 8;
+    public const uint Starvation = TcpqBase + 9;
+    public const uint CooperativeBlocking = TcpqBase + 10;
 
     /// <summary>tcpq's own reasons and their names: the one table the writers and the readers use.</summary>
     private static readonly (uint Value, byte[] Name)[] Own =
@@ -25,6 +29,9 @@ public sealed class DropReasons
         (CookieAckOverflow, "cookie-ack-overflow"u8.ToArray()),
         (ListenDrop, "listen-drop"u8.ToArray()),
         (ChildDiscarded, "child-discarded"u8.ToArray()),
+        (ConnectionLimit, "connection-limit"u8.ToArray()),
+        (Starvation, "starvation"u8.ToArray()),
+        (CooperativeBlocking, "cooperative-blocking"u8.ToArray()),
     ];
 
     private readonly Dictionary<uint, byte[]> _kernel;

@@ -13,6 +13,13 @@ public static class EventKinds
         EventKind.AckDrop => "ack-drop"u8,
         EventKind.Accept => "accept"u8,
         EventKind.Abort => "abort"u8,
+        EventKind.AppConn => "app-conn"u8,
+        EventKind.AppRequest => "app-request"u8,
+        EventKind.AppClose => "app-close"u8,
+        EventKind.AppReject => "app-reject"u8,
+        EventKind.AppPool => "app-pool"u8,
+        EventKind.AppStarve => "app-starve"u8,
+        EventKind.AppGc => "app-gc"u8,
         EventKind.FirstRead => "first-read"u8,
         EventKind.FirstWrite => "first-write"u8,
         EventKind.Close => "close"u8,
@@ -23,7 +30,14 @@ public static class EventKinds
 
     public static readonly IReadOnlyList<EventKind> All = Enum.GetValues<EventKind>();
 
-    /// <summary>The rows from inside the application, after accept().</summary>
+    /// <summary>Kinds a .NET runtime reports over EventPipe (app-*), not the kernel.</summary>
+    public static bool IsDotnet(EventKind kind) => kind is >= EventKind.AppConn and <= EventKind.AppGc;
+
+    /// <summary>Kinds about a whole process: no addresses or ports.</summary>
+    public static bool IsProcessWide(EventKind kind) => kind is EventKind.AppPool or EventKind.AppStarve or EventKind.AppGc;
+
+    /// <summary>The rows the kernel sees from inside the application, after accept(): its first read
+    /// and write of the socket, and its close.</summary>
     public static bool IsApplication(EventKind kind) => kind is EventKind.FirstRead or EventKind.FirstWrite or EventKind.Close;
 
     /// <summary>Every kind but the application's (first-read, first-write, close): what trace makes by

@@ -27,11 +27,12 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         r.Byte((byte)',');
         r.Bytes(EventKinds.Utf8Name(e.Kind));
         r.Byte((byte)',');
-        r.Address(e.SourceAddress);
+        bool tuple = !EventKinds.IsProcessWide(e.Kind); // app-pool, app-starve, app-gc: a process, no 4-tuple
+        if (tuple) r.Address(e.SourceAddress);
         r.Byte((byte)',');
-        r.UInt(e.SourcePort);
+        if (tuple) r.UInt(e.SourcePort);
         r.Byte((byte)',');
-        r.UInt(e.DestPort);
+        if (tuple) r.UInt(e.DestPort);
         r.Byte((byte)',');
         bool queues = e.Has(EventFlags.Queues);
         if (queues) r.UInt(e.Q0);
@@ -40,7 +41,7 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         r.Byte((byte)',');
         if (queues) r.UInt(e.QMax);
         r.Byte((byte)',');
-        r.Address(e.DestAddress);
+        if (tuple) r.Address(e.DestAddress);
         r.Byte((byte)',');
         if (e.Has(EventFlags.Attempt)) r.UInt(e.Attempt);
         r.Byte((byte)',');

@@ -30,14 +30,17 @@ public sealed class JsonEventWriter : IEventWriter
         int n = _dates.WriteIsoMicros(_context.Clock.ToUtc(e.TsNs), text);
         j.WriteString("date"u8, text[..n]);
         j.WriteString("action"u8, EventKinds.Utf8Name(e.Kind));
-        j.WriteString("source_ip"u8, text[..AddressText.Format(e.SourceAddress, text)]);
-        j.WriteNumber("source_port"u8, e.SourcePort);
-        j.WriteNumber("dest_port"u8, e.DestPort);
+        bool tuple = !EventKinds.IsProcessWide(e.Kind); // app-pool, app-starve, app-gc: a process, no 4-tuple
+        if (tuple) j.WriteString("source_ip"u8, text[..AddressText.Format(e.SourceAddress, text)]);
+        else j.WriteNull("source_ip"u8);
+        NumberOrNull(j, "source_port"u8, tuple, e.SourcePort);
+        NumberOrNull(j, "dest_port"u8, tuple, e.DestPort);
         bool queues = e.Has(EventFlags.Queues);
         NumberOrNull(j, "q0"u8, queues, e.Q0);
         NumberOrNull(j, "q"u8, queues, e.Q);
         NumberOrNull(j, "qmax"u8, queues, e.QMax);
-        j.WriteString("dest_ip"u8, text[..AddressText.Format(e.DestAddress, text)]);
+        if (tuple) j.WriteString("dest_ip"u8, text[..AddressText.Format(e.DestAddress, text)]);
+        else j.WriteNull("dest_ip"u8);
         NumberOrNull(j, "attempt"u8, e.Has(EventFlags.Attempt), e.Attempt);
         NumberOrNull(j, "wait_us"u8, e.Has(EventFlags.Wait), e.WaitNs / 1000);
         bool task = e.Has(EventFlags.Task);

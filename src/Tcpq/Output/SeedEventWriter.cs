@@ -15,6 +15,7 @@ public sealed class SeedEventWriter(Stream stream, EventContext context) : IEven
 
     public void Write(in TcpqEvent e)
     {
+        if (EventKinds.IsDotnet(e.Kind)) return; // the seed's readers know only the kernel's actions
         var r = new RowSpan(_out.GetSpan(RowSpan.MaxRow));
         r.UInt(e.TsNs);
         r.Byte((byte)',');

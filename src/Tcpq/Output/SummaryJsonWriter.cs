@@ -74,6 +74,37 @@ public static class SummaryJsonWriter
         j.WriteStartArray("slowest");
         foreach (var line in p.Slowest) Slow(j, line);
         j.WriteEndArray();
+        if (p.Dotnet is { } a) App(j, a);
+        else j.WriteNull("app");
+        j.WriteEndObject();
+    }
+
+    /// <summary>The .NET application behind the port (--dotnet), or null.</summary>
+    private static void App(Utf8JsonWriter j, AppSummary a)
+    {
+        j.WriteStartObject("app");
+        j.WriteNumber("pid", a.Pid);
+        j.WriteString("comm", a.Comm);
+        j.WriteNumber("joined", a.Joined);
+        j.WriteNumber("requests", a.Requests);
+        j.WriteNumber("rejected", a.Rejected);
+        j.WriteNumber("unjoined", a.Unjoined);
+        Latency(j, "accept_to_app_us", a.AcceptToApp);
+        Latency(j, "first_request_us", a.FirstRequest);
+        j.WriteNumber("pool_samples", a.PoolSamples);
+        j.WriteNumber("pool_backlog_samples", a.BacklogSamples);
+        j.WriteNumber("pool_queue_first", a.FirstQueue);
+        j.WriteNumber("pool_queue_peak", a.PeakQueue);
+        j.WriteNumber("pool_queue_last", a.LastQueue);
+        j.WriteNumber("pool_threads_min", a.MinThreads);
+        j.WriteNumber("pool_threads_max", a.MaxThreads);
+        j.WriteNumber("starvation_adjustments", a.StarvationAdjustments);
+        j.WriteNumber("blocking_adjustments", a.BlockingAdjustments);
+        j.WriteNumber("gc_pauses", a.GcPauses);
+        j.WriteNumber("gc_pause_total_us", a.GcPauseTotalUs);
+        j.WriteNumber("gc_pause_max_us", a.GcPauseMaxUs);
+        j.WriteNumber("long_queue_waits", a.LongWaits);
+        j.WriteNumber("long_queue_waits_in_gc", a.LongWaitsInGc);
         j.WriteEndObject();
     }
 

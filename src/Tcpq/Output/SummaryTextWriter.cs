@@ -39,6 +39,8 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
         if (p.Expired + p.Evicted + p.StillOpen + p.BeganBeforeTrace > 0)
             Line("unfinished", $"{p.StillOpen} still open at the end · {p.Expired} expired (idle) · {p.Evicted} evicted (table full) · {p.BeganBeforeTrace} began before tracing");
 
+        if (p.Dotnet is { } a) Dotnet(a);
+
         w.WriteLine();
         w.WriteLine($"  {"",-21}{"count",8}{"p50",11}{"p90",11}{"p99",11}{"max",11}");
         Latency("handshake", p.Handshake);
@@ -52,6 +54,11 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
             Latency("first read → write", p.App.ReadToWrite);
             Latency("lifetime", p.App.Lifetime);
         }
+        if (p.Dotnet is { } dotnet)
+        {
+            if (dotnet.AcceptToApp.Count > 0) Latency("accept → Kestrel", dotnet.AcceptToApp);
+            if (dotnet.FirstRequest.Count > 0) Latency("first request", dotnet.FirstRequest);
+        }
 
         var chart = p.Total.Count >= 2 ? ("total time (first SYN to accept)", p.Total) : p.Handshake.Count >= 2 ? ("handshake time (first SYN to syn-aa)", p.Handshake) : default;
         if (chart.Item2 is LatencySummary h) Histogram(chart.Item1, h);
@@ -62,6 +69,15 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
             w.WriteLine("  slowest");
             foreach (var line in p.Slowest) w.WriteLine($"    {line.Text}");
         }
+    }
+
+    /// <summary>The .NET application behind the port (--dotnet): its connections, pool and GC.</summary>
+    private void Dotnet(AppSummary a)
+    {
+        Line("app", $"{a.Name} · {a.Joined} connection{Rulebook.S(a.Joined)} joined · {a.Requests} request{Rulebook.S(a.Requests)} · {a.Rejected} refused by Kestrel's limit");
+        string pool = a.PoolSamples > 0 ? $"threads {a.MinThreads}→{a.MaxThreads} · queued work peak {a.PeakQueue}" : $"threads up to {a.MaxThreads}";
+        Line("thread pool", $"{pool} · {a.StarvationAdjustments} starvation + {a.BlockingAdjustments} blocking injection{Rulebook.S(a.Injections)}");
+        Line("GC", a.GcPauses == 0 ? "no pauses" : $"{a.GcPauses} pause{Rulebook.S(a.GcPauses)} · longest {Durations.TextUs(a.GcPauseMaxUs)} · {Durations.TextUs(a.GcPauseTotalUs)} in all · {a.LongWaitsInGc} of {a.LongWaits} long accept-queue waits crossed one");
     }
 
     private void Line(string label, string text) => w.WriteLine($"  {label,-13}{text}");

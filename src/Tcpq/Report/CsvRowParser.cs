@@ -23,10 +23,12 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons, int columns =
         e.TsNs = FieldParsers.U64(f[0], "TS");
         if (f[1].IsEmpty) throw FieldParsers.Bad("Date", f[1]);
         e.Kind = FieldParsers.Kind(f[2]);
-        if (seed) FieldParsers.SeedAddress(f[3], ref e.SourceAddress);
+        bool tuple = !EventKinds.IsProcessWide(e.Kind); // app-pool, app-starve, app-gc: empty 4-tuple
+        if (!tuple) FieldParsers.Empty(f[3], f[4], f[5], f[9]);
+        else if (seed) FieldParsers.SeedAddress(f[3], ref e.SourceAddress);
         else FieldParsers.Address(f[3], ref e.SourceAddress, "Source IP");
-        e.SourcePort = FieldParsers.Port(f[4], "Source Port");
-        e.DestPort = FieldParsers.Port(f[5], "Dest Port");
+        if (tuple) e.SourcePort = FieldParsers.Port(f[4], "Source Port");
+        if (tuple) e.DestPort = FieldParsers.Port(f[5], "Dest Port");
         int queues = (f[6].IsEmpty ? 0 : 1) + (f[7].IsEmpty ? 0 : 1) + (f[8].IsEmpty ? 0 : 1);
         if (queues == 3)
         {
@@ -38,7 +40,7 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons, int columns =
         else if (queues != 0) throw new RowException("Q0, Q and Qmax must be all set or all empty");
         if (seed) return;
 
-        FieldParsers.Address(f[9], ref e.DestAddress, "Dest IP");
+        if (tuple) FieldParsers.Address(f[9], ref e.DestAddress, "Dest IP");
         if (!f[10].IsEmpty) { e.Attempt = FieldParsers.U32(f[10], "Attempt"); e.Flags |= EventFlags.Attempt; }
         if (!f[11].IsEmpty) { e.WaitNs = FieldParsers.U64(f[11], "Wait us") * 1000; e.Flags |= EventFlags.Wait; }
         if (!f[12].IsEmpty)

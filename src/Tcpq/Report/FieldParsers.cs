@@ -73,6 +73,13 @@ internal static class FieldParsers
         return true;
     }
 
+    /// <summary>A row about a whole process (app-pool, app-starve, app-gc) has no addresses or ports.</summary>
+    public static void Empty(ReadOnlySpan<byte> sourceIp, ReadOnlySpan<byte> sourcePort, ReadOnlySpan<byte> destPort, ReadOnlySpan<byte> destIp)
+    {
+        if (!sourceIp.IsEmpty || !sourcePort.IsEmpty || !destPort.IsEmpty || !destIp.IsEmpty)
+            throw new RowException("a process-wide app row has no addresses or ports");
+    }
+
     public static RowException Bad(string column, ReadOnlySpan<byte> value)
     {
         var text = System.Text.Encoding.UTF8.GetString(value[..Math.Min(value.Length, 40)]);

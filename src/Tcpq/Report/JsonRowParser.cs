@@ -33,7 +33,7 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
         if (!r.Read() || r.TokenType != JsonTokenType.StartObject) throw new RowException("not a JSON object");
         var seen = Seen.None;
         uint q0 = 0, q = 0, qmax = 0;
-        int queues = 0;
+        int queues = 0, nulls = 0;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
             var name = r.ValueSpan;
@@ -41,9 +41,10 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
             bool isNull = r.TokenType == JsonTokenType.Null;
             if (name.SequenceEqual("ts"u8)) { e.TsNs = r.GetUInt64(); seen |= Seen.Ts; }
             else if (name.SequenceEqual("action"u8)) { e.Kind = FieldParsers.Kind(Text(ref r)); seen |= Seen.Action; }
-            else if (name.SequenceEqual("source_ip"u8)) { FieldParsers.Address(Text(ref r), ref e.SourceAddress, "source_ip"); seen |= Seen.Source; }
-            else if (name.SequenceEqual("source_port"u8)) { e.SourcePort = r.GetUInt16(); seen |= Seen.SourcePort; }
-            else if (name.SequenceEqual("dest_port"u8)) { e.DestPort = r.GetUInt16(); seen |= Seen.DestPort; }
+            // null 4-tuple fields: an app row about a whole process (checked against the action below)
+            else if (name.SequenceEqual("source_ip"u8)) { if (!isNull) FieldParsers.Address(Text(ref r), ref e.SourceAddress, "source_ip"); else nulls++; seen |= Seen.Source; }
+            else if (name.SequenceEqual("source_port"u8)) { if (!isNull) e.SourcePort = r.GetUInt16(); else nulls++; seen |= Seen.SourcePort; }
+            else if (name.SequenceEqual("dest_port"u8)) { if (!isNull) e.DestPort = r.GetUInt16(); else nulls++; seen |= Seen.DestPort; }
             else if (name.SequenceEqual("dest_ip"u8)) { if (!isNull) FieldParsers.Address(Text(ref r), ref e.DestAddress, "dest_ip"); }
             else if (name.SequenceEqual("q0"u8)) { if (!isNull) { q0 = r.GetUInt32(); queues++; } }
             else if (name.SequenceEqual("q"u8)) { if (!isNull) { q = r.GetUInt32(); queues++; } }
@@ -72,6 +73,8 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
             throw new RowException("not one JSON object (truncated?)");
         if (seen != Seen.All)
             throw new RowException($"missing {string.Join(", ", Missing(seen))}");
+        if (nulls != 0 && (nulls != 3 || !EventKinds.IsProcessWide(e.Kind)))
+            throw new RowException("source_ip, source_port and dest_port are null only in a process-wide app row");
         if (queues == 3)
         {
             (e.Q0, e.Q, e.QMax) = (q0, q, qmax);

@@ -35,6 +35,8 @@ public sealed class TcpqTrace : IDisposable
     {
         Requirements.Check();
         outputPath ??= System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tcpq-test-{Guid.NewGuid():N}.out");
+        // the test host is a .NET process that accepts: tests not about --dotnet trace the kernel only
+        if (!args.Contains("--dotnet")) args = [.. args, "--dotnet", "off"];
         string[] command = [.. Posix.WithDefaultSigint, .. prefix ?? [], Binary, "trace", "-o", outputPath, .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);

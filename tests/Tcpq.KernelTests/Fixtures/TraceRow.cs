@@ -22,8 +22,9 @@ public sealed record TraceRow(
         long? L(string n) => r.GetProperty(n).ValueKind == JsonValueKind.Null ? null : r.GetProperty(n).GetInt64();
         string? S(string n) => r.GetProperty(n).ValueKind == JsonValueKind.Null ? null : r.GetProperty(n).GetString();
         return new TraceRow(
-            r.GetProperty("ts").GetInt64(), S("action")!, S("source_ip")!, I("source_port")!.Value, I("dest_port")!.Value,
-            I("q0"), I("q"), I("qmax"), S("dest_ip")!, I("attempt"), L("wait_us"), I("pid"), S("comm"), S("reason"),
+            // app rows about a whole process (app-pool, app-starve, app-gc) have no 4-tuple: "" and 0
+            r.GetProperty("ts").GetInt64(), S("action")!, S("source_ip") ?? "", I("source_port") ?? 0, I("dest_port") ?? 0,
+            I("q0"), I("q"), I("qmax"), S("dest_ip") ?? "", I("attempt"), L("wait_us"), I("pid"), S("comm"), S("reason"),
             r.GetProperty("netns").GetUInt32())
         {
             BytesIn = L("bytes_in"), BytesOut = L("bytes_out"), DataAgeUs = L("data_age_us"), ClosedBy = S("closed_by"),

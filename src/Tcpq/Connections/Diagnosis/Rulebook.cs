@@ -20,6 +20,9 @@ public static class Rulebook
         new SlowReadRule(),
         new SlowResponseRule(),
         new RequestsBeforeAcceptRule(),
+        new ThreadPoolStarvationRule(),
+        new GcPauseRule(),
+        new KestrelConnectionLimitRule(),
     ];
 
     public static List<Finding> Diagnose(IReadOnlyList<PortSummary> ports, DiagnosisContext context)
@@ -44,6 +47,7 @@ public static class Rulebook
         (p.App.Any ? $"; the application read the first request after p99 {Us(p.App.AcceptToRead.P99)} and answered after p99 {Us(p.App.ReadToWrite.P99)}." : "."));
 
     internal static string S(long n) => n == 1 ? "" : "s";
+    internal static string Count(long n, string noun) => $"{n} {noun}{S(n)}";
     internal static string Us(long us) => Durations.TextUs(us);
     internal static string Percent(double share) => (share * 100).ToString(share < 0.1 && share > 0 ? "0.#" : "0", CultureInfo.InvariantCulture) + " %";
     internal static string Rate(double perSecond) => perSecond.ToString(perSecond < 10 ? "0.#" : "0", CultureInfo.InvariantCulture);

@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Tcpq.Events;
+
+namespace Tcpq.Dotnet;
+
+/// <summary>
+/// The application side of <c>tcpq trace</c>: joins .NET processes as they show up — at the start
+/// those that own a traced listener, later each new PID on an accept row (auto), or the one PID
+/// given — and hands their app rows to the pipeline on the trace's own thread (<see cref="Drain"/>),
+/// so the tracker and the writers see one stream. Sits in front of the pipeline as the kernel's
+/// sink to see accept rows go by; attaching happens off that path, on a worker.
+/// </summary>
+public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventSink next)
+    : IEventSink, IDisposable
+{
+    private readonly HashSet<uint> _considered = [];
+    private readonly ConcurrentQueue<TcpqEvent> _rows = new();
+    private readonly ConcurrentQueue<(string Text, uint JoinedPid)> _messages = new();
+    private readonly List<AppSession> _sessions = [];
+    private readonly List<Task> _attaching = [];
+    private readonly QueueSink _queue = new();
+    private bool _disposed;
+
+    /// <summary>Off, or asked only for kernel actions: nothing to join.</summary>
+    public bool Active => target.Enabled && (kinds is null || kinds.Any(EventKinds.IsDotnet));
+
+    public int Attached { get { lock (_sessions) return _sessions.Count; } }
+
+    /// <summary>Before tracing: a PID given must be a process.</summary>
+    public static void Check(DotnetTarget target)
+    {
+        if (target.Pid is int pid && !Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}"))
+            throw new TcpqException(ExitCode.Usage, $"--dotnet {pid}: no such process");
+    }
+
+    /// <summary>Joins the PID given, or (auto) every .NET process listening on a traced port.</summary>
+    public void Start()
+    {
+        if (!Active) return;
+        _queue.Rows = _rows;
+        if (target.Pid is int pid) Consider((uint)pid, explicitly: true);
+        else foreach (int p in DotnetProcess.ListeningDotnetPids(ports)) Consider((uint)p, explicitly: false);
+    }
+
+    public void OnEvent(in TcpqEvent e)
+    {
+        next.OnEvent(in e);
+        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && target.Pid is null && Active) Consider(e.Pid, explicitly: false);
+    }
+
+    private void Consider(uint pid, bool explicitly)
+    {
+        if (!_considered.Add(pid) || _disposed) return;
+        lock (_attaching) _attaching.Add(Task.Run(() => Attach((int)pid, explicitly)));
+    }
+
+    private void Attach(int pid, bool explicitly)
+    {
+        var p = DotnetProcess.Read(pid);
+        if (p is null || !p.IsDotnet)
+        {
+            if (explicitly) _messages.Enqueue(($"tcpq: --dotnet {pid}: not a .NET process (no libcoreclr.so mapped): kernel rows only", 0));
+            return; // auto: other processes are none of our business
+        }
+        if (p.SocketPath is null)
+        {
+            _messages.Enqueue(($"tcpq: {p.Comm}[{pid}] is a .NET process without a diagnostics socket (DOTNET_EnableDiagnostics=0?): its app side is unavailable, kernel rows only", 0));
+            return;
+        }
+        try
+        {
+            var session = AppSession.Start(p, new AppEventDecoder(p, _queue, kinds));
+            bool keep;
+            lock (_sessions) { keep = !_disposed; if (keep) _sessions.Add(session); }
+            if (!keep) { session.Dispose(); return; }
+            _messages.Enqueue(($"tcpq: joined {p.Comm}[{pid}] through its diagnostics socket (Kestrel, thread pool, GC)", (uint)pid));
+        }
+        catch (Exception e)
+        {
+            _messages.Enqueue(($"tcpq: {p.Comm}[{pid}]: cannot start an EventPipe session ({e.GetType().Name}: {e.Message}): its app side is unavailable, kernel rows only", 0));
+        }
+    }
+
+    /// <summary>On the trace's thread, for each process joined, before its first row is handed on:
+    /// its accepted connections are to wait for their app rows (see ConnectionTracker.ExpectApp).</summary>
+    public event Action<uint>? Joined;
+
+    /// <summary>On the trace's thread: says what happened, hands the app rows on. Returns the rows handed on.</summary>
+    public int Drain(IEventSink sink, TextWriter messages)
+    {
+        while (_messages.TryDequeue(out var m))
+        {
+            if (m.JoinedPid != 0) Joined?.Invoke(m.JoinedPid);
+            messages.WriteLine(m.Text);
+        }
+        int n = 0;
+        while (_rows.TryDequeue(out var e)) { sink.OnEvent(in e); n++; }
+        return n;
+    }
+
+    /// <summary>Stops every session (each flushes what the runtime still holds); call <see cref="Drain"/> after.</summary>
+    public void Dispose()
+    {
+        Task[] pending;
+        lock (_attaching) pending = [.. _attaching];
+        Task.WaitAll(pending, TimeSpan.FromSeconds(5));
+        List<AppSession> sessions;
+        lock (_sessions) { _disposed = true; sessions = [.. _sessions]; _sessions.Clear(); } // once: the trace stops them before its last drain
+        foreach (var s in sessions) s.Dispose();
+    }
+
+    /// <summary>The decoders' sink: called on their reader threads, so only a queue.</summary>
+    private sealed class QueueSink : IEventSink
+    {
+        public ConcurrentQueue<TcpqEvent>? Rows;
+        public void OnEvent(in TcpqEvent e) => Rows!.Enqueue(e);
+    }
+}

@@ -1,0 +1,127 @@
+using System.Globalization;
+using Tcpq.Diag;
+using Tcpq.Events;
+
+namespace Tcpq.Dotnet;
+
+/// <summary>What /proc says of a process, as far as joining its runtime is concerned: whether it
+/// runs the .NET runtime, where its diagnostics socket is (seen through /proc/PID/root, so a
+/// container's /tmp is found from the host), its network namespace and name.</summary>
+public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotnet, string? SocketPath, int NsPid, string? TmpDir)
+{
+    /// <summary>Null when the process is gone or unreadable.</summary>
+    public static DotnetProcess? Read(int pid, string proc = "/proc")
+    {
+        string dir = $"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}";
+        try
+        {
+            string comm = File.ReadAllText($"{dir}/comm").TrimEnd('\n');
+            bool dotnet = MapsRuntime($"{dir}/maps");
+            uint netns = NetNamespaces.InodeOfLink($"{dir}/ns/net") ?? 0;
+            int nsPid = NamespacePid($"{dir}/status") ?? pid;
+            string? tmp = TmpDirOf($"{dir}/environ");
+            string? socket = dotnet ? FindSocket($"{dir}/root", tmp, nsPid) : null;
+            return new DotnetProcess(pid, comm, netns, dotnet, socket, nsPid, tmp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    public Comm16 Comm16 => Events.Comm16.From(Comm);
+
+    /// <summary>The runtime is a shared library in every .NET process but a Native AOT one (which
+    /// has no EventPipe diagnostics socket unless built with it: not supported here).</summary>
+    private static bool MapsRuntime(string maps)
+    {
+        foreach (var line in File.ReadLines(maps))
+            if (line.EndsWith("/libcoreclr.so", StringComparison.Ordinal)) return true;
+        return false;
+    }
+
+    /// <summary>The pid the process has in its own pid namespace: the runtime names its socket by it.</summary>
+    private static int? NamespacePid(string status)
+    {
+        foreach (var line in File.ReadLines(status))
+            if (line.StartsWith("NSpid:", StringComparison.Ordinal))
+            {
+                var last = line.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[^1];
+                return int.TryParse(last, CultureInfo.InvariantCulture, out int p) ? p : null;
+            }
+        return null;
+    }
+
+    /// <summary>The runtime makes its socket in $TMPDIR when the process has one, else /tmp.</summary>
+    private static string? TmpDirOf(string environ)
+    {
+        foreach (var v in File.ReadAllText(environ).Split('\0'))
+            if (v.StartsWith("TMPDIR=", StringComparison.Ordinal) && v.Length > 7) return v[7..];
+        return null;
+    }
+
+    /// <summary><c>dotnet-diagnostic-{pid}-{disambiguation key}-socket</c>; the newest if several.</summary>
+    private static string? FindSocket(string root, string? tmpDir, int nsPid)
+    {
+        string dir = root + (tmpDir ?? "/tmp").TrimEnd('/');
+        try
+        {
+            return new DirectoryInfo(dir).EnumerateFileSystemInfos($"dotnet-diagnostic-{nsPid.ToString(CultureInfo.InvariantCulture)}-*-socket")
+                .OrderByDescending(f => f.LastWriteTimeUtc).Select(f => f.FullName).FirstOrDefault();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>Processes that run .NET and own a listening TCP socket on one of
+    /// <paramref name="ports"/> (any port when empty): the ones auto mode joins from the start.</summary>
+    public static List<int> ListeningDotnetPids(IReadOnlyList<ushort> ports, string proc = "/proc")
+    {
+        var found = new List<int>();
+        string[] dirs;
+        try { dirs = Directory.GetDirectories(proc); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return found; }
+        foreach (var d in dirs)
+        {
+            if (!int.TryParse(Path.GetFileName(d), CultureInfo.InvariantCulture, out int pid) || pid == Environment.ProcessId) continue;
+            try
+            {
+                if (!MapsRuntime($"{d}/maps")) continue;
+                var listening = ListeningInodes(d, ports);
+                if (listening.Count > 0 && OwnsOneOf(d, listening)) found.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return found;
+    }
+
+    private static HashSet<ulong> ListeningInodes(string dir, IReadOnlyList<ushort> ports)
+    {
+        var inodes = new HashSet<ulong>();
+        foreach (var table in new[] { $"{dir}/net/tcp", $"{dir}/net/tcp6" })
+        {
+            if (!File.Exists(table)) continue;
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length < 10 || f[3] != "0A") continue;
+                int colon = f[1].LastIndexOf(':');
+                if (!ushort.TryParse(f[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ushort port)) continue;
+                if (ports.Count > 0 && !ports.Contains(port)) continue;
+                if (ulong.TryParse(f[9], CultureInfo.InvariantCulture, out ulong inode) && inode != 0) inodes.Add(inode);
+            }
+        }
+        return inodes;
+    }
+
+    private static bool OwnsOneOf(string dir, HashSet<ulong> inodes)
+    {
+        foreach (var fd in Directory.EnumerateFileSystemEntries($"{dir}/fd"))
+        {
+            string? target;
+            try { target = new FileInfo(fd).LinkTarget; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
+                && ulong.TryParse(target.AsSpan(8, target.Length - 9), CultureInfo.InvariantCulture, out ulong inode) && inodes.Contains(inode))
+                return true;
+        }
+        return false;
+    }
+}

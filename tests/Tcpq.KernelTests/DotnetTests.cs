@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Tcpq.KernelTests.Fixtures;
+
+namespace Tcpq.KernelTests;
+
+/// <summary>
+/// <c>tcpq trace --dotnet</c> on a real ASP.NET Core server (tests/Tcpq.KestrelApp) in a network
+/// namespace: the app rows joined to the kernel's, the thread-pool starvation finding on an
+/// endpoint that blocks pool threads, none on one that does not, and a process without a
+/// diagnostics socket still traced at the kernel level.
+/// </summary>
+public class DotnetTests
+{
+    /// <summary>Runs tcpq (auto) on the app's port while <paramref name="load"/> runs, and returns
+    /// the rows and the summary (on stdout: the rows go to the file).</summary>
+    private static (List<TraceRow> Rows, string Summary, IReadOnlyList<string> Stderr) Trace(KestrelApp app, Action load, bool expectJoin = true)
+    {
+        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "--format", "json", "--summary", "--dotnet", "auto"]);
+        if (expectJoin) WaitForStderr(tcpq, "tcpq: joined kestrel-app[", TimeSpan.FromSeconds(15));
+        load();
+        Thread.Sleep(1500); // the runtime's buffers, and one more counter sample
+        Assert.Equal(0, tcpq.Stop());
+        return (tcpq.Rows(), tcpq.Stdout, tcpq.Stderr);
+    }
+
+    private static void WaitForStderr(TcpqTrace tcpq, string start, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!tcpq.Stderr.Any(l => l.StartsWith(start, StringComparison.Ordinal)))
+        {
+            if (sw.Elapsed > timeout) throw new TimeoutException($"no '{start}' from tcpq: {string.Join(" | ", tcpq.Stderr)}");
+            Thread.Sleep(50);
+        }
+    }
+
+    [Fact]
+    public void A_blocking_endpoint_under_load_makes_accept_queue_waits_and_a_starvation_finding_that_names_the_process()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next());
+        int served = 0;
+        var (rows, summary, _) = Trace(app, () => served = app.Load("/block", clients: 40, perClient: 3, limit: TimeSpan.FromSeconds(25)));
+        Assert.True(served > 0, "no request was served");
+
+        var accepts = rows.Where(r => r.Action == "accept" && r.Pid == app.Pid).ToList();
+        Assert.NotEmpty(accepts);
+        Assert.Contains(accepts, a => a.WaitUs >= 10_000); // connections waited in the accept queue
+        // the app rows carry the kernel's 4-tuple: every app-request belongs to an accepted connection
+        var accepted = accepts.Select(a => (a.SourcePort, a.DestPort)).ToHashSet();
+        var requests = rows.Where(r => r.Action == "app-request").ToList();
+        Assert.NotEmpty(requests);
+        Assert.All(requests, r => Assert.Contains((r.SourcePort, r.DestPort), accepted));
+        Assert.All(requests, r => Assert.True(r.WaitUs >= 100_000, $"a /block request took {r.WaitUs} µs")); // it sleeps 100 ms
+        Assert.Contains(rows, r => r.Action == "app-conn" && r.NetNs == ns.Inode && r.Comm == "kestrel-app");
+        // the pool's work queued up: hill climbing, or starvation injections, grow it too slowly
+        Assert.Contains(rows, r => r.Action == "app-pool" && r.Pid == app.Pid && r.Q >= 16);
+        // the app's clock is the kernel's: Kestrel starts a connection after accept() took it, not long after
+        var conn = rows.First(r => r.Action == "app-conn");
+        var itsAccept = accepts.Single(a => a.SourcePort == conn.SourcePort);
+        Assert.InRange(conn.Ts - itsAccept.Ts, 0, 30_000_000_000);
+
+        Assert.Matches($@"thread-pool-starvation: the thread pool of kestrel-app\[{app.Pid}\] was starved", summary);
+        Assert.Contains($"  app          kestrel-app[{app.Pid}] ·", summary);
+        Assert.Contains("  accept → Kestrel", summary);
+    }
+
+    [Fact]
+    public void A_healthy_endpoint_under_the_same_load_has_no_starvation_finding()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next());
+        int served = 0;
+        var (rows, summary, _) = Trace(app, () => served = app.Load("/ok", clients: 40, perClient: 3, limit: TimeSpan.FromSeconds(25)));
+        Assert.Equal(120, served);
+        Assert.Equal(120, rows.Count(r => r.Action == "app-request" && r.Pid == app.Pid));
+        Assert.DoesNotContain("thread-pool-starvation", summary);
+        Assert.Contains($"  app          kestrel-app[{app.Pid}] · 120 connections joined · 120 requests", summary);
+    }
+
+    [Fact]
+    public void A_process_without_the_diagnostics_socket_is_traced_in_the_kernel_with_one_line_saying_so()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next(), diagnostics: false);
+        var (rows, summary, stderr) = Trace(app, () => app.Load("/ok", clients: 4, perClient: 2, limit: TimeSpan.FromSeconds(15)), expectJoin: false);
+        Assert.Equal(8, rows.Count(r => r.Action == "accept" && r.Pid == app.Pid));
+        Assert.DoesNotContain(rows, r => r.Action.StartsWith("app-", StringComparison.Ordinal));
+        var line = Assert.Single(stderr, l => l.Contains("diagnostics socket"));
+        Assert.Equal($"tcpq: kestrel-app[{app.Pid}] is a .NET process without a diagnostics socket (DOTNET_EnableDiagnostics=0?): its app side is unavailable, kernel rows only", line);
+        Assert.DoesNotContain("  app ", summary);
+    }
+
+    [Fact]
+    public void Kestrels_connection_limit_refusals_are_app_reject_rows_and_a_finding()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next(), maxConnections: 2);
+        var (rows, summary, _) = Trace(app, () => app.Load("/block", clients: 8, perClient: 1, limit: TimeSpan.FromSeconds(15)));
+        Assert.Contains(rows, r => r.Action == "app-reject" && r.Reason == "connection-limit");
+        Assert.Matches($@"kestrel-connection-limit: Kestrel in kestrel-app\[{app.Pid}\] refused \d+ of \d+ connections", summary);
+    }
+
+    [Fact]
+    public void Dotnet_off_joins_nothing()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next());
+        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "--format", "json", "--dotnet", "off"]);
+        app.Load("/ok", clients: 2, perClient: 2, limit: TimeSpan.FromSeconds(10));
+        var rows = tcpq.WaitFor(r => r.Count(x => x.Action == "accept") >= 4, TimeSpan.FromSeconds(10));
+        Thread.Sleep(1000);
+        Assert.Equal(0, tcpq.Stop());
+        Assert.DoesNotContain(tcpq.Rows(), r => r.Action.StartsWith("app-", StringComparison.Ordinal));
+        Assert.DoesNotContain(tcpq.Stderr, l => l.Contains("joined"));
+    }
+}
