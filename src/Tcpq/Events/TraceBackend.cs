@@ -1,9 +1,5 @@
-using Tcpq.Bpf;
-using Tcpq.Events;
-using Tcpq.Output;
-
 namespace Tcpq.Events;
 
-/// <summary>Where <c>tcpq trace</c> gets its events: the eBPF programs (exact), or sock_diag
-/// sampled at an interval (for machines that cannot load eBPF).</summary>
+/// <summary>Where the events come from: the eBPF programs (exact), or sock_diag sampled at an
+/// interval (for machines that cannot load eBPF). trace, top and serve take it as --backend.</summary>
 public enum TraceBackend { Ebpf, Diag }
