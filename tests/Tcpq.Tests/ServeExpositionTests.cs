@@ -1,3 +1,4 @@
+using Tcpq.Bpf;
 using System.Text.RegularExpressions;
 using Tcpq.Aggregates;
 using Tcpq.Events;

@@ -127,6 +127,19 @@ public class TrackerTests
     }
 
     [Fact]
+    public void Without_its_syn_aa_row_a_connection_takes_its_handshake_from_accepts_wait()
+    {
+        // the kernel skipped the run that would have made the syn-aa row (tcpq says so at exit)
+        var s = new Scenario()
+            .Syn("10.0.5.4", 40400, 0, 1, (0, 0, 8))
+            .Accept("10.0.5.4", 40400, 3000, establishedMs: 2000);
+        var port = Assert.Single(s.Summarize().Ports);
+        Assert.Equal((1L, 1L), (port.Established, port.Accepted));
+        Assert.Equal(2_000_000, port.Handshake.Max);
+        Assert.Equal(1_000_000, port.QueueWait.Max);
+    }
+
+    [Fact]
     public void A_discarded_child_socket_does_not_end_its_connection()
     {
         var s = new Scenario()

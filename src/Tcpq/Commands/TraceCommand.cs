@@ -55,6 +55,9 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
             console.Error.WriteLine(lost == 0
                 ? $"tcpq: {tracer.Events} events, none lost"
                 : $"tcpq: {tracer.Events} events, {lost} LOST (ring buffer full)");
+            long skipped = BpfProgramStats.SkippedRunsOfThisProcess();
+            if (skipped > 0)
+                console.Error.WriteLine($"tcpq: the kernel skipped {skipped} run{(skipped == 1 ? "" : "s")} of tcpq's programs (the program was already running on that CPU): up to as many rows are missing");
         }
         WriteSummary(pipeline, reasons, options, output, console);
         return (int)ExitCode.Ok;

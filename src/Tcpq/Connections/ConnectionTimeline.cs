@@ -58,7 +58,7 @@ public sealed partial class ConnectionTimeline
     internal ConnectionTimeline? Prev, Next;
     internal bool InDoneList;
 
-    public bool Established => EstablishedNs != 0 || HasHandshake;
+    public bool Established => EstablishedNs != 0 || HasHandshake || AcceptNs != 0; // accept() takes only established connections
     public bool Accepted => AcceptNs != 0;
     public bool Aborted => AbortNs != 0;
     /// <summary>Nothing more is expected: accepted or given up.</summary>
@@ -124,6 +124,8 @@ public sealed partial class ConnectionTimeline
     public ulong? Handshake =>
         HasHandshake ? HandshakeNs
         : EstablishedNs != 0 && FirstSynNs != 0 && EstablishedNs >= FirstSynNs ? EstablishedNs - FirstSynNs
+        // no syn-aa row (a run of the kernel program skipped): accept's Wait us reaches back to it
+        : HasQueueWait && AcceptNs != 0 && FirstSynNs != 0 && AcceptNs - QueueWaitNs >= FirstSynNs && QueueWaitNs <= AcceptNs ? AcceptNs - QueueWaitNs - FirstSynNs
         : null;
 
     /// <summary>syn-aa to accept(): time in the accept queue.</summary>

@@ -1,3 +1,4 @@
+using Tcpq.Bpf;
 using Tcpq.Aggregates;
 using Tcpq.Events;
 

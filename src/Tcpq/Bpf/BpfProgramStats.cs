@@ -1,4 +1,4 @@
-namespace Tcpq.Aggregates;
+namespace Tcpq.Bpf;
 
 /// <summary>
 /// What the kernel programs of this process have cost: the run time and run count the kernel
@@ -36,6 +36,36 @@ public readonly record struct BpfProgramStats(TimeSpan RunTime, long Runs, int P
             programs++;
         }
         return new BpfProgramStats(TimeSpan.FromTicks(ns / 100), runs, programs);
+    }
+
+    /// <summary>Runs of this process's programs the kernel skipped because the same program was
+    /// already running on that CPU (a tracepoint hit inside itself, e.g. a softirq interrupting the
+    /// program in a task): each may be a row that is not there. Counted whether or not
+    /// bpf_stats_enabled is set.</summary>
+    public static long SkippedRunsOfThisProcess()
+    {
+        long misses = 0;
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            string? target;
+            try { target = new FileInfo(fd).LinkTarget; }
+            catch (IOException) { continue; }
+            if (target != "anon_inode:bpf-prog") continue;
+            try { misses += Misses(File.ReadAllText($"/proc/self/fdinfo/{Path.GetFileName(fd)}")); }
+            catch (IOException) { }
+        }
+        return misses;
+    }
+
+    /// <summary>recursion_misses from one fdinfo text (0 where absent).</summary>
+    public static long Misses(string fdinfo)
+    {
+        foreach (var line in fdinfo.Split('\n'))
+        {
+            var parts = line.Split(':', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && parts[0] == "recursion_misses" && long.TryParse(parts[1], out long v)) return v;
+        }
+        return 0;
     }
 
     /// <summary>run_time_ns and run_cnt from one fdinfo text (0 where absent).</summary>
