@@ -27,6 +27,10 @@ internal static class TcpqProgram
             }
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = console.OutText, Error = console.Error });
         }
+        catch (IOException e) when (CommandLifetime.IsBrokenPipe(e))
+        {
+            return (int)ExitCode.Ok; // the reader of our output went away (tcpq --help | head): a normal end
+        }
         catch (TcpqException e)
         {
             console.Error.WriteLine($"tcpq: {e.Message}");

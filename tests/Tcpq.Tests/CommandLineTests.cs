@@ -99,3 +99,24 @@ public class CommandLineTests
         Assert.Contains("--duration", OneLine(console));
     }
 }
+
+/// <summary><c>tcpq --help | head -1</c>: the reader goes away while help is written.</summary>
+public class BrokenPipeTests
+{
+    /// <summary>A pipe whose reader has gone: every write fails as the kernel fails it (EPIPE).</summary>
+    private sealed class BrokenPipe : MemoryStream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => throw new IOException("Broken pipe", 32);
+        public override void Write(ReadOnlySpan<byte> buffer) => throw new IOException("Broken pipe", 32);
+    }
+
+    [Fact]
+    public void Help_into_a_pipe_whose_reader_went_away_ends_with_0_and_says_nothing()
+    {
+        var err = new MemoryStream();
+        var console = new Tcpq.Commands.CommandConsole(new BrokenPipe(), err, outputIsTerminal: false, errorIsTerminal: false);
+        Assert.Equal(0, TcpqProgram.Run(["--help"], console));
+        console.Error.Flush();
+        Assert.Equal("", System.Text.Encoding.UTF8.GetString(err.ToArray()));
+    }
+}
