@@ -21,15 +21,8 @@ public readonly record struct BpfProgramStats(TimeSpan RunTime, long Runs, int P
         if (!KernelMeasures()) return null;
         long ns = 0, runs = 0;
         int programs = 0;
-        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        foreach (var text in ProgramFdInfos())
         {
-            string? target;
-            try { target = new FileInfo(fd).LinkTarget; }
-            catch (IOException) { continue; } // closed between the listing and the read
-            if (target != "anon_inode:bpf-prog") continue;
-            string text;
-            try { text = File.ReadAllText($"/proc/self/fdinfo/{Path.GetFileName(fd)}"); }
-            catch (IOException) { continue; }
             var (fdNs, fdRuns) = Parse(text);
             ns += fdNs;
             runs += fdRuns;
@@ -42,43 +35,37 @@ public readonly record struct BpfProgramStats(TimeSpan RunTime, long Runs, int P
     /// already running on that CPU (a tracepoint hit inside itself, e.g. a softirq interrupting the
     /// program in a task): each may be a row that is not there. Counted whether or not
     /// bpf_stats_enabled is set.</summary>
-    public static long SkippedRunsOfThisProcess()
-    {
-        long misses = 0;
-        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
-        {
-            string? target;
-            try { target = new FileInfo(fd).LinkTarget; }
-            catch (IOException) { continue; }
-            if (target != "anon_inode:bpf-prog") continue;
-            try { misses += Misses(File.ReadAllText($"/proc/self/fdinfo/{Path.GetFileName(fd)}")); }
-            catch (IOException) { }
-        }
-        return misses;
-    }
+    public static long SkippedRunsOfThisProcess() => ProgramFdInfos().Sum(Misses);
 
     /// <summary>recursion_misses from one fdinfo text (0 where absent).</summary>
-    public static long Misses(string fdinfo)
+    public static long Misses(string fdinfo) => Field(fdinfo, "recursion_misses");
+
+    /// <summary>run_time_ns and run_cnt from one fdinfo text (0 where absent).</summary>
+    public static (long Ns, long Runs) Parse(string fdinfo) => (Field(fdinfo, "run_time_ns"), Field(fdinfo, "run_cnt"));
+
+    private static long Field(string fdinfo, string name)
     {
         foreach (var line in fdinfo.Split('\n'))
         {
             var parts = line.Split(':', 2, StringSplitOptions.TrimEntries);
-            if (parts.Length == 2 && parts[0] == "recursion_misses" && long.TryParse(parts[1], out long v)) return v;
+            if (parts.Length == 2 && parts[0] == name && long.TryParse(parts[1], out long v)) return v;
         }
         return 0;
     }
 
-    /// <summary>run_time_ns and run_cnt from one fdinfo text (0 where absent).</summary>
-    public static (long Ns, long Runs) Parse(string fdinfo)
+    /// <summary>/proc/self/fdinfo of every BPF program fd this process holds.</summary>
+    private static IEnumerable<string> ProgramFdInfos()
     {
-        long ns = 0, runs = 0;
-        foreach (var line in fdinfo.Split('\n'))
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
         {
-            var parts = line.Split(':', 2, StringSplitOptions.TrimEntries);
-            if (parts.Length != 2 || !long.TryParse(parts[1], out long v)) continue;
-            if (parts[0] == "run_time_ns") ns = v;
-            else if (parts[0] == "run_cnt") runs = v;
+            string? target;
+            try { target = new FileInfo(fd).LinkTarget; }
+            catch (IOException) { continue; } // closed between the listing and the read
+            if (target != "anon_inode:bpf-prog") continue;
+            string text;
+            try { text = File.ReadAllText($"/proc/self/fdinfo/{Path.GetFileName(fd)}"); }
+            catch (IOException) { continue; }
+            yield return text;
         }
-        return (ns, runs);
     }
 }
