@@ -24,9 +24,17 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
 
     public static string RingBufferRange => $"a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)";
 
+    /// <summary>The one check of how many ports the programs can filter on: every command makes it
+    /// before it loads anything; <paramref name="done"/> says what is done to them ("traced").</summary>
+    public static void RequireFilterablePorts(IReadOnlyList<ushort> ports, string done)
+    {
+        if (ports.Count > MaxPorts)
+            throw new TcpqException(ExitCode.BadPort, $"{ports.Count} ports: at most {MaxPorts} can be {done} at once (or none, for every port)");
+    }
+
     internal unsafe byte[] ToRodata()
     {
-        if (Ports.Count > MaxPorts) throw new TcpqException(ExitCode.BadPort, $"at most {MaxPorts} ports can be traced at once");
+        RequireFilterablePorts(Ports, "traced");
         var raw = new RodataConfig { NPorts = (uint)Ports.Count, Kinds = 0xffffffff, Mode = Aggregate ? ModeAggregate : ModeRows };
         if (Kinds != null)
         {

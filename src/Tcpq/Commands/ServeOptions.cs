@@ -35,8 +35,7 @@ public sealed record ServeOptions(
 
     public ServeOptions Validate()
     {
-        if (Ports.Count > TraceConfig.MaxPorts)
-            throw new TcpqException(ExitCode.BadPort, $"{Ports.Count} ports: at most {TraceConfig.MaxPorts} (or none, for every port)");
+        TraceConfig.RequireFilterablePorts(Ports, "counted");
         if (MaxListeners is < 1 or > 65536)
             throw new TcpqException(ExitCode.Usage, $"bad --max-listeners {MaxListeners}: 1 to 65536 (the rest are merged into server_address=\"other\")");
         if (!TraceConfig.IsValidRingBufferKb(RingBufferKb))

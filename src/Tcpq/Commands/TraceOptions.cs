@@ -32,8 +32,7 @@ public sealed record TraceOptions(
     /// cannot work: nothing has been opened or loaded yet.</summary>
     public TraceOptions Validate()
     {
-        if (Ports.Count > TraceConfig.MaxPorts)
-            throw new TcpqException(ExitCode.BadPort, $"{Ports.Count} ports: at most {TraceConfig.MaxPorts} can be traced at once (or none, for every port)");
+        TraceConfig.RequireFilterablePorts(Ports, "traced");
         if (DurationSeconds is double d && !(d > 0 && double.IsFinite(d)))
             throw new TcpqException(ExitCode.Usage, $"bad --duration '{d}': a number of seconds above 0");
         if (!TraceConfig.IsValidRingBufferKb(RingBufferKb))

@@ -18,8 +18,7 @@ public sealed record TopOptions(
 
     public TopOptions Validate()
     {
-        if (Ports.Count > TraceConfig.MaxPorts)
-            throw new TcpqException(ExitCode.BadPort, $"{Ports.Count} ports: at most {TraceConfig.MaxPorts} can be watched at once (or none, for every port)");
+        TraceConfig.RequireFilterablePorts(Ports, "watched");
         if (Interval < MinInterval || Interval > TimeSpan.FromSeconds(60))
             throw new TcpqException(ExitCode.Usage, $"bad --interval {Interval.TotalSeconds:0.###}s: 100ms to 60s");
         if (Iterations is int n && n < 1)
