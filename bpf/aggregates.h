@@ -99,13 +99,16 @@ static __always_inline void account(const struct tcpq_event *e)
 	ck.kind = e->kind;
 	ck.reason = e->kind == TCPQ_SYN ? ((e->flags & TCPQ_F_ATTEMPT) && e->attempt > 1) : e->reason;
 	__u64 *n = bpf_map_lookup_elem(&agg_counts, &ck);
-	if (n) {
-		*n += 1;
-	} else {
-		__u64 one = 1;
-		if (bpf_map_update_elem(&agg_counts, &ck, &one, BPF_NOEXIST))
-			agg_miss(); /* full (or another CPU's insert raced ours: rare, counted) */
+	if (!n) {
+		__u64 zero = 0;
+		/* another CPU may insert the same key first: then its entry is looked up below */
+		bpf_map_update_elem(&agg_counts, &ck, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&agg_counts, &ck);
 	}
+	if (n)
+		*n += 1;
+	else
+		agg_miss(); /* the map is full: counted, reported as listeners overflowed */
 
 	bool queues = e->flags & TCPQ_F_QUEUES;
 	bool wait = e->flags & TCPQ_F_WAIT;
