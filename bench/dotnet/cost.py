@@ -1,64 +1,79 @@
 #!/usr/bin/env python3
-"""The EventPipe session's cost on the target app's request rate (issue #14: under 3 %).
+"""The EventPipe session's cost on the target app (issue #14: under 3 % for what runs by default).
 
 Runs the kernel tests' ASP.NET Core app (tests/Tcpq.KestrelApp, built by `dotnet build
-tests/Tcpq.KernelTests -c Release`) on 127.0.0.1, drives keep-alive GET /ok requests from N
-client threads, and alternates phases in one run: tcpq trace --dotnet off, then --dotnet PID (the
-same kernel programs both times, so the difference is the session alone: Kestrel's connection and
-request events, the runtime's GC/thread-pool events, the counters). Prints each phase's rate and
-the ratio of the means. Bounded: ROUNDS x 2 phases of SECONDS each.
+tests/Tcpq.KernelTests -c Release`) on 127.0.0.1 and drives keep-alive GET /ok requests with wrk
+(the cheapest request there is, so the worst case for a per-request cost; wrk, not a Python
+client, so that the load generator is not the bottleneck), alternating phases in one run, all with
+the same kernel programs so that the difference is the session alone:
+  off          tcpq trace --dotnet off
+  default      tcpq trace --dotnet PID          (thread pool, GC pauses, Kestrel's refusals, counters)
+  connections  ... -e default,app-conn,app-close   (adds Kestrel's connection start/stop)
+  requests     ... -e all                         (adds its request start/stop: 2 events a request)
+A warm-up phase (discarded) lets the app's JIT settle; each round runs the modes in a rotated
+order so that drift favours none. Per phase: the request rate, and the app's CPU time per
+request (utime + stime from /proc/PID/stat), which is less noisy than the rate on a shared box.
+Prints each mode's ratio of means to off. Bounded: 1 + ROUNDS x 4 phases of SECONDS each.
 
-usage: bench/dotnet/cost.py [ROUNDS=4] [SECONDS=5] [CLIENTS=8]   (as root, after scripts/setup)
+usage: bench/dotnet/cost.py [ROUNDS=4] [SECONDS=5] [CONNECTIONS=8]   (as root, after scripts/setup; needs wrk)
 """
-import os, socket, subprocess, sys, threading, time
+import os, re, shutil, socket, subprocess, sys, time
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 app_bin = os.path.join(root, "artifacts/bin/Tcpq.KernelTests/release/kestrel-app/kestrel-app")
 tcpq = os.path.join(root, "artifacts/tcpq/tcpq")
-rounds, seconds, clients = (int(a) for a in (sys.argv[1:] + ["4", "5", "8"][len(sys.argv) - 1:])[:3])
+rounds, seconds, conns = (int(a) for a in (sys.argv[1:] + ["4", "5", "8"][len(sys.argv) - 1:])[:3])
 port = 24000 + os.getpid() % 1000
+if not shutil.which("wrk"): sys.exit("cost.py: needs wrk (apt-get install wrk)")
+for f in (app_bin, tcpq):
+    if not os.path.exists(f): sys.exit(f"cost.py: {f} missing: run scripts/setup and dotnet build tests/Tcpq.KernelTests -c Release")
+tick = os.sysconf("SC_CLK_TCK")
 
-def client(stop, counts, i):
-    s = socket.create_connection(("127.0.0.1", port))
-    req = b"GET /ok HTTP/1.1\r\nHost: b\r\n\r\n"
-    n = 0
-    while not stop.is_set():
-        s.sendall(req)
-        buf = b""
-        while not buf.endswith(b"0\r\n\r\n") and b"\r\n\r\nok\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk: return
-            buf += chunk
-        n += 1
-    counts[i] = n
-    s.close()
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f: fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
 
-def phase(dotnet):
-    t = subprocess.Popen([tcpq, "trace", "-p", str(port), "-f", "none", "--dotnet", dotnet], stderr=subprocess.PIPE, text=True)
+MODES = {"off": ["--dotnet", "off"],
+         "default": ["--dotnet", "{pid}"],
+         "connections": ["--dotnet", "{pid}", "-e", "default,app-conn,app-close"],
+         "requests": ["--dotnet", "{pid}", "-e", "all"]}
+
+def phase(mode):
+    args = [a.replace("{pid}", str(app.pid)) for a in MODES[mode]]
+    t = subprocess.Popen([tcpq, "trace", "-p", str(port), "-f", "none"] + args, stderr=subprocess.PIPE, text=True)
     for line in t.stderr:
         if line.startswith("tcpq: tracing"): break
-    if dotnet != "off":
+    if mode != "off":
         for line in t.stderr:
             if line.startswith("tcpq: joined"): break
-    stop, counts = threading.Event(), [0] * clients
-    threads = [threading.Thread(target=client, args=(stop, counts, i)) for i in range(clients)]
-    [th.start() for th in threads]
-    time.sleep(seconds)
-    stop.set()
-    [th.join() for th in threads]
-    t.send_signal(2); t.communicate(timeout=20)
-    return sum(counts) / seconds
+    c0 = cpu_seconds(app.pid)
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", f"http://127.0.0.1:{port}/ok"],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    c1 = cpu_seconds(app.pid)
+    t.terminate(); t.communicate(timeout=20)  # SIGTERM: a background start may ignore SIGINT
+    m = re.search(r"(\d+) requests in", out)
+    n = int(m.group(1)) if m else 0
+    return n / seconds, (c1 - c0) * 1e6 / max(n, 1)
 
 app = subprocess.Popen([app_bin, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, DOTNET_gcServer="0"))
 try:
     for _ in range(100):
         try: socket.create_connection(("127.0.0.1", port)).close(); break
         except OSError: time.sleep(0.1)
-    off, on = [], []
+    modes = list(MODES)
+    print(f"warm-up: {phase('off')[0]:.0f} req/s (discarded)", flush=True)
+    rates, cpus = {m: [] for m in modes}, {m: [] for m in modes}
     for r in range(rounds):
-        off.append(phase("off")); on.append(phase(str(app.pid)))
-        print(f"round {r + 1}: off {off[-1]:.0f} req/s, session {on[-1]:.0f} req/s", flush=True)
-    mo, mn = sum(off) / rounds, sum(on) / rounds
-    print(f"mean: off {mo:.0f} req/s, session {mn:.0f} req/s, ratio {mn / mo:.4f} (cost {100 * (1 - mn / mo):.2f} %)")
+        order = modes[r % len(modes):] + modes[:r % len(modes)]
+        for m in order:
+            rate, cpu = phase(m)
+            rates[m].append(rate); cpus[m].append(cpu)
+        print(f"round {r + 1}: " + ", ".join(f"{m} {rates[m][-1]:.0f} req/s {cpus[m][-1]:.1f} us" for m in modes), flush=True)
+    mean = {m: sum(v) / len(v) for m, v in rates.items()}
+    cpu = {m: sum(v) / len(v) for m, v in cpus.items()}
+    print("mean: " + ", ".join(f"{m} {mean[m]:.0f} req/s {cpu[m]:.1f} us CPU/request" for m in modes))
+    for m in modes[1:]:
+        print(f"{m}: rate ratio {mean[m] / mean['off']:.3f} (cost {100 * (1 - mean[m] / mean['off']):.1f} %), "
+              f"CPU/request ratio {cpu[m] / cpu['off']:.3f}")
 finally:
     app.kill()

@@ -75,8 +75,10 @@ public class DotnetTests
         app.Counter(Scenario.Ms(5), "threadpool-queue-length", 42);
         app.GcSuspendStart(Scenario.Ms(10), 17);
         app.GcRestartStop(Scenario.Ms(25));
-        app.ConnectionRejected(Scenario.Ms(30), "unknown connection"); // no start seen: nothing to join
-        Assert.Equal([EventKind.AppStarve, EventKind.AppStarve, EventKind.AppPool, EventKind.AppGc], s.Events.Select(e => e.Kind));
+        app.ConnectionRejected(Scenario.Ms(30), "unknown connection"); // no start seen (not asked for): the process's refusal
+        Assert.Equal([EventKind.AppStarve, EventKind.AppStarve, EventKind.AppPool, EventKind.AppGc, EventKind.AppReject], s.Events.Select(e => e.Kind));
+        Assert.Equal([false, false, false, false, false], s.Events.Select(e => EventKinds.HasTuple(e)));
+        Assert.Equal(DropReasons.ConnectionLimit, s.Events[4].Reason);
         Assert.Equal([DropReasons.Starvation, DropReasons.CooperativeBlocking], s.Events.Take(2).Select(e => e.Reason));
         Assert.Equal((5u, 42u), (s.Events[2].Q0, s.Events[2].Q));
         Assert.Equal((15_000_000UL, 17u), (s.Events[3].WaitNs, s.Events[3].Attempt));
@@ -205,6 +207,44 @@ public class DotnetTests
         Assert.StartsWith("Kestrel in web[812] refused 1 of 6 connections on :2000: MaxConcurrentConnections was reached.", f.Text);
     }
 
+    [Fact]
+    public void Kestrel_connection_limit_fires_on_refusals_known_by_the_process_only()
+    {
+        // the default session asks Kestrel for refusals, not for connection starts: no 4-tuple to join
+        var (s, app) = Setup();
+        for (int i = 0; i < 20; i++) s.Quick("10.0.0.1", (ushort)(43000 + i), i * 10, pid: Pid, comm: "web");
+        Assert.DoesNotContain(Diagnose(s), x => x.Rule == "kestrel-connection-limit");
+        app.ConnectionRejected(Scenario.Ms(100.5), "R1");
+        var f = Assert.Single(Diagnose(s), x => x.Rule == "kestrel-connection-limit");
+        Assert.Equal(Severity.Warning, f.Severity); // 1 of 20
+        Assert.StartsWith("Kestrel in web[812] refused 1 of 20 connections on :2000", f.Text);
+        app.ConnectionRejected(Scenario.Ms(101), "R2");
+        Assert.Equal(Severity.Critical, Assert.Single(Diagnose(s), x => x.Rule == "kestrel-connection-limit").Severity);
+    }
+
+    [Theory]
+    [InlineData(EventFormat.Csv)]
+    [InlineData(EventFormat.Json)]
+    public void A_refusal_without_a_4_tuple_survives_a_saved_trace(EventFormat format)
+    {
+        var (s, app) = Setup();
+        s.Quick("10.0.0.1", 43000, 0, pid: Pid, comm: "web");
+        app.ConnectionRejected(Scenario.Ms(1), "R1");
+        var ms = new MemoryStream();
+        using (var w = EventWriters.Create(format, ms, new EventContext(new WallClock(new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc), (long)Scenario.Start), Scenario.Reasons)))
+        {
+            w.WriteHeader();
+            foreach (var e in s.Events) w.Write(e);
+            w.Flush();
+        }
+        string text = Encoding.UTF8.GetString(ms.ToArray());
+        Assert.Contains(format == EventFormat.Csv ? ",app-reject,,,," : "\"action\":\"app-reject\",\"source_ip\":null,\"source_port\":null,\"dest_port\":null", text);
+        var tracker = new ConnectionTracker();
+        Assert.Null(TraceReader.Read(new MemoryStream(ms.ToArray()), "trace", tracker).Error);
+        tracker.Complete();
+        Assert.Contains(TraceSummaryOf(tracker).Findings, f => f.Rule == "kestrel-connection-limit");
+    }
+
     [Theory]
     [InlineData(EventFormat.Csv)]
     [InlineData(EventFormat.Json)]
@@ -274,6 +314,79 @@ public class DotnetTests
     }
 
     [Fact]
+    public void Only_a_process_that_sends_connection_rows_holds_its_connections_for_them()
+    {
+        // the default session sends the pool, GC and refusals only: its accepted connections end as
+        // the kernel's do; joined for its connections' rows (ExpectApp), they wait for them
+        int Held(Action<ConnectionTracker, AppEventDecoder> before)
+        {
+            var s = new Scenario();
+            var tracker = new ConnectionTracker(new TrackerOptions { Application = ApplicationRows.None }); // live, without -e first-read…
+            var decoder = new AppEventDecoder(Web, new TrackerSink(tracker));
+            before(tracker, decoder);
+            s.Quick("10.0.0.1", 40001, 0, pid: Pid, comm: "web");
+            for (int i = 0; i < 50; i++) s.Quick("10.0.0.9", (ushort)(50000 + i), 100 + i * 100, pid: 999); // 5 s more, another process
+            foreach (var e in s.Events) tracker.OnEvent(e);
+            return tracker.Following;
+        }
+        int none = Held((_, _) => { });
+        Assert.Equal(none, Held((_, d) => { d.Counter(Scenario.Ms(0), "threadpool-thread-count", 4); d.Counter(Scenario.Ms(0), "threadpool-queue-length", 0); }));
+        Assert.Equal(none + 1, Held((t, _) => t.ExpectApp(Pid)));
+    }
+
+    private sealed class TrackerSink(ConnectionTracker t) : IEventSink
+    {
+        public void OnEvent(in TcpqEvent e) => t.OnEvent(in e);
+    }
+
+    [Theory]
+    [InlineData(null, AppDepth.Requests)] // no -e filter given to the attacher: every row
+    [InlineData("default", AppDepth.Process)]
+    [InlineData("default,app-conn", AppDepth.Connections)]
+    [InlineData("app-close", AppDepth.Connections)]
+    [InlineData("default,app-request", AppDepth.Requests)]
+    [InlineData("all", AppDepth.Requests)]
+    public void The_session_goes_as_deep_as_the_rows_asked_for(string? events, AppDepth depth)
+    {
+        var kinds = events is null ? null : TraceVerb.ParseKinds([events]);
+        using var attacher = new DotnetAttacher(DotnetTarget.Auto, [], kinds, new ListSink([]));
+        Assert.Equal(depth, attacher.Depth);
+    }
+
+    [Fact]
+    public void The_default_session_leaves_kestrels_event_source_off_and_asks_the_runtime_for_pauses_and_adjustments()
+    {
+        // enabled at all, Kestrel's EventSource builds every request's payload: the default takes its refusals from its meter
+        var providers = AppSession.Providers(AppDepth.Process);
+        Assert.DoesNotContain(providers, p => p.Name == AppSession.KestrelProvider);
+        var metrics = providers.Single(p => p.Name == AppSession.MetricsProvider);
+        Assert.Equal(@"Microsoft.AspNetCore.Server.Kestrel\kestrel.rejected_connections", metrics.Arguments!["Metrics"]);
+        var runtime = providers.Single(p => p.Name == AppSession.RuntimeProvider);
+        Assert.True(runtime.EventFilter!.Enable);
+        Assert.Equal([AppSession.RuntimeRestartEEStop, AppSession.RuntimeSuspendEEStart, AppSession.RuntimeThreadPoolAdjustment], runtime.EventFilter.EventIds);
+        Assert.Equal([1u, 2, 5], AppSession.Providers(AppDepth.Connections).Single(p => p.Name == AppSession.KestrelProvider).EventFilter!.EventIds);
+        Assert.Equal([1u, 2, 3, 4, 5], AppSession.Providers(AppDepth.Requests).Single(p => p.Name == AppSession.KestrelProvider).EventFilter!.EventIds);
+        Assert.DoesNotContain(AppSession.Providers(AppDepth.Requests), p => p.Name == AppSession.MetricsProvider); // refusals as events, with their 4-tuple
+        // an older runtime's fallback has no filters; still no Kestrel EventSource by default
+        Assert.DoesNotContain(AppSession.Providers(AppDepth.Process, filtered: false), p => p.Name == AppSession.KestrelProvider || p.EventFilter != null);
+        // the default actions leave Kestrel's per-connection rows out
+        Assert.DoesNotContain(TraceVerb.DefaultKinds, EventKinds.IsAppConnection);
+        Assert.Contains(EventKind.AppReject, TraceVerb.DefaultKinds);
+    }
+
+    [Fact]
+    public void Kestrels_meter_refusals_are_one_row_a_second_with_the_count()
+    {
+        var (s, app) = Setup();
+        app.Rejections(Scenario.Ms(1000), 0); // a quiet second: no row
+        app.Rejections(Scenario.Ms(2000), 3);
+        var e = Assert.Single(s.Events);
+        Assert.Equal((EventKind.AppReject, DropReasons.ConnectionLimit, 3u, false), (e.Kind, e.Reason, e.Attempt, EventKinds.HasTuple(e)));
+        for (int i = 0; i < 10; i++) s.Quick("10.0.0.1", (ushort)(43000 + i), i * 10, pid: Pid, comm: "web");
+        Assert.StartsWith("Kestrel in web[812] refused 3 of 10 connections", Assert.Single(Diagnose(s), x => x.Rule == "kestrel-connection-limit").Text);
+    }
+
+    [Fact]
     public void The_dotnet_option_is_for_the_ebpf_backend_but_off_is_accepted_with_diag()
     {
         TraceOptions Diag(DotnetTarget d) => new([], EventFormat.Csv, null, null, null, Backend: TraceBackend.Diag) { Dotnet = d, Given = new HashSet<string> { "--dotnet" } };
@@ -282,7 +395,7 @@ public class DotnetTests
     }
 
     [Theory]
-    [InlineData(null, false, null)] // off by default: the session costs the joined app (bench/RESULTS.md)
+    [InlineData(null, true, null)] // auto by default: the default session costs the app within noise (bench/RESULTS.md)
     [InlineData("auto", true, null)]
     [InlineData("off", false, null)]
     [InlineData("4242", true, 4242)]

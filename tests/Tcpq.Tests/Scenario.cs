@@ -169,8 +169,8 @@ internal sealed class Scenario(ushort port = 2000, uint netns = 4026531840, stri
     }
 
     /// <summary>A connection that goes well: SYN, established 0.2 ms later, accepted after <paramref name="queueMs"/>.</summary>
-    public Scenario Quick(string c, ushort p, double atMs, double queueMs = 0.05, uint qmax = 128) =>
-        Syn(c, p, atMs, 1, (0, 0, qmax)).Established(c, p, atMs + 0.2, atMs, 1, (1, 0, qmax)).Accept(c, p, atMs + 0.2 + queueMs, atMs + 0.2);
+    public Scenario Quick(string c, ushort p, double atMs, double queueMs = 0.05, uint qmax = 128, uint pid = 812, string comm = "nginx") =>
+        Syn(c, p, atMs, 1, (0, 0, qmax)).Established(c, p, atMs + 0.2, atMs, 1, (1, 0, qmax)).Accept(c, p, atMs + 0.2 + queueMs, atMs + 0.2, pid, comm);
 
     private static void Queues(ref TcpqEvent e, (uint q0, uint q, uint qmax) q)
     {

@@ -14,6 +14,11 @@ public sealed class AppProcessStats(uint pid, Comm16 comm)
     public uint Pid { get; } = pid;
     public string Comm { get; } = Comm16.Text(comm) ?? "?";
     public long PoolSamples, BacklogSamples, StarvationAdjustments, BlockingAdjustments, Unjoined, Requests;
+    /// <summary>Kestrel's refusals known by the process only (the session did not ask for connection starts).</summary>
+    public long Rejected;
+    /// <summary>Rows about its connections came (app-conn, app-request, app-close, a refusal with a
+    /// 4-tuple): its accepted connections are to wait for theirs.</summary>
+    public bool ConnectionRows;
     public uint FirstQueue, LastQueue, PeakQueue, MinThreads = uint.MaxValue, MaxThreads, LastAdjustmentThreads;
     public long GcPauses;
     public ulong GcPauseTotalNs, GcPauseMaxNs;
@@ -34,6 +39,9 @@ public sealed class AppProcessStats(uint pid, Comm16 comm)
             case EventKind.AppStarve:
                 if (e.Reason == DropReasons.CooperativeBlocking) BlockingAdjustments++; else StarvationAdjustments++;
                 if (e.Has(EventFlags.Attempt)) { LastAdjustmentThreads = e.Attempt; MaxThreads = Math.Max(MaxThreads, e.Attempt); }
+                break;
+            case EventKind.AppReject:
+                Rejected += e.Has(EventFlags.Attempt) ? e.Attempt : 1; // Kestrel's meter: the refusals of a second
                 break;
             case EventKind.AppGc when e.Has(EventFlags.Wait):
                 GcPauses++;

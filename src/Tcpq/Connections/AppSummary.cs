@@ -34,7 +34,7 @@ public sealed record AppSummary(
             }
         return new AppSummary(
             app?.Pid ?? 0, app?.Comm ?? "?",
-            l.AppJoined, l.AppRequests, l.AppRejected, app?.Unjoined ?? 0,
+            l.AppJoined, l.AppRequests, l.AppRejected + (app?.Rejected ?? 0), app?.Unjoined ?? 0,
             l.AcceptToApp.Summary(), l.FirstRequest.Summary(),
             app?.PoolSamples ?? 0, app?.BacklogSamples ?? 0, app?.FirstQueue ?? 0, app?.PeakQueue ?? 0, app?.LastQueue ?? 0,
             app is { MinThreads: not uint.MaxValue } ? app.MinThreads : 0, app?.MaxThreads ?? 0,

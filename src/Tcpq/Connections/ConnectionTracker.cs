@@ -71,7 +71,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
         listener.OnEvent(e, retry, t.Established && !t.Done);
         t.Apply(e);
-        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && (_apps.ContainsKey(e.Pid) || _expected.Contains(e.Pid))) t.AppExpected = true;
+        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && ((_apps.TryGetValue(e.Pid, out var a) && a.ConnectionRows) || _expected.Contains(e.Pid))) t.AppExpected = true;
         table.Touch(t);
         Expire(table);
     }
@@ -82,11 +82,12 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     private void OnAppEvent(in TcpqEvent e)
     {
         var app = AppOf(e);
-        if (EventKinds.IsProcessWide(e.Kind))
+        if (!EventKinds.HasTuple(e))
         {
             app?.OnEvent(e);
             return;
         }
+        if (app != null) app.ConnectionRows = true;
         if (e.Kind == EventKind.AppRequest && app != null) app.Requests++;
         var t = Table.Find(ConnectionKey.Of(e));
         if (t == null)

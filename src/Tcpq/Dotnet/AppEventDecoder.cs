@@ -75,11 +75,24 @@ public sealed class AppEventDecoder(DotnetProcess process, IEventSink sink, IRea
         Emit(e);
     }
 
+    /// <summary>A refusal of a connection whose start was seen carries its 4-tuple; otherwise
+    /// (the session asks only for refusals, <see cref="AppDepth.Process"/>) it is the process's.</summary>
     public void ConnectionRejected(ulong ts, string connectionId)
     {
-        if (!_connections.TryGetValue(connectionId, out var c)) return;
-        var e = Row(EventKind.AppReject, ts, c);
+        var e = _connections.TryGetValue(connectionId, out var c) ? Row(EventKind.AppReject, ts, c) : Process(EventKind.AppReject, ts);
         e.Reason = DropReasons.ConnectionLimit;
+        Emit(e);
+    }
+
+    /// <summary>Kestrel's meter counted <paramref name="count"/> refusals in the last second: one
+    /// row for the process, <c>Attempt</c> the count.</summary>
+    public void Rejections(ulong ts, uint count)
+    {
+        if (count == 0) return;
+        var e = Process(EventKind.AppReject, ts);
+        e.Reason = DropReasons.ConnectionLimit;
+        e.Attempt = count;
+        e.Flags |= EventFlags.Attempt;
         Emit(e);
     }
 

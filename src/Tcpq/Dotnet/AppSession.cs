@@ -18,16 +18,68 @@ public sealed class AppSession : IDisposable
     public const string CountersProvider = "System.Runtime";
     private const long GcKeyword = 0x1, ThreadingKeyword = 0x10000;
 
-    /// <summary>Kestrel's connection and request events (Informational: the per-event Verbose
-    /// ones stay off); the runtime's GC and thread-pool events at Informational (GC start/stop and
-    /// the suspensions, the pool's thread adjustments; not the allocation ticks or per-item
-    /// enqueue/dequeue events, which are Verbose); the System.Runtime counters once a second.</summary>
-    public static IReadOnlyList<EventPipeProvider> Providers { get; } =
-    [
-        new(KestrelProvider, EventLevel.Informational),
-        new(RuntimeProvider, EventLevel.Informational, GcKeyword | ThreadingKeyword),
-        new(CountersProvider, EventLevel.Informational, -1, new Dictionary<string, string> { ["EventCounterIntervalSec"] = "1" }),
-    ];
+    // Kestrel's event ids (its EventSource's manifest, .NET 8-10)
+    internal const uint KestrelConnectionStart = 1, KestrelConnectionStop = 2, KestrelRequestStart = 3, KestrelRequestStop = 4, KestrelConnectionRejected = 5;
+    // the runtime's: GCRestartEEEnd, GCSuspendEEBegin, ThreadPoolWorkerThreadAdjustmentAdjustment
+    internal const uint RuntimeRestartEEStop = 3, RuntimeSuspendEEStart = 9, RuntimeThreadPoolAdjustment = 55;
+
+    /// <summary>Kestrel's event ids asked for at each depth (none at <see cref="AppDepth.Process"/>).</summary>
+    internal static uint[] KestrelEvents(AppDepth depth) => depth switch
+    {
+        AppDepth.Requests => [KestrelConnectionStart, KestrelConnectionStop, KestrelRequestStart, KestrelRequestStop, KestrelConnectionRejected],
+        AppDepth.Connections => [KestrelConnectionStart, KestrelConnectionStop, KestrelConnectionRejected],
+        _ => [],
+    };
+
+    /// <summary>The meter Kestrel counts its refusals in (ASP.NET Core 8+), and the counter.</summary>
+    public const string MetricsProvider = "System.Diagnostics.Metrics";
+    public const string KestrelMeter = "Microsoft.AspNetCore.Server.Kestrel", RejectedConnections = "kestrel.rejected_connections";
+    private const long TimeSeriesValuesKeyword = 0x2, MessagesKeyword = 0x1;
+
+    /// <summary>
+    /// What the session asks for, and no more, because every event the target writes costs it
+    /// time on the thread that writes it (bench/dotnet/cost.py, bench/RESULTS.md):
+    /// <list type="bullet">
+    /// <item>By default (<see cref="AppDepth.Process"/>) not Kestrel's EventSource at all: once it
+    /// is enabled, whatever events the session filters for, Kestrel builds every request's
+    /// payload (its trace identifier, path, method) and hands it to the runtime, which only then
+    /// drops it; a few per cent of a trivial endpoint's rate at saturation. Its refusals come from
+    /// its meter instead (<c>kestrel.rejected_connections</c>, counted once a second by the
+    /// runtime's own aggregator: the counter costs only when a connection is refused).</item>
+    /// <item>Kestrel's connection start/stop (<see cref="AppDepth.Connections"/>) and request
+    /// start/stop (<see cref="AppDepth.Requests"/>), and its refusals as events, only when their
+    /// rows are asked for.</item>
+    /// <item>The runtime's GC suspend/restart and the thread pool's adjustments, by event id: the
+    /// GC and Threading keywords alone would also bring the pool's per-idle-transition
+    /// <c>ThreadPoolWorkerThreadWait</c> and the GC's heap statistics.</item>
+    /// <item>The System.Runtime counters once a second.</item>
+    /// </list>
+    /// Per-event filters need a .NET 10 target (EventPipe's CollectTracing5);
+    /// <paramref name="filtered"/> false is the older runtimes' fallback (keywords and levels
+    /// only). No stacks are walked.
+    /// </summary>
+    public static IReadOnlyList<EventPipeProvider> Providers(AppDepth depth, bool filtered = true)
+    {
+        var list = new List<EventPipeProvider>();
+        if (depth == AppDepth.Process)
+            // the session id SHARED and dotnet-counters' defaults: a dotnet-counters or dotnet-monitor
+            // watching the same process shares the runtime's one aggregator instead of failing
+            list.Add(new(MetricsProvider, EventLevel.Informational, TimeSeriesValuesKeyword | MessagesKeyword, new Dictionary<string, string>
+            {
+                ["SessionId"] = "SHARED", ["ClientId"] = Guid.NewGuid().ToString(), ["Metrics"] = KestrelMeter + "\\" + RejectedConnections,
+                ["RefreshInterval"] = "1", ["MaxTimeSeries"] = "1000", ["MaxHistograms"] = "10",
+            }));
+        else
+            list.Add(filtered
+                ? new(KestrelProvider, EventLevel.Informational, 0, null, new EventPipeProviderEventFilter(enable: true, KestrelEvents(depth)))
+                : new(KestrelProvider, EventLevel.Informational));
+        list.Add(filtered
+            ? new(RuntimeProvider, EventLevel.Informational, GcKeyword | ThreadingKeyword, null,
+                new EventPipeProviderEventFilter(enable: true, [RuntimeRestartEEStop, RuntimeSuspendEEStart, RuntimeThreadPoolAdjustment]))
+            : new(RuntimeProvider, EventLevel.Informational, GcKeyword | ThreadingKeyword));
+        list.Add(new(CountersProvider, EventLevel.Informational, -1, new Dictionary<string, string> { ["EventCounterIntervalSec"] = "1" }));
+        return list;
+    }
 
     private static readonly Lock TmpDirLock = new();
 
@@ -54,13 +106,16 @@ public sealed class AppSession : IDisposable
         _reader.Start();
     }
 
-    /// <summary>Connects to the process's diagnostics socket and starts the session.</summary>
-    public static AppSession Start(DotnetProcess process, AppEventDecoder decoder)
+    /// <summary>Connects to the process's diagnostics socket and starts the session: with
+    /// per-event filters, or (a runtime older than .NET 10, which does not know them) without;
+    /// <see cref="Filtered"/> says which.</summary>
+    public static AppSession Start(DotnetProcess process, AppEventDecoder decoder, AppDepth depth)
     {
         // The client finds the socket by the pid in Path.GetTempPath() (TMPDIR): point it at the
         // target's own /tmp through /proc/PID/root, by the pid the target knows itself by.
         string dir = Path.GetDirectoryName(process.SocketPath!)!;
         EventPipeSession session;
+        bool filtered = true;
         lock (TmpDirLock)
         {
             string? before = Environment.GetEnvironmentVariable("TMPDIR");
@@ -68,12 +123,24 @@ public sealed class AppSession : IDisposable
             try
             {
                 var client = new DiagnosticsClient(process.NsPid);
-                session = client.StartEventPipeSession(Providers, requestRundown: false, circularBufferMB: 16);
+                try
+                {
+                    session = client.StartEventPipeSession(new EventPipeSessionConfiguration(
+                        Providers(depth), circularBufferSizeMB: 16, requestRundown: false, requestStackwalk: false));
+                }
+                catch (ServerErrorException) // UnsupportedCommandException among them: no CollectTracing5 before .NET 10
+                {
+                    filtered = false;
+                    session = client.StartEventPipeSession(Providers(depth, filtered: false), requestRundown: false, circularBufferMB: 16);
+                }
             }
             finally { Environment.SetEnvironmentVariable("TMPDIR", before); }
         }
-        return new AppSession(process, session, decoder);
+        return new AppSession(process, session, decoder) { Filtered = filtered };
     }
+
+    /// <summary>False when the runtime took only the older, unfiltered session (see <see cref="Providers"/>).</summary>
+    public bool Filtered { get; private init; }
 
     private void Read()
     {
@@ -93,6 +160,11 @@ public sealed class AppSession : IDisposable
         {
             case KestrelProvider:
                 OnKestrel(e);
+                break;
+            case MetricsProvider when e.EventName == "CounterRateValuePublished":
+                if (e.PayloadByName("meterName") is KestrelMeter && e.PayloadByName("instrumentName") is RejectedConnections
+                    && e.PayloadByName("rate") is string rate && double.TryParse(rate, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double refused) && refused >= 1)
+                    _decoder.Rejections(Ts(e), (uint)Math.Min(uint.MaxValue, Math.Round(refused)));
                 break;
             case CountersProvider when e.EventName == "EventCounters":
                 if (e.PayloadValue(0) is IDictionary<string, object> outer && outer.TryGetValue("Payload", out var p) && p is IDictionary<string, object> payload
@@ -141,3 +213,15 @@ public sealed class AppSession : IDisposable
         _session.Dispose();
     }
 }
+
+/// <summary>How far into the application a session goes: what the runtime pays for (see <see cref="AppSession.Providers"/>).</summary>
+public enum AppDepth
+{
+    /// <summary>The thread pool, GC pauses and Kestrel's refusals: cheap, the default.</summary>
+    Process,
+    /// <summary>Also Kestrel's connection start/stop: app-conn and app-close rows.</summary>
+    Connections,
+    /// <summary>Also its request start/stop: app-request rows.</summary>
+    Requests,
+}
+

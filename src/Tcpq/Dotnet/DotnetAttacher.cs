@@ -27,6 +27,12 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
 
     public int Attached { get { lock (_sessions) return _sessions.Count; } }
 
+    /// <summary>How far the sessions go: as far as the rows asked for need (all, without -e filter).</summary>
+    public AppDepth Depth { get; } =
+        kinds is null || kinds.Contains(EventKind.AppRequest) ? AppDepth.Requests
+        : kinds.Contains(EventKind.AppConn) || kinds.Contains(EventKind.AppClose) ? AppDepth.Connections
+        : AppDepth.Process;
+
     /// <summary>Before tracing: a PID given must be a process.</summary>
     public static void Check(DotnetTarget target)
     {
@@ -70,11 +76,18 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         }
         try
         {
-            var session = AppSession.Start(p, new AppEventDecoder(p, _queue, kinds));
+            var session = AppSession.Start(p, new AppEventDecoder(p, _queue, kinds), Depth);
             bool keep;
             lock (_sessions) { keep = !_disposed; if (keep) _sessions.Add(session); }
             if (!keep) { session.Dispose(); return; }
-            _messages.Enqueue(($"tcpq: joined {p.Comm}[{pid}] through its diagnostics socket (Kestrel, thread pool, GC)", (uint)pid));
+            string what = Depth switch
+            {
+                AppDepth.Requests => "Kestrel's connections and requests, thread pool, GC",
+                AppDepth.Connections => "Kestrel's connections, thread pool, GC",
+                _ => "thread pool, GC, Kestrel's refusals; -e app-conn,app-request for its connections",
+            };
+            if (!session.Filtered) what += "; an older runtime without per-event filters: it pays more for the session";
+            _messages.Enqueue(($"tcpq: joined {p.Comm}[{pid}] through its diagnostics socket ({what})", Depth == AppDepth.Process ? 0 : (uint)pid));
         }
         catch (Exception e)
         {
@@ -82,8 +95,9 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         }
     }
 
-    /// <summary>On the trace's thread, for each process joined, before its first row is handed on:
-    /// its accepted connections are to wait for their app rows (see ConnectionTracker.ExpectApp).</summary>
+    /// <summary>On the trace's thread, for each process joined for its connections' rows
+    /// (<see cref="AppDepth.Connections"/> or more), before its first row is handed on: its
+    /// accepted connections are to wait for their app rows (see ConnectionTracker.ExpectApp).</summary>
     public event Action<uint>? Joined;
 
     /// <summary>On the trace's thread: says what happened, hands the app rows on. Returns the rows handed on.</summary>

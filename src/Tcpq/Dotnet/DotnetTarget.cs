@@ -10,10 +10,11 @@ public readonly record struct DotnetTarget(bool Enabled, int? Pid)
 
     public static DotnetTarget Parse(string? text)
     {
-        // off by default: the EventPipe session costs the joined app ~19 % of its request rate at
-        // saturation (bench/RESULTS.md), far over the 3 % a tracer may take without being asked
-        if (text is null || text == "off") return Off;
-        if (text == "auto") return Auto;
+        // auto by default: the default session (thread pool, GC, Kestrel's refusals) costs the
+        // joined app within noise of nothing (bench/RESULTS.md); Kestrel's per-connection rows,
+        // which cost more, come only with -e app-conn / app-request / app-close
+        if (text is null || text == "auto") return Auto;
+        if (text == "off") return Off;
         if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0)
             return new DotnetTarget(true, pid);
         throw new TcpqException(ExitCode.Usage, $"bad --dotnet '{text}': auto, off or a process id");

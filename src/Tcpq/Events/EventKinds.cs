@@ -36,14 +36,32 @@ public static class EventKinds
     /// <summary>Kinds about a whole process: no addresses or ports.</summary>
     public static bool IsProcessWide(EventKind kind) => kind is EventKind.AppPool or EventKind.AppStarve or EventKind.AppGc;
 
+    /// <summary>Kinds whose rows may be about the process only: the process-wide ones, and an
+    /// app-reject of a connection whose start the session did not ask for (Kestrel names a refused
+    /// connection by its id only).</summary>
+    public static bool MayBeProcessWide(EventKind kind) => IsProcessWide(kind) || kind == EventKind.AppReject;
+
+    /// <summary>Whether the row carries a 4-tuple: not a process-wide one, nor an app-reject
+    /// without one (port 0: Kestrel never accepts a connection to port 0).</summary>
+    public static bool HasTuple(in TcpqEvent e) => !IsProcessWide(e.Kind) && !(e.Kind == EventKind.AppReject && e.DestPort == 0);
+
     /// <summary>The rows the kernel sees from inside the application, after accept(): its first read
     /// and write of the socket, and its close.</summary>
     public static bool IsApplication(EventKind kind) => kind is EventKind.FirstRead or EventKind.FirstWrite or EventKind.Close;
 
-    /// <summary>Every kind but the application's (first-read, first-write, close): what trace makes by
-    /// default, and all that serve and top count. The application's hooks run for every socket
-    /// operation on the machine, so they are loaded only when asked for.</summary>
-    public static IReadOnlySet<EventKind> Connection { get; } = All.Where(k => !IsApplication(k)).ToHashSet();
+    /// <summary>Kestrel's rows about one connection (app-conn, app-request, app-close): the runtime
+    /// writes them on every connection or request of the app, which costs it (bench/RESULTS.md),
+    /// so they are asked of it only when named.</summary>
+    public static bool IsAppConnection(EventKind kind) => kind is EventKind.AppConn or EventKind.AppRequest or EventKind.AppClose;
+
+    /// <summary>Kinds made only when named with -e: the application's (first-read, first-write,
+    /// close), whose hooks run for every socket operation on the machine, and Kestrel's per
+    /// connection (app-conn, app-request, app-close), which the joined app pays for per request.</summary>
+    public static bool IsOptIn(EventKind kind) => IsApplication(kind) || IsAppConnection(kind);
+
+    /// <summary>Every kind but the opt-in ones (<see cref="IsOptIn"/>): what trace makes by
+    /// default, and all that serve and top count.</summary>
+    public static IReadOnlySet<EventKind> Connection { get; } = All.Where(k => !IsOptIn(k)).ToHashSet();
 
     public static bool TryParse(string name, out EventKind kind)
     {

@@ -27,7 +27,7 @@ public sealed class CsvEventWriter(Stream stream, EventContext context) : IEvent
         r.Byte((byte)',');
         r.Bytes(EventKinds.Utf8Name(e.Kind));
         r.Byte((byte)',');
-        bool tuple = !EventKinds.IsProcessWide(e.Kind); // app-pool, app-starve, app-gc: a process, no 4-tuple
+        bool tuple = EventKinds.HasTuple(e); // app-pool, app-starve, app-gc, a bare app-reject: a process, no 4-tuple
         if (tuple) r.Address(e.SourceAddress);
         r.Byte((byte)',');
         if (tuple) r.UInt(e.SourcePort);

@@ -30,7 +30,7 @@ public sealed class JsonEventWriter : IEventWriter
         int n = _dates.WriteIsoMicros(_context.Clock.ToUtc(e.TsNs), text);
         j.WriteString("date"u8, text[..n]);
         j.WriteString("action"u8, EventKinds.Utf8Name(e.Kind));
-        bool tuple = !EventKinds.IsProcessWide(e.Kind); // app-pool, app-starve, app-gc: a process, no 4-tuple
+        bool tuple = EventKinds.HasTuple(e); // app-pool, app-starve, app-gc, a bare app-reject: a process, no 4-tuple
         if (tuple) j.WriteString("source_ip"u8, text[..AddressText.Format(e.SourceAddress, text)]);
         else j.WriteNull("source_ip"u8);
         NumberOrNull(j, "source_port"u8, tuple, e.SourcePort);

@@ -23,7 +23,8 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons, int columns =
         e.TsNs = FieldParsers.U64(f[0], "TS");
         if (f[1].IsEmpty) throw FieldParsers.Bad("Date", f[1]);
         e.Kind = FieldParsers.Kind(f[2]);
-        bool tuple = !EventKinds.IsProcessWide(e.Kind); // app-pool, app-starve, app-gc: empty 4-tuple
+        bool tuple = !EventKinds.IsProcessWide(e.Kind) // app-pool, app-starve, app-gc, and an app-reject by its process: empty 4-tuple
+            && !(EventKinds.MayBeProcessWide(e.Kind) && f[3].IsEmpty && f[4].IsEmpty && f[5].IsEmpty);
         if (!tuple) FieldParsers.Empty(f[3], f[4], f[5], f[9]);
         else if (seed) FieldParsers.SeedAddress(f[3], ref e.SourceAddress);
         else FieldParsers.Address(f[3], ref e.SourceAddress, "Source IP");

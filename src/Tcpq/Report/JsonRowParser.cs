@@ -73,7 +73,7 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
             throw new RowException("not one JSON object (truncated?)");
         if (seen != Seen.All)
             throw new RowException($"missing {string.Join(", ", Missing(seen))}");
-        if (nulls != 0 && (nulls != 3 || !EventKinds.IsProcessWide(e.Kind)))
+        if (nulls != 0 && (nulls != 3 || !EventKinds.MayBeProcessWide(e.Kind)))
             throw new RowException("source_ip, source_port and dest_port are null only in a process-wide app row");
         if (queues == 3)
         {
