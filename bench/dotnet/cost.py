@@ -13,7 +13,7 @@ the same kernel programs so that the difference is the session alone:
 A warm-up phase (discarded) lets the app's JIT settle; each round runs the modes in a rotated
 order so that drift favours none. Per phase: the request rate, and the app's CPU time per
 request (utime + stime from /proc/PID/stat), which is less noisy than the rate on a shared box.
-Prints each mode's ratio of means to off. Bounded: 1 + ROUNDS x 4 phases of SECONDS each.
+Prints each mode's ratio to off: of the means, and the median of the rounds' paired ratios. Bounded: 1 + ROUNDS x 4 phases of SECONDS each.
 
 usage: bench/dotnet/cost.py [ROUNDS=4] [SECONDS=5] [CONNECTIONS=8]   (as root, after scripts/setup; needs wrk)
 """
@@ -72,8 +72,12 @@ try:
     mean = {m: sum(v) / len(v) for m, v in rates.items()}
     cpu = {m: sum(v) / len(v) for m, v in cpus.items()}
     print("mean: " + ", ".join(f"{m} {mean[m]:.0f} req/s {cpu[m]:.1f} us CPU/request" for m in modes))
+    # this box's rate drifts by 10-20 % between phases (other tenants): each round's ratio to
+    # that round's own off phase, and their median, are steadier than a ratio of means
+    median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2
     for m in modes[1:]:
-        print(f"{m}: rate ratio {mean[m] / mean['off']:.3f} (cost {100 * (1 - mean[m] / mean['off']):.1f} %), "
-              f"CPU/request ratio {cpu[m] / cpu['off']:.3f}")
+        paired = [a / b for a, b in zip(rates[m], rates["off"])]
+        print(f"{m}: rate ratio {mean[m] / mean['off']:.3f} (of means), median of paired rounds {median(paired):.3f} "
+              f"(range {min(paired):.2f}-{max(paired):.2f}); CPU/request ratio {cpu[m] / cpu['off']:.3f}")
 finally:
     app.kill()

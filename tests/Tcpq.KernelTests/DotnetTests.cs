@@ -5,17 +5,19 @@ namespace Tcpq.KernelTests;
 
 /// <summary>
 /// <c>tcpq trace --dotnet</c> on a real ASP.NET Core server (tests/Tcpq.KestrelApp) in a network
-/// namespace: the app rows joined to the kernel's, the thread-pool starvation finding on an
-/// endpoint that blocks pool threads, none on one that does not, and a process without a
-/// diagnostics socket still traced at the kernel level.
+/// namespace: the thread-pool starvation finding on an endpoint that blocks pool threads, with the
+/// default session; none on one that does not; Kestrel's rows joined to the kernel's by 4-tuple
+/// when asked for (-e); Kestrel's refusals both ways; and a process without a diagnostics socket
+/// still traced at the kernel level.
 /// </summary>
 public class DotnetTests
 {
     /// <summary>Runs tcpq (auto) on the app's port while <paramref name="load"/> runs, and returns
     /// the rows and the summary (on stdout: the rows go to the file).</summary>
-    private static (List<TraceRow> Rows, string Summary, IReadOnlyList<string> Stderr) Trace(KestrelApp app, Action load, bool expectJoin = true)
+    private static (List<TraceRow> Rows, string Summary, IReadOnlyList<string> Stderr) Trace(KestrelApp app, Action load, bool expectJoin = true, string? events = null)
     {
-        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "--format", "json", "--summary", "--dotnet", "auto"]);
+        string[] args = ["-p", app.Port.ToString(), "--format", "json", "--summary", "--dotnet", "auto"];
+        using var tcpq = TcpqTrace.Start(events is null ? args : [.. args, "-e", events]);
         if (expectJoin) WaitForStderr(tcpq, "tcpq: joined kestrel-app[", TimeSpan.FromSeconds(15));
         load();
         Thread.Sleep(1500); // the runtime's buffers, and one more counter sample
@@ -36,32 +38,48 @@ public class DotnetTests
     [Fact]
     public void A_blocking_endpoint_under_load_makes_accept_queue_waits_and_a_starvation_finding_that_names_the_process()
     {
+        // the default session: thread pool, GC, refusals; no Kestrel rows per connection
         using var ns = NetNamespace.Create();
         using var app = KestrelApp.Start(ns, Ports.Next());
         int served = 0;
-        var (rows, summary, _) = Trace(app, () => served = app.Load("/block", clients: 40, perClient: 3, limit: TimeSpan.FromSeconds(25)));
+        var (rows, summary, stderr) = Trace(app, () => served = app.Load("/block", clients: 40, perClient: 3, limit: TimeSpan.FromSeconds(25)));
         Assert.True(served > 0, "no request was served");
+        Assert.Contains(stderr, l => l == $"tcpq: joined kestrel-app[{app.Pid}] through its diagnostics socket (thread pool, GC, Kestrel's refusals; -e app-conn,app-request for its connections)");
 
         var accepts = rows.Where(r => r.Action == "accept" && r.Pid == app.Pid).ToList();
         Assert.NotEmpty(accepts);
         Assert.Contains(accepts, a => a.WaitUs >= 10_000); // connections waited in the accept queue
-        // the app rows carry the kernel's 4-tuple: every app-request belongs to an accepted connection
-        var accepted = accepts.Select(a => (a.SourcePort, a.DestPort)).ToHashSet();
-        var requests = rows.Where(r => r.Action == "app-request").ToList();
-        Assert.NotEmpty(requests);
-        Assert.All(requests, r => Assert.Contains((r.SourcePort, r.DestPort), accepted));
-        Assert.All(requests, r => Assert.True(r.WaitUs >= 100_000, $"a /block request took {r.WaitUs} µs")); // it sleeps 100 ms
-        Assert.Contains(rows, r => r.Action == "app-conn" && r.NetNs == ns.Inode && r.Comm == "kestrel-app");
         // the pool's work queued up: hill climbing, or starvation injections, grow it too slowly
-        Assert.Contains(rows, r => r.Action == "app-pool" && r.Pid == app.Pid && r.Q >= 16);
-        // the app's clock is the kernel's: Kestrel starts a connection after accept() took it, not long after
-        var conn = rows.First(r => r.Action == "app-conn");
-        var itsAccept = accepts.Single(a => a.SourcePort == conn.SourcePort);
-        Assert.InRange(conn.Ts - itsAccept.Ts, 0, 30_000_000_000);
+        Assert.Contains(rows, r => r.Action == "app-pool" && r.Pid == app.Pid && r.Q >= 16 && r.NetNs == ns.Inode && r.Comm == "kestrel-app");
+        Assert.DoesNotContain(rows, r => r.Action is "app-conn" or "app-request" or "app-close"); // not asked for
 
         Assert.Matches($@"thread-pool-starvation: the thread pool of kestrel-app\[{app.Pid}\] was starved", summary);
         Assert.Contains($"  app          kestrel-app[{app.Pid}] ·", summary);
+    }
+
+    [Fact]
+    public void Asked_for_kestrels_rows_carry_the_kernels_4_tuple_and_the_kernels_clock()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next());
+        int served = 0;
+        var (rows, summary, stderr) = Trace(app, () => served = app.Load("/block", clients: 8, perClient: 2, limit: TimeSpan.FromSeconds(20)), events: "all");
+        Assert.Equal(16, served);
+        Assert.Contains(stderr, l => l == $"tcpq: joined kestrel-app[{app.Pid}] through its diagnostics socket (Kestrel's connections and requests, thread pool, GC)");
+        var accepts = rows.Where(r => r.Action == "accept" && r.Pid == app.Pid).ToList();
+        Assert.Equal(16, accepts.Count);
+        // every app-request belongs to an accepted connection: Kestrel's endpoints are the kernel's 4-tuple
+        var accepted = accepts.Select(a => (a.SourcePort, a.DestPort)).ToHashSet();
+        var requests = rows.Where(r => r.Action == "app-request").ToList();
+        Assert.Equal(16, requests.Count);
+        Assert.All(requests, r => Assert.Contains((r.SourcePort, r.DestPort), accepted));
+        Assert.All(requests, r => Assert.True(r.WaitUs >= 100_000, $"a /block request took {r.WaitUs} µs")); // it sleeps 100 ms
+        Assert.Equal(16, rows.Count(r => r.Action == "app-conn" && r.NetNs == ns.Inode && r.Comm == "kestrel-app"));
+        // the app's clock is the kernel's: Kestrel starts each connection after accept() took it, and soon
+        foreach (var conn in rows.Where(r => r.Action == "app-conn"))
+            Assert.InRange(conn.Ts - accepts.Single(a => a.SourcePort == conn.SourcePort).Ts, 0, 30_000_000_000);
         Assert.Contains("  accept → Kestrel", summary);
+        Assert.Contains("  first request", summary);
     }
 
     [Fact]
@@ -70,7 +88,7 @@ public class DotnetTests
         using var ns = NetNamespace.Create();
         using var app = KestrelApp.Start(ns, Ports.Next());
         int served = 0;
-        var (rows, summary, _) = Trace(app, () => served = app.Load("/ok", clients: 40, perClient: 3, limit: TimeSpan.FromSeconds(25)));
+        var (rows, summary, _) = Trace(app, () => served = app.Load("/ok", clients: 40, perClient: 3, limit: TimeSpan.FromSeconds(25)), events: "default,app-conn,app-request,app-close");
         Assert.Equal(120, served);
         Assert.Equal(120, rows.Count(r => r.Action == "app-request" && r.Pid == app.Pid));
         Assert.DoesNotContain("thread-pool-starvation", summary);
@@ -95,14 +113,23 @@ public class DotnetTests
         Assert.DoesNotContain("  app ", summary);
     }
 
-    [Fact]
-    public void Kestrels_connection_limit_refusals_are_app_reject_rows_and_a_finding()
+    [Theory]
+    [InlineData(null)]  // the default session: Kestrel's meter, a row a second for the process with the count
+    [InlineData("all")] // Kestrel's events: a row per refused connection, with its 4-tuple
+    public void Kestrels_connection_limit_refusals_are_app_reject_rows_and_a_finding(string? events)
     {
         using var ns = NetNamespace.Create();
         using var app = KestrelApp.Start(ns, Ports.Next(), maxConnections: 2);
-        var (rows, summary, _) = Trace(app, () => app.Load("/block", clients: 8, perClient: 1, limit: TimeSpan.FromSeconds(15)));
-        Assert.Contains(rows, r => r.Action == "app-reject" && r.Reason == "connection-limit");
-        Assert.Matches($@"kestrel-connection-limit: Kestrel in kestrel-app\[{app.Pid}\] refused \d+ of \d+ connections", summary);
+        var (rows, summary, _) = Trace(app, () => app.Load("/block", clients: 8, perClient: 1, limit: TimeSpan.FromSeconds(15)), events: events);
+        var rejects = rows.Where(r => r.Action == "app-reject" && r.Reason == "connection-limit" && r.Pid == app.Pid).ToList();
+        Assert.NotEmpty(rejects);
+        if (events is null) Assert.All(rejects, r => Assert.True(r.SourceIp == "" && r.SourcePort == 0 && r.Attempt >= 1, "a meter row: no 4-tuple, the count"));
+        else Assert.All(rejects, r => Assert.Contains(rows, a => a.Action == "accept" && a.SourcePort == r.SourcePort));
+        long refused = events is null ? rejects.Sum(r => (long)r.Attempt!) : rejects.Count;
+        var m = System.Text.RegularExpressions.Regex.Match(summary, $@"kestrel-connection-limit: Kestrel in kestrel-app\[{app.Pid}\] refused (\d+) of 8 connections");
+        Assert.True(m.Success, summary);
+        Assert.Equal(refused, long.Parse(m.Groups[1].Value));
+        Assert.InRange(refused, 1, 6); // 8 clients, a limit of 2
     }
 
     [Fact]

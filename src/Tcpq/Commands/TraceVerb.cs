@@ -29,7 +29,8 @@ public static class TraceVerb
         {
             HelpName = "ACTIONS",
             Description = "Only these actions (comma list): " + string.Join(", ", EventKinds.All.Select(EventKinds.Name)) +
-                "; `default` (every action but first-read, first-write and close, which are off unless asked for: they put a hook on every socket read and write on the machine), `all`. " +
+                "; `default` (every action but first-read, first-write and close, which put a hook on every socket read and write on the machine, " +
+                "and app-conn, app-request and app-close, which a joined .NET app pays for on every connection and request: off unless asked for), `all`. " +
                 "Filtered in the kernel; without accept and the application's actions, no syscall tracepoint is attached (which every syscall on the machine pays for while attached)",
             Arity = ArgumentArity.OneOrMore,
         };
@@ -51,9 +52,9 @@ public static class TraceVerb
         var dotnet = new Option<string?>("--dotnet")
         {
             HelpName = "auto|off|PID",
-            Description = "Join .NET processes to their connections over the runtime's diagnostics socket (EventPipe): Kestrel's connections and requests, " +
-                "the thread pool, GC pauses (app-* rows). auto: every .NET process that owns a traced listener or accepts a traced connection; " +
-                "off (default: the session costs a busy app up to ~19 % of its request rate, see bench/RESULTS.md); or one process id (eBPF backend)",
+            Description = "Join .NET processes over the runtime's diagnostics socket (EventPipe): the thread pool, GC pauses and Kestrel's refusals (app-* rows); " +
+                "with -e app-conn,app-request,app-close also Kestrel's connections and requests, joined to the kernel's rows. " +
+                "auto (default): every .NET process that owns a traced listener or accepts a traced connection; off; or one process id (eBPF backend)",
         };
         var summaryFormat = EnumOption.Create<SummaryFormat>("--summary-format", "", "text (default) or json");
 
