@@ -101,6 +101,21 @@ public class DotnetTests
     }
 
     [Fact]
+    public void A_process_in_a_container_is_joined_through_proc_pid_root_by_the_pid_it_knows_itself_by()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next(), container: true);
+        var status = File.ReadAllLines($"/proc/{app.Pid}/status").Single(l => l.StartsWith("NSpid:", StringComparison.Ordinal));
+        Assert.EndsWith("\t1", status); // pid 1 in its own pid namespace
+        Assert.Empty(Directory.GetFiles("/tmp", "dotnet-diagnostic-1-*-socket")); // its socket is in its own /tmp only
+        Assert.NotEmpty(Directory.GetFiles($"/proc/{app.Pid}/root/tmp", "dotnet-diagnostic-1-*-socket"));
+        var (rows, summary, _) = Trace(app, () => app.Load("/ok", clients: 4, perClient: 2, limit: TimeSpan.FromSeconds(15)));
+        Assert.Equal(8, rows.Count(r => r.Action == "accept" && r.Pid == app.Pid));
+        Assert.Contains(rows, r => r.Action == "app-pool" && r.Pid == app.Pid); // the host's pid on the app's rows
+        Assert.Contains($"  app          kestrel-app[{app.Pid}] ·", summary);
+    }
+
+    [Fact]
     public void A_process_without_the_diagnostics_socket_is_traced_in_the_kernel_with_one_line_saying_so()
     {
         using var ns = NetNamespace.Create();

@@ -128,7 +128,7 @@ public sealed class AppSession : IDisposable
                     session = client.StartEventPipeSession(new EventPipeSessionConfiguration(
                         Providers(depth), circularBufferSizeMB: 16, requestRundown: false, requestStackwalk: false));
                 }
-                catch (ServerErrorException) // UnsupportedCommandException among them: no CollectTracing5 before .NET 10
+                catch (DiagnosticsClientException) // an older runtime: UnsupportedCommandException (no CollectTracing5 before .NET 10); anything else fails again below
                 {
                     filtered = false;
                     session = client.StartEventPipeSession(Providers(depth, filtered: false), requestRundown: false, circularBufferMB: 16);

@@ -14,24 +14,35 @@ public sealed class KestrelApp : IDisposable
     private readonly Process _process;
     public NetNamespace Ns { get; }
     public int Port { get; }
-    public int Pid => _process.Id;
+    /// <summary>The app's pid as the host sees it (in a container: not the pid it knows itself by).</summary>
+    public int Pid { get; private set; }
 
     private KestrelApp(Process process, NetNamespace ns, int port)
     {
         _process = process;
         Ns = ns;
         Port = port;
+        Pid = process.Id;
     }
 
     public static string Binary => Path.Combine(AppContext.BaseDirectory, "kestrel-app", "kestrel-app");
 
-    /// <summary>Starts it and returns once it answers /ok.</summary>
-    public static KestrelApp Start(NetNamespace ns, int port, bool diagnostics = true, int? maxConnections = null)
+    /// <summary>Starts it and returns once it answers /ok. <paramref name="container"/>: as a container
+    /// runs it, in a pid namespace of its own (it is pid 1 there, and names its diagnostics socket
+    /// so) and a mount namespace with a /tmp of its own (the socket is not in the host's /tmp:
+    /// only /proc/PID/root reaches it).</summary>
+    public static KestrelApp Start(NetNamespace ns, int port, bool diagnostics = true, int? maxConnections = null, bool container = false)
     {
         // nsenter --net keeps the test's mount namespace (ip netns exec makes a new one): the app's
         // PID is the process's own, and its diagnostics socket is in this /tmp
         var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { $"--net={ns.Path}", Binary, port.ToString() }) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add($"--net={ns.Path}");
+        if (container)
+            foreach (var a in new[] { "unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
+                                      "sh", "-c", "mount -t tmpfs tcpq-test-tmp /tmp && exec \"$0\" \"$@\"" })
+                psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add(Binary);
+        psi.ArgumentList.Add(port.ToString());
         if (maxConnections is int m) psi.ArgumentList.Add(m.ToString());
         psi.Environment["DOTNET_EnableDiagnostics"] = diagnostics ? "1" : "0";
         psi.Environment["DOTNET_gcServer"] = "0"; // one small heap: a test machine has few cores
@@ -47,6 +58,7 @@ public sealed class KestrelApp : IDisposable
             if (p.HasExited || sw.Elapsed > TimeSpan.FromSeconds(30)) { app.Dispose(); throw new InvalidOperationException("kestrel-app did not start"); }
             Thread.Sleep(100);
         }
+        if (container) app.Pid = HostPidOf(port);
         return app;
     }
 
@@ -84,6 +96,22 @@ public sealed class KestrelApp : IDisposable
         threads.ForEach(t => t.Start());
         threads.ForEach(t => t.Join());
         return ok;
+    }
+
+    /// <summary>The kestrel-app serving <paramref name="port"/>, by its command line.</summary>
+    private static int HostPidOf(int port)
+    {
+        foreach (var d in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(d), out int pid)) continue;
+            try
+            {
+                var argv = File.ReadAllText(Path.Combine(d, "cmdline")).Split('\0');
+                if (argv.Length >= 2 && argv[0] == Binary && argv[1] == port.ToString()) return pid;
+            }
+            catch (IOException) { } // gone
+        }
+        throw new InvalidOperationException($"no kestrel-app process for port {port}");
     }
 
     public void Dispose()
