@@ -314,6 +314,27 @@ public class DotnetTests
     }
 
     [Fact]
+    public void A_client_reconnecting_from_the_same_port_before_the_app_rows_came_gets_each_connection_its_own()
+    {
+        // the server closes first (Connection: close), so the client may reuse its port at once:
+        // seen in the kernel test, 2 of 120 connections; the app rows of both come later
+        var (s, app) = Setup();
+        Served(s, app, 40001, 0, queueMs: 1, toAppMs: 0.5, requestMs: 1);
+        Served(s, app, 40001, 5, queueMs: 1, toAppMs: 2, requestMs: 3);
+        var kernel = s.Events.Where(e => !EventKinds.IsDotnet(e.Kind)).OrderBy(e => e.TsNs);
+        var appRows = s.Events.Where(e => EventKinds.IsDotnet(e.Kind));
+        var tracker = new ConnectionTracker();
+        tracker.ExpectApp(Pid);
+        foreach (var e in kernel.Concat(appRows)) tracker.OnEvent(e);
+        tracker.Complete();
+        var port = TraceSummaryOf(tracker).Ports.Single();
+        Assert.Equal(2, port.Connections);
+        Assert.Equal((2L, 0L, 2L), (port.Dotnet!.Joined, port.Dotnet.Unjoined, port.Dotnet.Requests));
+        Assert.Equal(2L, port.Dotnet.AcceptToApp.Count);
+        Assert.InRange(port.Dotnet.AcceptToApp.Max, 1990, 2010); // each its own Kestrel start: 0.5 and 2 ms after its accept, not the first one twice
+    }
+
+    [Fact]
     public void Only_a_process_that_sends_connection_rows_holds_its_connections_for_them()
     {
         // the default session sends the pool, GC and refusals only: its accepted connections end as

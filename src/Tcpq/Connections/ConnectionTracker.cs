@@ -53,7 +53,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         var t = table.Find(key);
         if (t != null && StartsAnother(t, e))
         {
-            if (t.Aborted && !t.Accepted) KeepForAccept(table, t, key);
+            if (t.Aborted || t.Accepted) KeepAsPrevious(table, t, key); // it lingers (or waits) as generation 1
             else End(t, TimelineEnd.Completed);
             t = null;
         }
@@ -89,7 +89,10 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         }
         if (app != null) app.ConnectionRows = true;
         if (e.Kind == EventKind.AppRequest && app != null) app.Requests++;
-        var t = Table.Find(ConnectionKey.Of(e));
+        var key = ConnectionKey.Of(e);
+        var t = Table.Find(key);
+        ulong start = AppStartNs(e);
+        if (t != null && (!t.Accepted || t.AcceptNs > start)) t = AcceptedBefore(Table, key, start) ?? t; // the 4-tuple's previous connection's row
         if (t == null)
         {
             if (app != null) app.Unjoined++;
@@ -98,6 +101,19 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         ListenerOf(t.Key.Listener).OnAppEvent(e);
         t.Apply(e);
         Table.Touch(t);
+    }
+
+    /// <summary>When what an app row tells of began: Kestrel's connection start, or the request's or
+    /// the connection's start (its end less its duration): never before its connection's accept().</summary>
+    private static ulong AppStartNs(in TcpqEvent e) =>
+        e.Kind is EventKind.AppRequest or EventKind.AppClose && e.Has(EventFlags.Wait) && e.WaitNs <= e.TsNs ? e.TsNs - e.WaitNs : e.TsNs;
+
+    /// <summary>The newest previous connection on the 4-tuple accepted at or before <paramref name="ns"/>.</summary>
+    private static ConnectionTimeline? AcceptedBefore(ConnectionTable table, in ConnectionKey key, ulong ns)
+    {
+        for (int g = 1; g <= MaxPrevious; g++)
+            if (table.Find(key.Previous(g)) is { Accepted: true } t && t.AcceptNs <= ns) return t;
+        return null;
     }
 
     private AppProcessStats? AppOf(in TcpqEvent e)
@@ -122,14 +138,17 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         t.Done && e.Kind == EventKind.Syn && (!e.Has(EventFlags.Attempt) || e.Attempt <= 1)
         && e.TsNs > Math.Max(Math.Max(t.AcceptNs, t.AbortNs), t.EstablishedNs);
 
-    /// <summary>Previous connections on one 4-tuple kept for their accept(): a client that resets
-    /// and reconnects from the same port can have several in one accept queue.</summary>
+    /// <summary>Previous connections on one 4-tuple kept for their accept() or their app rows: a
+    /// client that resets and reconnects from the same port can have several in one accept queue,
+    /// and one that reconnects from the port at once (the server closed first, so the client's side
+    /// is free) can do so before the runtime's rows of the first connection came.</summary>
     private const int MaxPrevious = 64;
 
-    /// <summary>Reset while queued, and the client already connects again from the same port: the
-    /// old connection is still in the accept queue, and accept() will yet take it. It moves to
+    /// <summary>The client connects again from the same port while the old connection may still
+    /// hear from: reset while queued (accept() will yet take it), or accepted (its .NET app's rows
+    /// come through EventPipe, later than the kernel's; in a saved trace, after them). It moves to
     /// generation 1 of its 4-tuple, older ones one further (past <see cref="MaxPrevious"/>, ended).</summary>
-    private void KeepForAccept(ConnectionTable table, ConnectionTimeline t, in ConnectionKey key)
+    private void KeepAsPrevious(ConnectionTable table, ConnectionTimeline t, in ConnectionKey key)
     {
         if (table.Find(key.Previous(MaxPrevious)) is { } oldest) End(oldest, TimelineEnd.Completed);
         for (int g = MaxPrevious - 1; g >= 1; g--)
