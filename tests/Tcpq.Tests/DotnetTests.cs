@@ -161,6 +161,17 @@ public class DotnetTests
     }
 
     [Fact]
+    public void The_cause_comes_before_the_symptom_it_explains()
+    {
+        var findings = Diagnose(Starved(injections: true, queueMs: 1000).Item1); // both critical: the order of the rules decides
+        var rules = findings.Select(f => (f.Rule, f.Severity)).ToList();
+        int cause = rules.FindIndex(r => r.Rule == "thread-pool-starvation"), symptom = rules.FindIndex(r => r.Rule == "slow-accept");
+        Assert.True(cause >= 0 && symptom >= 0, string.Join(", ", rules));
+        Assert.Equal(rules[cause].Severity, rules[symptom].Severity);
+        Assert.True(cause < symptom, string.Join(", ", rules));
+    }
+
+    [Fact]
     public void Thread_pool_starvation_does_not_fire_without_injections_or_without_waits()
     {
         Assert.DoesNotContain(Diagnose(Starved(injections: false).Item1), x => x.Rule == "thread-pool-starvation");
@@ -405,6 +416,9 @@ public class DotnetTests
         Assert.Equal((EventKind.AppReject, DropReasons.ConnectionLimit, 3u, false), (e.Kind, e.Reason, e.Attempt, EventKinds.HasTuple(e)));
         for (int i = 0; i < 10; i++) s.Quick("10.0.0.1", (ushort)(43000 + i), i * 10, pid: Pid, comm: "web");
         Assert.StartsWith("Kestrel in web[812] refused 3 of 10 connections", Assert.Single(Diagnose(s), x => x.Rule == "kestrel-connection-limit").Text);
+        var text = new StringWriter();
+        new SummaryTextWriter(text, terminal: false).Write(s.Summarize());
+        Assert.Contains("  app          web[812] · 3 refused by Kestrel's limit · its connections and requests not traced (-e app-conn,app-request)", text.ToString());
     }
 
     [Fact]

@@ -74,7 +74,9 @@ public sealed class SummaryTextWriter(TextWriter w, bool terminal)
     /// <summary>The .NET application behind the port (--dotnet): its connections, pool and GC.</summary>
     private void Dotnet(AppSummary a)
     {
-        Line("app", $"{a.Name} · {a.Joined} connection{Rulebook.S(a.Joined)} joined · {a.Requests} request{Rulebook.S(a.Requests)} · {a.Rejected} refused by Kestrel's limit");
+        Line("app", a.Joined == 0 && a.Requests == 0 && a.Unjoined == 0
+            ? $"{a.Name} · {a.Rejected} refused by Kestrel's limit · its connections and requests not traced (-e app-conn,app-request)" // the default session
+            : $"{a.Name} · {a.Joined} connection{Rulebook.S(a.Joined)} joined · {a.Requests} request{Rulebook.S(a.Requests)} · {a.Rejected} refused by Kestrel's limit");
         string pool = a.PoolSamples > 0 ? $"threads {a.MinThreads}→{a.MaxThreads} · queued work peak {a.PeakQueue}" : $"threads up to {a.MaxThreads}";
         Line("thread pool", $"{pool} · {a.StarvationAdjustments} starvation + {a.BlockingAdjustments} blocking injection{Rulebook.S(a.Injections)}");
         Line("GC", a.GcPauses == 0 ? "no pauses" : $"{a.GcPauses} pause{Rulebook.S(a.GcPauses)} · longest {Durations.TextUs(a.GcPauseMaxUs)} · {Durations.TextUs(a.GcPauseTotalUs)} in all · {a.LongWaitsInGc} of {a.LongWaits} long accept-queue waits crossed one");

@@ -11,6 +11,9 @@ public static class Rulebook
     public static readonly IReadOnlyList<IDiagnosisRule> Rules =
     [
         new BacklogTooSmallRule(),
+        // a .NET app's causes of slow accepts before slow-accept itself: at one severity, the order here is the order shown
+        new ThreadPoolStarvationRule(),
+        new GcPauseRule(),
         new SlowAcceptRule(),
         new SynQueuePressureRule(),
         new ClientsGaveUpRule(),
@@ -20,8 +23,6 @@ public static class Rulebook
         new SlowReadRule(),
         new SlowResponseRule(),
         new RequestsBeforeAcceptRule(),
-        new ThreadPoolStarvationRule(),
-        new GcPauseRule(),
         new KestrelConnectionLimitRule(),
     ];
 
