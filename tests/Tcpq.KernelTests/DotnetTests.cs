@@ -147,6 +147,33 @@ public class DotnetTests
     }
 
     [Fact]
+    public void Serve_exports_the_thread_pool_gc_and_kestrels_refusals_of_the_app_behind_a_served_port()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next(), maxConnections: 2);
+        using var serve = TcpqServe.Start("-p", app.Port.ToString(), "--dotnet", "auto");
+        var sw = Stopwatch.StartNew();
+        while (!serve.Stderr.Any(l => l.StartsWith($"tcpq: joined kestrel-app[{app.Pid}]", StringComparison.Ordinal)))
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(15), string.Join(" | ", serve.Stderr));
+            Thread.Sleep(50);
+            serve.Metrics(); // a scrape takes in what the session sent, and says who was joined
+        }
+        int served = app.Load("/block", clients: 8, perClient: 1, limit: TimeSpan.FromSeconds(15));
+        Thread.Sleep(2500); // the meter's and the counters' next one-second publication
+        var metrics = serve.Metrics();
+        string who = $"pid=\"{app.Pid}\",comm=\"kestrel-app\"";
+        Assert.True(TcpqServe.Sum(metrics, "tcpq_dotnet_threadpool_threads", who) >= 1, metrics);
+        Assert.Contains($"tcpq_dotnet_threadpool_queued_work_items{{{who}}} ", metrics);
+        Assert.Contains($"tcpq_dotnet_threadpool_injections_total{{{who},reason=\"starvation\"}} ", metrics);
+        Assert.Contains($"tcpq_dotnet_gc_pauses_total{{{who}}} ", metrics);
+        double rejected = TcpqServe.Sum(metrics, "tcpq_dotnet_kestrel_rejected_connections_total", who);
+        Assert.Equal(8 - served, (int)rejected); // 8 clients, a limit of 2: each one refused is one not served
+        Assert.InRange(rejected, 1, 6);
+        Assert.Equal(0, serve.Stop());
+    }
+
+    [Fact]
     public void Dotnet_off_joins_nothing()
     {
         using var ns = NetNamespace.Create();

@@ -29,6 +29,27 @@ public class ServeExpositionTests
         [.. text.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))];
 
     [Fact]
+    public void A_joined_dotnet_process_has_its_pool_gc_and_refusals_labelled_by_pid_and_comm()
+    {
+        var apps = new List<Dotnet.AppReading>
+        {
+            new(812, "web", Threads: 6, QueuedWorkItems: 42, PoolSamples: 10, StarvationInjections: 3, BlockingInjections: 2, GcPauses: 7, GcPauseSeconds: 0.0125, KestrelRejected: 9),
+            new(900, "odd\"name", 0, 0, PoolSamples: 0, 0, 0, 0, 0, 0), // no pool sample yet: no gauges, counters at 0
+        };
+        var text = PrometheusExposition.Write(Snapshot([Listener("10.0.0.5", 2000)]), Reasons, "ebpf", apps);
+        Assert.Contains("# TYPE tcpq_dotnet_threadpool_threads gauge\n", text);
+        Assert.Equal(["tcpq_dotnet_threadpool_threads{pid=\"812\",comm=\"web\"} 6"], Samples(text, "tcpq_dotnet_threadpool_threads"));
+        Assert.Equal(["tcpq_dotnet_threadpool_queued_work_items{pid=\"812\",comm=\"web\"} 42"], Samples(text, "tcpq_dotnet_threadpool_queued_work_items"));
+        Assert.Contains("tcpq_dotnet_threadpool_injections_total{pid=\"812\",comm=\"web\",reason=\"starvation\"} 3", text);
+        Assert.Contains("tcpq_dotnet_threadpool_injections_total{pid=\"812\",comm=\"web\",reason=\"cooperative-blocking\"} 2", text);
+        Assert.Contains("tcpq_dotnet_gc_pauses_total{pid=\"812\",comm=\"web\"} 7", text);
+        Assert.Contains("tcpq_dotnet_gc_pause_seconds_total{pid=\"812\",comm=\"web\"} 0.0125", text);
+        Assert.Contains("tcpq_dotnet_kestrel_rejected_connections_total{pid=\"812\",comm=\"web\"} 9", text);
+        Assert.Contains("tcpq_dotnet_kestrel_rejected_connections_total{pid=\"900\",comm=\"odd\\\"name\"} 0", text);
+        Assert.DoesNotContain("tcpq_dotnet", PrometheusExposition.Write(Snapshot([Listener("10.0.0.5", 2000)]), Reasons, "ebpf")); // --dotnet off, or nothing joined
+    }
+
+    [Fact]
     public void Every_family_has_help_and_type_and_follows_prometheus_naming()
     {
         var a = Listener("10.0.0.5", 2000);

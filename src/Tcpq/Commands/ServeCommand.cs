@@ -1,5 +1,6 @@
 using Tcpq.Aggregates;
 using Tcpq.Bpf;
+using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Serve;
 
@@ -23,7 +24,9 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         using var source = OpenSource(options);
         string backend = options.Backend == TraceBackend.Diag ? "diag" : options.Source == ServeOptions.EbpfSource.Events ? "ebpf-events" : "ebpf";
         var cache = new SnapshotCache(source, MaxSnapshotAge);
-        http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend));
+        DotnetAttacher.Check(options.Dotnet);
+        using var dotnet = new DotnetWatch(options.Dotnet, options.Ports, console.Error);
+        http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend, dotnet.Active ? dotnet.Read() : null));
         using var otlp = options.OtlpEndpoint is { } endpoint
             ? new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, options.OtlpProtocol), options.OtlpProtocol,
                 options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend)
@@ -35,9 +38,11 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         if (options.Backend == TraceBackend.Ebpf && !BpfProgramStats.KernelMeasures())
             console.Error.WriteLine("tcpq: kernel.bpf_stats_enabled is 0: tcpq_overhead_program_seconds_total is not exported (sysctl -w kernel.bpf_stats_enabled=1 to measure it)");
 
+        dotnet.Start();
         ulong lostReported = 0;
         while (!lifetime.Token.WaitHandle.WaitOne(Tick))
         {
+            if (dotnet.Active) { dotnet.Rescan(); dotnet.Read(); } // say who was joined, between scrapes too
             var snapshot = cache.Read(); // surfaces a source that failed, and keeps the OTLP histograms current
             otlp?.ReplayHistograms();
             if (snapshot.Cost.LostEvents > lostReported)

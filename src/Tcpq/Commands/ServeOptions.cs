@@ -30,6 +30,9 @@ public sealed record ServeOptions(
     public const int DefaultPort = 9477;
     public static readonly TimeSpan DefaultOtlpInterval = TimeSpan.FromSeconds(15);
 
+    /// <summary>--dotnet: which .NET processes to join for the tcpq_dotnet_* metrics.</summary>
+    public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
+
     /// <summary>Flags the user gave that only one backend uses.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 

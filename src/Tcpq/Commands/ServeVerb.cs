@@ -46,10 +46,16 @@ public static class ServeVerb
         var source = EnumOption.Create<ServeOptions.EbpfSource>("--source", "", "With --backend ebpf: kernel (default: the kernel counts in per-CPU maps, nothing per connection crosses to user space) or events (the ring buffer's events, counted here as trace reads them)");
         var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages (eBPF backend)" };
+        var dotnet = new Option<string?>("--dotnet")
+        {
+            HelpName = "auto|off|PID",
+            Description = "Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
+                "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id",
+        };
 
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose, dotnet,
         };
         serve.SetAction(parse =>
         {
@@ -71,6 +77,7 @@ public static class ServeVerb
                 parse.GetValue(source))
             {
                 Given = given,
+                Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
             };
             options.Validate();
             return new ServeCommand(options, console).Run();

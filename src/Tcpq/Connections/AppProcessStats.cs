@@ -19,7 +19,7 @@ public sealed class AppProcessStats(uint pid, Comm16 comm)
     /// <summary>Rows about its connections came (app-conn, app-request, app-close, a refusal with a
     /// 4-tuple): its accepted connections are to wait for theirs.</summary>
     public bool ConnectionRows;
-    public uint FirstQueue, LastQueue, PeakQueue, MinThreads = uint.MaxValue, MaxThreads, LastAdjustmentThreads;
+    public uint FirstQueue, LastQueue, PeakQueue, MinThreads = uint.MaxValue, MaxThreads, LastAdjustmentThreads, LastThreads;
     public long GcPauses;
     public ulong GcPauseTotalNs, GcPauseMaxNs;
     public readonly List<(ulong StartNs, ulong EndNs)> Pauses = [];
@@ -31,6 +31,7 @@ public sealed class AppProcessStats(uint pid, Comm16 comm)
             case EventKind.AppPool:
                 if (PoolSamples++ == 0) FirstQueue = e.Q;
                 LastQueue = e.Q;
+                LastThreads = e.Q0;
                 PeakQueue = Math.Max(PeakQueue, e.Q);
                 if (e.Q >= QueueBacklog) BacklogSamples++;
                 MinThreads = Math.Min(MinThreads, e.Q0);

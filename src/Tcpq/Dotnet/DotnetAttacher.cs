@@ -49,6 +49,14 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         else foreach (int p in DotnetProcess.ListeningDotnetPids(ports)) Consider((uint)p, explicitly: false);
     }
 
+    /// <summary>Auto: joins the .NET processes that began to listen on a traced port since
+    /// <see cref="Start"/> (serve, which sees no accept rows, calls it now and then).</summary>
+    public void Rescan()
+    {
+        if (!Active || target.Pid is not null) return;
+        foreach (int p in DotnetProcess.ListeningDotnetPids(ports)) Consider((uint)p, explicitly: false);
+    }
+
     public void OnEvent(in TcpqEvent e)
     {
         next.OnEvent(in e);
@@ -57,7 +65,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
 
     private void Consider(uint pid, bool explicitly)
     {
-        if (!_considered.Add(pid) || _disposed) return;
+        lock (_considered) if (!_considered.Add(pid) || _disposed) return;
         lock (_attaching) _attaching.Add(Task.Run(() => Attach((int)pid, explicitly)));
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Tcpq.Aggregates;
+using Tcpq.Dotnet;
 using Tcpq.Events;
 
 namespace Tcpq.Serve;
@@ -16,7 +17,7 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend)
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null)
     {
         var w = new StringBuilder(4096);
         var listeners = Ordered(snapshot);
@@ -48,8 +49,36 @@ public static class PrometheusExposition
             Family(w, h.Prometheus, "histogram", h.Help + " Bucket bounds are powers of two µs, exact.");
             foreach (var (a, labels) in with) Histogram(w, h.Prometheus, labels, h.Value(a));
         }
+        if (apps is { Count: > 0 }) WriteApps(w, apps);
         WriteCost(w, snapshot, backend, listeners.Count);
         return w.ToString();
+    }
+
+    /// <summary>The .NET processes joined (--dotnet): their thread pools, GC pauses and Kestrel's
+    /// refusals, labelled by pid and comm (the listeners' series carry no process).</summary>
+    private static void WriteApps(StringBuilder w, IReadOnlyList<AppReading> apps)
+    {
+        static string L(AppReading a) => Label("pid", a.Pid.ToString(CultureInfo.InvariantCulture)) + Label("comm", a.Comm);
+        var sampled = apps.Where(a => a.PoolSamples > 0).ToList();
+        if (sampled.Count > 0)
+        {
+            Family(w, "tcpq_dotnet_threadpool_threads", "gauge", "Threads of the .NET process's thread pool at its last sample (System.Runtime counters, once a second).");
+            foreach (var a in sampled) Sample(w, "tcpq_dotnet_threadpool_threads", L(a), a.Threads);
+            Family(w, "tcpq_dotnet_threadpool_queued_work_items", "gauge", "Work items queued in the .NET process's thread pool at its last sample: 16 or more for seconds while the accept queue waits is starvation.");
+            foreach (var a in sampled) Sample(w, "tcpq_dotnet_threadpool_queued_work_items", L(a), a.QueuedWorkItems);
+        }
+        Family(w, "tcpq_dotnet_threadpool_injections_total", "counter", "Threads the .NET thread pool added because work starved (reason starvation) or pool threads blocked on tasks (cooperative-blocking).");
+        foreach (var a in apps)
+        {
+            Sample(w, "tcpq_dotnet_threadpool_injections_total", L(a) + Label("reason", "starvation"), a.StarvationInjections);
+            Sample(w, "tcpq_dotnet_threadpool_injections_total", L(a) + Label("reason", "cooperative-blocking"), a.BlockingInjections);
+        }
+        Family(w, "tcpq_dotnet_gc_pauses_total", "counter", "GC pauses of the .NET process (the runtime's suspension to its restart): every managed thread, the accept loop too, stops.");
+        foreach (var a in apps) Sample(w, "tcpq_dotnet_gc_pauses_total", L(a), a.GcPauses);
+        Family(w, "tcpq_dotnet_gc_pause_seconds_total", "counter", "Time the .NET process spent in GC pauses.");
+        foreach (var a in apps) Sample(w, "tcpq_dotnet_gc_pause_seconds_total", L(a), a.GcPauseSeconds);
+        Family(w, "tcpq_dotnet_kestrel_rejected_connections_total", "counter", "Connections Kestrel refused because MaxConcurrentConnections was reached (its meter kestrel.rejected_connections).");
+        foreach (var a in apps) Sample(w, "tcpq_dotnet_kestrel_rejected_connections_total", L(a), a.KestrelRejected);
     }
 
     private static void WriteCost(StringBuilder w, AggregateSnapshot snapshot, string backend, int listenerSeries)

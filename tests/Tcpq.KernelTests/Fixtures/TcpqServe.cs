@@ -23,6 +23,8 @@ public sealed class TcpqServe : IDisposable
     public static TcpqServe Start(params string[] args)
     {
         Requirements.Check();
+        // the test host is a .NET process that listens: tests not about --dotnet serve the kernel's side only
+        if (!args.Contains("--dotnet")) args = [.. args, "--dotnet", "off"];
         string[] command = [.. Posix.WithDefaultSigint, TcpqBinary.Path, "serve", "--listen", "127.0.0.1:0", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
