@@ -174,6 +174,30 @@ public class DotnetTests
     }
 
     [Fact]
+    public void Top_shows_a_line_for_the_app_behind_a_watched_port_with_its_pool_and_injections()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next());
+        using var top = PipedTcpq.Start(["top", "-p", app.Port.ToString(), "--interval", "500ms"]);
+        var load = new Thread(() => app.Load("/block", clients: 40, perClient: 2, limit: TimeSpan.FromSeconds(20)));
+        var lines = new List<string>();
+        var sw = Stopwatch.StartNew();
+        bool loading = false;
+        string? line;
+        while (sw.Elapsed < TimeSpan.FromSeconds(40) && (line = top.ReadLine(TimeSpan.FromSeconds(5))) != null)
+        {
+            lines.Add(line);
+            if (!loading && line.StartsWith($"  app kestrel-app[{app.Pid}] · pool ", StringComparison.Ordinal)) { load.Start(); loading = true; }
+            // the pool under a blocking load: work queued up (16 or more: starvation's mark), or threads injected
+            if (loading && System.Text.RegularExpressions.Regex.Match(line, $@"^  app kestrel-app\[{app.Pid}\] · pool \d+ threads?, (\d+) work items? queued · (\+\d+|no) threads? injected") is { Success: true } m
+                && (int.Parse(m.Groups[1].Value) >= 16 || m.Groups[2].Value != "no")) break;
+        }
+        Assert.True(loading, string.Join("\n", lines.TakeLast(20)));
+        Assert.Matches($@"^  app kestrel-app\[{app.Pid}\] · pool \d+ threads?, \d+ work items? queued · (\+\d+ threads? injected \(\d+ starvation, \d+ blocking\)|no threads injected) · (no GC pause|\d+ GC pauses?, [\d.]+ ms) · \d+ refused by Kestrel \(in the interval\)$", lines[^1]);
+        load.Join();
+    }
+
+    [Fact]
     public void Dotnet_off_joins_nothing()
     {
         using var ns = NetNamespace.Create();

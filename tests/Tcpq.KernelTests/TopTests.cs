@@ -21,7 +21,7 @@ public class TopTests
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 4);
         var before = BpfPrograms.Tcpq();
 
-        using var tmux = TmuxSession.Start([TcpqBinary.Path, "top", "-p", port.ToString(), "--interval", "1s"], width: 200, height: 30);
+        using var tmux = TmuxSession.Start([TcpqBinary.Path, "top", "-p", port.ToString(), "--interval", "1s", "--dotnet", "off"], width: 200, height: 30);
         tmux.WaitForScreen(s => s.Contains("tcpq top") && s.Contains("q quit"), TimeSpan.FromSeconds(15), "the live view");
         var ours = BpfPrograms.Tcpq();
         ours.ExceptWith(before);
@@ -99,7 +99,7 @@ public class TopTests
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
         var before = BpfPrograms.Tcpq();
-        using var tcpq = PipedTcpq.Start(["top", "-p", port.ToString(), "--interval", "200ms"]);
+        using var tcpq = PipedTcpq.Start(["top", "-p", port.ToString(), "--interval", "200ms", "--dotnet", "off"]);
         var wait = TimeSpan.FromSeconds(10);
 
         Assert.StartsWith("tcpq top 20", tcpq.ReadLine(wait)); // the first snapshot: attached

@@ -15,14 +15,17 @@ public static class TopSources
     /// diagnosis built from them. diag: sock_diag sampled into events, counted and tracked.</summary>
     public static TopSource Open(TopOptions options)
     {
+        Dotnet.DotnetAttacher.Check(options.Dotnet);
+        // what a joined process says (joined, no socket…) would tear the live screen: its line under the table says it
+        var dotnet = options.Dotnet.Enabled ? new Dotnet.DotnetWatch(options.Dotnet, options.Ports, TextWriter.Null) : null;
         if (options.Backend == TraceBackend.Diag)
         {
             var sampled = TopEventStreamSource.Diag(options.Ports);
             var tracked = new TrackerDiagnosis(sampled.Tracker, sampled.Reasons, DiagnosisContext.FromProc());
-            return new TopSource(sampled, tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}");
+            return new TopSource(sampled, tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}", dotnet);
         }
         var kernel = KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons());
         var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc());
-        return new TopSource(new ObservedAggregateSource(kernel, diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}");
+        return new TopSource(new ObservedAggregateSource(kernel, diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}", dotnet);
     }
 }

@@ -26,12 +26,18 @@ public static class TopVerb
         var sort = EnumOption.Create<TopSort>("--sort", "-s", "The column to order listeners by, largest first (listener: by port); worst (default) puts the listener in most trouble first");
         var iterations = new Option<int?>("--iterations", "-n") { HelpName = "N", Description = "Stop after N screens" };
         var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
+        var dotnet = new Option<string?>("--dotnet")
+        {
+            HelpName = "auto|off|PID",
+            Description = "A line per .NET process behind a watched port: its thread pool, threads injected because work starved, GC pauses, Kestrel's refusals (over its diagnostics socket). " +
+                "auto (default): every .NET process listening on a watched port, looked for again every 5 s; off; or one process id",
+        };
 
         var top = new Command("top",
             "A live view per listener: arrivals and accepts per second, the queues, drops by reason, SYN cookies, handshake and accept-queue latency, the diagnosis; " +
             "keys: q quit, p pause, < > sort column, r reverse, w worst first. Not a terminal: a plain snapshot per interval (like top -b)")
         {
-            port, interval, backend, sort, iterations, duration,
+            port, interval, backend, sort, iterations, duration, dotnet,
         };
         top.SetAction(parse =>
         {
@@ -41,7 +47,7 @@ public static class TopVerb
                 parse.GetValue(backend),
                 parse.GetValue(sort),
                 parse.GetValue(iterations),
-                parse.GetValue(duration)).Validate();
+                parse.GetValue(duration)) { Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)) }.Validate();
             return new TopCommand(options, console).Run();
         });
         return top;

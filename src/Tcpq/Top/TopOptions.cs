@@ -13,6 +13,9 @@ public sealed record TopOptions(
     int? Iterations = null,
     double? DurationSeconds = null)
 {
+    /// <summary>--dotnet: which .NET processes to show a line for (thread pool, GC, Kestrel's refusals).</summary>
+    public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
 

@@ -15,6 +15,10 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
 
     private TopReading? _previous;
     private TopReading _current = null!;
+    private IReadOnlyList<Dotnet.AppReading>? _appsBefore, _apps;
+    private long _rescanNs;
+    /// <summary>How often auto looks for .NET processes that began to listen since.</summary>
+    private static readonly TimeSpan Rescan = TimeSpan.FromSeconds(5);
     private IReadOnlyDictionary<ListenerKey, Finding>? _findings;
     private long _nextNs;
 
@@ -74,6 +78,9 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
 
     private void Begin()
     {
+        source.Dotnet?.Start();
+        _rescanNs = clock.MonotonicNs + Ns(Rescan);
+        _apps = source.Dotnet?.Read();
         _current = Reading();
         _findings = source.Diagnosis?.TopFindings();
         _nextNs = clock.MonotonicNs + Ns(options.Interval);
@@ -101,6 +108,12 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
 
     private void Advance()
     {
+        if (source.Dotnet is { } dotnet)
+        {
+            if (clock.MonotonicNs >= _rescanNs) { dotnet.Rescan(); _rescanNs = clock.MonotonicNs + Ns(Rescan); }
+            _appsBefore = _apps;
+            _apps = dotnet.Read();
+        }
         _previous = _current;
         _current = Reading();
         _findings = source.Diagnosis?.TopFindings();
@@ -109,7 +122,7 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
     private TopReading Reading() => TopReading.Of(source.Aggregates.Read());
 
     private TopFrame Frame(TopState state) =>
-        TopView.Frame(_previous, _current, source.Aggregates.Reasons, _findings, state.Sort, state.Reversed);
+        TopView.Frame(_previous, _current, source.Aggregates.Reasons, _findings, state.Sort, state.Reversed) with { AppLines = TopApps.Lines(_appsBefore, _apps) };
 
     private static long Ns(TimeSpan t) => t.Ticks * 100;
 }

@@ -4,10 +4,16 @@ namespace Tcpq.Top;
 
 /// <summary>What top reads: the aggregates, the diagnosis beside them (null where the source
 /// cannot give one), and a few words for the title line.</summary>
-public sealed class TopSource(IAggregateSource aggregates, IListenerDiagnosis? diagnosis, string description) : IDisposable
+public sealed class TopSource(IAggregateSource aggregates, IListenerDiagnosis? diagnosis, string description, Dotnet.DotnetWatch? dotnet = null) : IDisposable
 {
     public IAggregateSource Aggregates { get; } = aggregates;
     public IListenerDiagnosis? Diagnosis { get; } = diagnosis;
     public string Description { get; } = description;
-    public void Dispose() => Aggregates.Dispose();
+    /// <summary>The .NET processes behind the watched ports (--dotnet), or null when off.</summary>
+    public Dotnet.DotnetWatch? Dotnet { get; } = dotnet;
+    public void Dispose()
+    {
+        Dotnet?.Dispose();
+        Aggregates.Dispose();
+    }
 }

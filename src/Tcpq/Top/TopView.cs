@@ -7,7 +7,11 @@ namespace Tcpq.Top;
 /// <summary>What one screen of <c>tcpq top</c> shows: the rows, in order, and what they cover.</summary>
 public sealed record TopFrame(
     DateTime TimeUtc, double IntervalSeconds, IReadOnlyList<TopRow> Rows, TopSort Sort, bool Reversed,
-    ulong LostEvents, long ListenersOverflowed);
+    ulong LostEvents, long ListenersOverflowed)
+{
+    /// <summary>The .NET processes joined (<see cref="TopApps"/>), a line each.</summary>
+    public IReadOnlyList<string> AppLines { get; init; } = [];
+}
 
 /// <summary>Turns two readings of the aggregates into rows: rates are the difference over the
 /// time between them, latency percentiles those of the interval's connections alone.</summary>

@@ -1,0 +1,34 @@
+using System.Globalization;
+using Tcpq.Dotnet;
+
+namespace Tcpq.Top;
+
+/// <summary>top's lines for the .NET processes joined (--dotnet): one per process under the
+/// table, the thread pool now and what happened in the interval (threads injected because work
+/// starved, GC pauses, Kestrel's refusals).</summary>
+public static class TopApps
+{
+    public static IReadOnlyList<string> Lines(IReadOnlyList<AppReading>? previous, IReadOnlyList<AppReading>? current)
+    {
+        if (current is not { Count: > 0 }) return [];
+        var lines = new List<string>(current.Count);
+        foreach (var a in current)
+        {
+            var before = previous?.FirstOrDefault(p => p.Pid == a.Pid);
+            long Delta(Func<AppReading, long> f) => Math.Max(0, f(a) - (before is null ? 0 : f(before)));
+            long starved = Delta(r => r.StarvationInjections), blocked = Delta(r => r.BlockingInjections);
+            long pauses = Delta(r => r.GcPauses), refused = Delta(r => r.KestrelRejected);
+            double paused = Math.Max(0, a.GcPauseSeconds - (before?.GcPauseSeconds ?? 0));
+            string pool = a.PoolSamples == 0 ? "pool not sampled yet" : $"pool {a.Threads} thread{S(a.Threads)}, {a.QueuedWorkItems} work item{S(a.QueuedWorkItems)} queued";
+            string injected = starved + blocked == 0 ? "no threads injected" : $"+{starved + blocked} thread{S(starved + blocked)} injected ({starved} starvation, {blocked} blocking)";
+            string gc = pauses == 0 ? "no GC pause" : $"{pauses} GC pause{S(pauses)}, {(paused * 1000).ToString("0.#", CultureInfo.InvariantCulture)} ms";
+            lines.Add($"app {a.Comm}[{a.Pid}] · {pool} · {injected} · {gc} · {refused} refused by Kestrel (in the interval)");
+        }
+        return lines;
+    }
+
+    /// <summary>The pool had to add threads in the interval: drawn in yellow.</summary>
+    public static bool Troubled(string line) => line.Contains(" injected (", StringComparison.Ordinal);
+
+    private static string S(long n) => n == 1 ? "" : "s";
+}
