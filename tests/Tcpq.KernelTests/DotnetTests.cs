@@ -106,8 +106,8 @@ public class DotnetTests
         using var app = KestrelApp.Start(ns, Ports.Next(), container: true);
         var status = File.ReadAllLines($"/proc/{app.Pid}/status").Single(l => l.StartsWith("NSpid:", StringComparison.Ordinal));
         Assert.EndsWith("\t1", status); // pid 1 in its own pid namespace
-        Assert.Empty(Directory.GetFiles("/tmp", "dotnet-diagnostic-1-*-socket")); // its socket is in its own /tmp only
-        Assert.NotEmpty(Directory.GetFiles($"/proc/{app.Pid}/root/tmp", "dotnet-diagnostic-1-*-socket"));
+        Assert.Empty(Directory.GetFileSystemEntries(app.ContainerTmp!)); // its socket is in its own TMPDIR, a tmpfs the host does not see
+        Assert.NotEmpty(Directory.GetFileSystemEntries($"/proc/{app.Pid}/root{app.ContainerTmp}", "dotnet-diagnostic-1-*-socket"));
         var (rows, summary, _) = Trace(app, () => app.Load("/ok", clients: 4, perClient: 2, limit: TimeSpan.FromSeconds(15)));
         Assert.Equal(8, rows.Count(r => r.Action == "accept" && r.Pid == app.Pid));
         Assert.Contains(rows, r => r.Action == "app-pool" && r.Pid == app.Pid); // the host's pid on the app's rows

@@ -174,12 +174,15 @@ public class ServeCommandLineTests
             return Encoding.Latin1.GetString(buffer.ToArray());
         });
         using (var otlp = new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, OtlpExportProtocol.HttpProtobuf), OtlpExportProtocol.HttpProtobuf,
-            TimeSpan.FromHours(1), () => snapshot, DropReasons.Empty, "ebpf"))
+            TimeSpan.FromHours(1), () => snapshot, DropReasons.Empty, "ebpf",
+            () => [new Tcpq.Dotnet.AppReading(812, "kestrel-web", 6, 42, 3, 2, 1, 7, 0.0125, 9)]))
             otlp.Flush(TimeSpan.FromSeconds(10));
         var request = await received.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.StartsWith("POST /v1/metrics HTTP/1.1", request);
         Assert.Contains("application/x-protobuf", request);
-        foreach (var s in new[] { "tcpq.accepts", "tcpq.accept_queue.wait", "server.address", "10.0.0.5", "server.port", "network.type", "ipv4", "netns", "service.name" })
+        foreach (var s in new[] { "tcpq.accepts", "tcpq.accept_queue.wait", "server.address", "10.0.0.5", "server.port", "network.type", "ipv4", "netns", "service.name",
+                                  "tcpq.dotnet.thread_pool.thread.count", "tcpq.dotnet.thread_pool.queue.length", "tcpq.dotnet.thread_pool.injections", "cooperative-blocking",
+                                  "tcpq.dotnet.gc.pause.time", "tcpq.dotnet.kestrel.rejected_connections", "process.pid", "process.executable.name", "kestrel-web" })
             Assert.Contains(s, request);
     }
 }

@@ -29,7 +29,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend, dotnet.Active ? dotnet.Read() : null));
         using var otlp = options.OtlpEndpoint is { } endpoint
             ? new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, options.OtlpProtocol), options.OtlpProtocol,
-                options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend)
+                options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend, dotnet.Active ? dotnet.Read : null)
             : null;
 
         console.Error.WriteLine($"tcpq: serving metrics of {PortList.Text(options.Ports)} at http://{MetricsHttpServer.Text(http.Bound)}/metrics" +

@@ -32,7 +32,9 @@ public sealed class OtlpMetricsExport : IDisposable
     private static string Version => typeof(OtlpMetricsExport).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
-    public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend)
+    /// <param name="apps">The joined .NET processes' figures (--dotnet), or null.</param>
+    public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
+        Func<IReadOnlyList<Dotnet.AppReading>>? apps = null)
     {
         _snapshot = snapshot;
         _reasons = reasons;
@@ -46,6 +48,7 @@ public sealed class OtlpMetricsExport : IDisposable
         _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
+        if (apps is not null) AddApps(apps);
 
         double[] bounds = [.. ListenerMetrics.BucketBounds.Select(ListenerMetrics.BoundSeconds)];
         var builder = Sdk.CreateMeterProviderBuilder()
@@ -63,6 +66,28 @@ public sealed class OtlpMetricsExport : IDisposable
                 reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
             })
             .Build()!;
+    }
+
+    /// <summary>The .NET processes joined, as the Prometheus endpoint's tcpq_dotnet_*: the names
+    /// follow OpenTelemetry's .NET runtime conventions (dotnet.thread_pool.*, dotnet.gc.pause.time)
+    /// under tcpq., by process.pid and process.executable.name.</summary>
+    private void AddApps(Func<IReadOnlyList<Dotnet.AppReading>> apps)
+    {
+        static KeyValuePair<string, object?>[] Tags(Dotnet.AppReading a, string? reason = null) => reason is null
+            ? [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm)]
+            : [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm), new("reason", reason)];
+        _meter.CreateObservableGauge("tcpq.dotnet.thread_pool.thread.count", () => apps().Where(a => a.PoolSamples > 0).Select(a => new Measurement<long>(a.Threads, Tags(a))),
+            "{thread}", "Threads of the .NET process's thread pool at its last sample.");
+        _meter.CreateObservableGauge("tcpq.dotnet.thread_pool.queue.length", () => apps().Where(a => a.PoolSamples > 0).Select(a => new Measurement<long>(a.QueuedWorkItems, Tags(a))),
+            "{work_item}", "Work items queued in the .NET process's thread pool at its last sample.");
+        _meter.CreateObservableCounter("tcpq.dotnet.thread_pool.injections", () => apps().SelectMany(a => new[]
+            {
+                new Measurement<long>(a.StarvationInjections, Tags(a, "starvation")), new Measurement<long>(a.BlockingInjections, Tags(a, "cooperative-blocking")),
+            }), "{thread}", "Threads the .NET thread pool added because work starved or pool threads blocked on tasks.");
+        _meter.CreateObservableCounter("tcpq.dotnet.gc.pauses", () => apps().Select(a => new Measurement<long>(a.GcPauses, Tags(a))), "{pause}", "GC pauses of the .NET process.");
+        _meter.CreateObservableCounter("tcpq.dotnet.gc.pause.time", () => apps().Select(a => new Measurement<double>(a.GcPauseSeconds, Tags(a))), "s", "Time the .NET process spent in GC pauses.");
+        _meter.CreateObservableCounter("tcpq.dotnet.kestrel.rejected_connections", () => apps().Select(a => new Measurement<long>(a.KestrelRejected, Tags(a))),
+            "{connection}", "Connections Kestrel refused because MaxConcurrentConnections was reached.");
     }
 
     /// <summary>The signal path (/v1/metrics) that OTLP/HTTP needs when the endpoint is set in code,

@@ -14,6 +14,9 @@ public sealed class KestrelApp : IDisposable
     private readonly Process _process;
     public NetNamespace Ns { get; }
     public int Port { get; }
+    /// <summary>In a container: its TMPDIR, a tmpfs in its own mount namespace only.</summary>
+    public string? ContainerTmp { get; private init; }
+
     /// <summary>The app's pid as the host sees it (in a container: not the pid it knows itself by).</summary>
     public int Pid { get; private set; }
 
@@ -29,18 +32,24 @@ public sealed class KestrelApp : IDisposable
 
     /// <summary>Starts it and returns once it answers /ok. <paramref name="container"/>: as a container
     /// runs it, in a pid namespace of its own (it is pid 1 there, and names its diagnostics socket
-    /// so) and a mount namespace with a /tmp of its own (the socket is not in the host's /tmp:
-    /// only /proc/PID/root reaches it).</summary>
+    /// so) and a mount namespace where its TMPDIR (<see cref="ContainerTmp"/>) is a tmpfs of its
+    /// own: the host sees that directory empty, only /proc/PID/root reaches the socket. (Not a
+    /// tmpfs over /tmp: the test binaries may live under /tmp.)</summary>
     public static KestrelApp Start(NetNamespace ns, int port, bool diagnostics = true, int? maxConnections = null, bool container = false)
     {
         // nsenter --net keeps the test's mount namespace (ip netns exec makes a new one): the app's
         // PID is the process's own, and its diagnostics socket is in this /tmp
         var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add($"--net={ns.Path}");
+        string? tmp = null;
         if (container)
+        {
+            tmp = Directory.CreateDirectory($"/var/tmp/tcpq-container-{Guid.NewGuid():N}").FullName;
+            psi.Environment["TMPDIR"] = tmp;
             foreach (var a in new[] { "unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
-                                      "sh", "-c", "mount -t tmpfs tcpq-test-tmp /tmp && exec \"$0\" \"$@\"" })
+                                      "sh", "-c", $"mount -t tmpfs tcpq-test-tmp {tmp} && exec \"$0\" \"$@\"" })
                 psi.ArgumentList.Add(a);
+        }
         psi.ArgumentList.Add(Binary);
         psi.ArgumentList.Add(port.ToString());
         if (maxConnections is int m) psi.ArgumentList.Add(m.ToString());
@@ -51,7 +60,7 @@ public sealed class KestrelApp : IDisposable
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        var app = new KestrelApp(p, ns, port);
+        var app = new KestrelApp(p, ns, port) { ContainerTmp = tmp };
         var sw = Stopwatch.StartNew();
         while (app.Get("/ok") is not string body || !body.Contains("ok\n"))
         {
@@ -118,5 +127,6 @@ public sealed class KestrelApp : IDisposable
     {
         try { if (!_process.HasExited) { _process.Kill(); _process.WaitForExit(5000); } } catch (InvalidOperationException) { }
         _process.Dispose();
+        if (ContainerTmp is not null) try { Directory.Delete(ContainerTmp, recursive: true); } catch (IOException) { }
     }
 }
