@@ -65,6 +65,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
 
     private void Consider(uint pid, bool explicitly)
     {
+        if (pid == (uint)Environment.ProcessId) return; // a framework-dependent tcpq serve listens too: never a session to itself
         lock (_considered) if (!_considered.Add(pid) || _disposed) return;
         lock (_attaching) _attaching.Add(Task.Run(() => Attach((int)pid, explicitly)));
     }
