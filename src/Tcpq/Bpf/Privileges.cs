@@ -3,7 +3,16 @@ namespace Tcpq.Bpf;
 /// <summary>Checks up front that tcpq may load and attach its programs, so the user gets one clear line.</summary>
 internal static class Privileges
 {
-    private const int CapNetAdmin = 12, CapSysAdmin = 21, CapPerfmon = 38, CapBpf = 39;
+    private const int CapDacOverride = 1, CapNetAdmin = 12, CapSysPtrace = 19, CapSysAdmin = 21, CapPerfmon = 38, CapBpf = 39;
+
+    /// <summary>What --dotnet auto needs to find and join .NET processes of other users (tested
+    /// with setpriv): CAP_SYS_PTRACE to read their /proc/PID/fd, maps and root, CAP_DAC_OVERRIDE to
+    /// connect to their diagnostics socket (mode 0600). The names of those missing, or none.</summary>
+    public static IReadOnlyList<string> MissingForOtherUsersProcesses()
+    {
+        ulong caps = EffectiveCapabilities();
+        return [.. new[] { (CapSysPtrace, "CAP_SYS_PTRACE"), (CapDacOverride, "CAP_DAC_OVERRIDE") }.Where(c => !Has(caps, c.Item1)).Select(c => c.Item2)];
+    }
 
     /// <summary>By the effective capabilities, also for root: root in a container, or under a
     /// bounding set without CAP_PERFMON, would otherwise reach the verifier and be refused there with

@@ -45,6 +45,8 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     {
         if (!Active) return;
         _queue.Rows = _rows;
+        if (Bpf.Privileges.MissingForOtherUsersProcesses() is { Count: > 0 } missing)
+            _messages.Enqueue(($"tcpq: --dotnet {target}: without {string.Join(" and ", missing)} only .NET processes of this user can be found and joined", 0));
         if (target.Pid is int pid) Consider((uint)pid, explicitly: true);
         else foreach (int p in DotnetProcess.ListeningDotnetPids(ports)) Consider((uint)p, explicitly: false);
     }
