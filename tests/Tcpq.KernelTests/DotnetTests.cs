@@ -198,6 +198,20 @@ public class DotnetTests
     }
 
     [Fact]
+    public void A_joined_process_that_exits_while_traced_is_said_in_one_line_and_the_trace_goes_on()
+    {
+        using var ns = NetNamespace.Create();
+        var app = KestrelApp.Start(ns, Ports.Next());
+        int pid = app.Pid;
+        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "--format", "json", "--dotnet", "auto"]);
+        WaitForStderr(tcpq, $"tcpq: joined kestrel-app[{pid}]", TimeSpan.FromSeconds(15));
+        app.Dispose(); // killed
+        WaitForStderr(tcpq, $"tcpq: kestrel-app[{pid}]'s diagnostics session ended (the process exited?)", TimeSpan.FromSeconds(15));
+        Assert.Equal(0, tcpq.Stop());
+        Assert.Single(tcpq.Stderr, l => l.Contains("diagnostics session ended"));
+    }
+
+    [Fact]
     public void Dotnet_off_joins_nothing()
     {
         using var ns = NetNamespace.Create();

@@ -121,7 +121,24 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         }
         int n = 0;
         while (_rows.TryDequeue(out var e)) { sink.OnEvent(in e); n++; }
+        SayEnded(messages);
         return n;
+    }
+
+    private readonly HashSet<AppSession> _endedSaid = [];
+
+    /// <summary>A session that ended while tracing (the process exited, or closed its socket):
+    /// one line, since rows it still held are lost with it.</summary>
+    private void SayEnded(TextWriter messages)
+    {
+        List<AppSession> ended;
+        lock (_sessions) ended = _disposed ? [] : [.. _sessions.Where(s => s.Ended && !_endedSaid.Contains(s))];
+        foreach (var s in ended)
+        {
+            _endedSaid.Add(s);
+            messages.WriteLine($"tcpq: {s.Process.Comm}[{s.Process.Pid}]'s diagnostics session ended (the process exited?){(s.Error is null ? "" : $": {s.Error}")}: " +
+                "no more app rows from it; what its runtime had not yet sent is lost");
+        }
     }
 
     /// <summary>Stops every session (each flushes what the runtime still holds); call <see cref="Drain"/> after.</summary>
