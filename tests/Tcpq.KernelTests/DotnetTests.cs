@@ -194,6 +194,12 @@ public class DotnetTests
         }
         Assert.True(loading, string.Join("\n", lines.TakeLast(20)));
         Assert.Matches($@"^  app kestrel-app\[{app.Pid}\] · pool \d+ threads?, \d+ work items? queued · (\+\d+ threads? injected \(\d+ starvation, \d+ blocking\)|no threads injected) · (no GC pause|\d+ GC pauses?, [\d.]+ ms) · \d+ refused by Kestrel \(in the interval\)$", lines[^1]);
+        // and top's diagnosis, from the kernel's aggregates and the app's pool, names it
+        string? diagnosis = null;
+        while (diagnosis is null && sw.Elapsed < TimeSpan.FromSeconds(50) && (line = top.ReadLine(TimeSpan.FromSeconds(5))) != null)
+            if (line.Contains($"thread-pool-starvation (", StringComparison.Ordinal)) diagnosis = line;
+        Assert.NotNull(diagnosis);
+        Assert.Contains($"the thread pool of kestrel-app[{app.Pid}] was starved", diagnosis);
         load.Join();
     }
 

@@ -43,4 +43,27 @@ public class AggregateDiagnosisTests
         var findings = Rulebook.Diagnose([AggregatePortSummary.Build(a, DropReasons.Empty, 10, 0)], Context);
         Assert.Equal("ok", Assert.Single(findings).Rule);
     }
+
+    [Fact]
+    public void With_the_app_behind_the_listener_top_names_a_starved_thread_pool_first()
+    {
+        var a = Listener(a =>
+        {
+            a.Syns = 100; a.Handshakes = 100; a.Accepts = 100; a.QMax = 512; a.PeakQ = 40;
+            for (int i = 0; i < 100; i++) a.QueueWait.RecordNs(700_000_000); // 0.7 s in the accept queue
+        });
+        var none = new Tcpq.Connections.LatencyHistogram().Summary();
+        var starved = new Tcpq.Connections.AppSummary(812, "web", 0, 0, 0, 0, none, none,
+            PoolSamples: 7, BacklogSamples: 7, FirstQueue: 0, PeakQueue: 42, LastQueue: 40, MinThreads: 2, MaxThreads: 10,
+            StarvationAdjustments: 0, BlockingAdjustments: 0, GcPauses: 0, GcPauseTotalUs: 0, GcPauseMaxUs: 0, LongWaits: 0, LongWaitsInGc: 0, LongestGcWithinWaitUs: 0);
+        var snapshot = new AggregateSnapshot(DateTime.UtcNow, 1, [a], null, new AggregateCost(0, 0, null, 0));
+        var without = new Tcpq.Top.AggregateDiagnosis(DropReasons.Empty, Context);
+        without.Observe(snapshot);
+        Assert.Equal("slow-accept", without.TopFindings()[a.Key].Rule);
+        var with = new Tcpq.Top.AggregateDiagnosis(DropReasons.Empty, Context) { Apps = k => k == a.Key ? starved : null };
+        with.Observe(snapshot);
+        var f = with.TopFindings()[a.Key];
+        Assert.Equal(("thread-pool-starvation", Tcpq.Connections.Severity.Critical), (f.Rule, f.Severity));
+        Assert.StartsWith("the thread pool of web[812] was starved: its queue of work items held 16 or more for 7 s (peak 42, from 0) with only 2→10 threads", f.Text);
+    }
 }

@@ -25,7 +25,7 @@ public static class TopSources
             return new TopSource(sampled, tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}", dotnet);
         }
         var kernel = KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons());
-        var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc());
+        var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc()) { Apps = dotnet is null ? null : key => dotnet.SummaryFor(key) };
         return new TopSource(new ObservedAggregateSource(kernel, diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}", dotnet);
     }
 }

@@ -127,6 +127,12 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
 
     private readonly HashSet<AppSession> _endedSaid = [];
 
+    /// <summary>The network namespace of a joined process, or 0.</summary>
+    public uint NetNsOf(uint pid)
+    {
+        lock (_sessions) return _sessions.FirstOrDefault(s => s.Process.Pid == pid)?.Process.NetNs ?? 0;
+    }
+
     /// <summary>A session that ended while tracing (the process exited, or closed its socket):
     /// one line, since rows it still held are lost with it.</summary>
     private void SayEnded(TextWriter messages)

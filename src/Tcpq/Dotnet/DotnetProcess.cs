@@ -91,6 +91,18 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
         return found;
     }
 
+    /// <summary>Whether the process owns a socket listening on <paramref name="port"/> (in its network namespace).</summary>
+    public static bool ListensOn(int pid, ushort port, string proc = "/proc")
+    {
+        string d = $"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}";
+        try
+        {
+            var listening = ListeningInodes(d, [port]);
+            return listening.Count > 0 && OwnsOneOf(d, listening);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
     private static HashSet<ulong> ListeningInodes(string dir, IReadOnlyList<ushort> ports)
     {
         var inodes = new HashSet<ulong>();

@@ -55,6 +55,24 @@ public sealed class DotnetWatch : IDisposable
         }
     }
 
+    /// <summary>For top's diagnosis: the joined process that listens on <paramref name="key"/>'s port
+    /// in its network namespace, as the rules read an app (its pool, injections, pauses, refusals;
+    /// no per-connection join: top's aggregates have none), or null.</summary>
+    public AppSummary? SummaryFor(in ListenerKey key)
+    {
+        var (netns, port) = (key.NetNs, key.Port);
+        lock (_lock)
+        {
+            _attacher.Drain(_sink, _messages);
+            var a = _apps.Values.FirstOrDefault(a => _attacher.NetNsOf(a.Pid) == netns && DotnetProcess.ListensOn((int)a.Pid, port));
+            if (a is null) return null;
+            var none = new LatencyHistogram().Summary();
+            return new AppSummary(a.Pid, a.Comm, 0, 0, a.Rejected, 0, none, none,
+                a.PoolSamples, a.BacklogSamples, a.FirstQueue, a.PeakQueue, a.LastQueue, a.MinThreads == uint.MaxValue ? 0 : a.MinThreads, a.MaxThreads,
+                a.StarvationAdjustments, a.BlockingAdjustments, a.GcPauses, (long)(a.GcPauseTotalNs / 1000), (long)(a.GcPauseMaxNs / 1000), 0, 0, 0);
+        }
+    }
+
     public void Dispose() => _attacher.Dispose();
 
     private sealed class Sink(Dictionary<uint, AppProcessStats> apps) : IEventSink

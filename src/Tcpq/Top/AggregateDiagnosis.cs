@@ -10,6 +10,10 @@ namespace Tcpq.Top;
 /// on it. The share of time a queue was full is the share of top's readings that found it full.</summary>
 public sealed class AggregateDiagnosis(DropReasons reasons, DiagnosisContext context) : IListenerDiagnosis
 {
+    /// <summary>The .NET process behind a listener (--dotnet), for the rules that read it
+    /// (thread-pool-starvation, kestrel-connection-limit), or null.</summary>
+    public Func<ListenerKey, AppSummary?>? Apps { get; init; }
+
     private readonly DateTime _start = DateTime.UtcNow;
     private readonly Dictionary<ListenerKey, (long Readings, long Full)> _fullness = [];
     private IReadOnlyList<ListenerAggregate> _latest = [];
@@ -33,6 +37,7 @@ public sealed class AggregateDiagnosis(DropReasons reasons, DiagnosisContext con
         {
             var (n, full) = _fullness.GetValueOrDefault(a.Key);
             var port = AggregatePortSummary.Build(a, reasons, span, n == 0 ? 0 : (double)full / n);
+            if (Apps?.Invoke(a.Key) is { } app) port = port with { Dotnet = app };
             var worst = Rulebook.Diagnose([port], context)[0];
             if (worst.Severity > Severity.Info) findings[a.Key] = worst;
         }
