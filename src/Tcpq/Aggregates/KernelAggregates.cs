@@ -39,7 +39,7 @@ public sealed class KernelAggregates : IAggregateSource
     {
         // the ring buffer is not written in this mode: its smallest size
         var config = new TraceConfig(ports, EventKinds.Connection, TraceConfig.MinRingBufferKb) { Aggregate = true };
-        return new KernelAggregates(Tracer.Start(config, NoEvents.Instance, verbose), reasons);
+        return new KernelAggregates(Tracer.Start(config, IEventSink.None, verbose), reasons);
     }
 
     public AggregateSnapshot Read()
@@ -115,12 +115,6 @@ public sealed class KernelAggregates : IAggregateSource
     }
 
     public void Dispose() => _tracer.Dispose();
-
-    private sealed class NoEvents : IEventSink
-    {
-        public static readonly NoEvents Instance = new();
-        public void OnEvent(in TcpqEvent e) { }
-    }
 
     /// <summary>struct tcpq_agg_listener.</summary>
     [StructLayout(LayoutKind.Sequential)]

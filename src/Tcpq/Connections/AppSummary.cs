@@ -32,14 +32,28 @@ public sealed record AppSummary(
                 waitsInGc++;
                 longestInGc = Math.Max(longestInGc, paused);
             }
+        var own = OfProcess(app);
+        return own with
+        {
+            Joined = l.AppJoined, Requests = l.AppRequests, Rejected = l.AppRejected + own.Rejected,
+            AcceptToApp = l.AcceptToApp.Summary(), FirstRequest = l.FirstRequest.Summary(),
+            LongWaits = Math.Min(l.LongWaitCount, l.LongWaits.Count), LongWaitsInGc = waitsInGc, LongestGcWithinWaitUs = (long)(longestInGc / 1000),
+        };
+    }
+
+    /// <summary>The process's own figures (pool, injections, pauses, refusals it alone knows), with
+    /// nothing of a listener's connections: top's aggregates join none; <see cref="Of"/> adds them.</summary>
+    public static AppSummary OfProcess(AppProcessStats? app)
+    {
+        var none = new LatencyHistogram().Summary();
         return new AppSummary(
             app?.Pid ?? 0, app?.Comm ?? "?",
-            l.AppJoined, l.AppRequests, l.AppRejected + (app?.Rejected ?? 0), app?.Unjoined ?? 0,
-            l.AcceptToApp.Summary(), l.FirstRequest.Summary(),
+            0, 0, app?.Rejected ?? 0, app?.Unjoined ?? 0,
+            none, none,
             app?.PoolSamples ?? 0, app?.BacklogSamples ?? 0, app?.FirstQueue ?? 0, app?.PeakQueue ?? 0, app?.LastQueue ?? 0,
             app is { MinThreads: not uint.MaxValue } ? app.MinThreads : 0, app?.MaxThreads ?? 0,
             app?.StarvationAdjustments ?? 0, app?.BlockingAdjustments ?? 0,
             app?.GcPauses ?? 0, (long)((app?.GcPauseTotalNs ?? 0) / 1000), (long)((app?.GcPauseMaxNs ?? 0) / 1000),
-            Math.Min(l.LongWaitCount, l.LongWaits.Count), waitsInGc, (long)(longestInGc / 1000));
+            0, 0, 0);
     }
 }

@@ -48,11 +48,11 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         if (Bpf.Privileges.MissingForOtherUsersProcesses() is { Count: > 0 } missing)
             _messages.Enqueue(($"tcpq: --dotnet {target}: without {string.Join(" and ", missing)} only .NET processes of this user can be found and joined", 0));
         if (target.Pid is int pid) Consider((uint)pid, explicitly: true);
-        else foreach (int p in DotnetProcess.ListeningDotnetPids(ports)) Consider((uint)p, explicitly: false);
+        else Rescan();
     }
 
-    /// <summary>Auto: joins the .NET processes that began to listen on a traced port since
-    /// <see cref="Start"/> (serve, which sees no accept rows, calls it now and then).</summary>
+    /// <summary>Auto: joins the .NET processes listening on a traced port not joined yet (at
+    /// <see cref="Start"/>, and now and then in serve and top, which see no accept rows).</summary>
     public void Rescan()
     {
         if (!Active || target.Pid is not null) return;

@@ -82,9 +82,7 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
             if (!int.TryParse(Path.GetFileName(d), CultureInfo.InvariantCulture, out int pid) || pid == Environment.ProcessId) continue;
             try
             {
-                if (!MapsRuntime($"{d}/maps")) continue;
-                var listening = ListeningInodes(d, ports);
-                if (listening.Count > 0 && OwnsOneOf(d, listening)) found.Add(pid);
+                if (MapsRuntime($"{d}/maps") && OwnsListener(d, ports)) found.Add(pid);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
@@ -94,13 +92,15 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
     /// <summary>Whether the process owns a socket listening on <paramref name="port"/> (in its network namespace).</summary>
     public static bool ListensOn(int pid, ushort port, string proc = "/proc")
     {
-        string d = $"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}";
-        try
-        {
-            var listening = ListeningInodes(d, [port]);
-            return listening.Count > 0 && OwnsOneOf(d, listening);
-        }
+        try { return OwnsListener($"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}", [port]); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>The process in <paramref name="dir"/> owns a socket listening on one of <paramref name="ports"/> (any when empty).</summary>
+    private static bool OwnsListener(string dir, IReadOnlyList<ushort> ports)
+    {
+        var listening = ListeningInodes(dir, ports);
+        return listening.Count > 0 && OwnsOneOf(dir, listening);
     }
 
     private static HashSet<ulong> ListeningInodes(string dir, IReadOnlyList<ushort> ports)

@@ -29,7 +29,7 @@ public sealed class DotnetWatch : IDisposable
 
     public DotnetWatch(DotnetTarget target, IReadOnlyList<ushort> ports, TextWriter messages)
     {
-        _attacher = new DotnetAttacher(target, ports, Kinds, NullSink.Instance);
+        _attacher = new DotnetAttacher(target, ports, Kinds, IEventSink.None);
         _messages = messages;
         _sink = new Sink(_apps);
     }
@@ -65,11 +65,7 @@ public sealed class DotnetWatch : IDisposable
         {
             _attacher.Drain(_sink, _messages);
             var a = _apps.Values.FirstOrDefault(a => _attacher.NetNsOf(a.Pid) == netns && DotnetProcess.ListensOn((int)a.Pid, port));
-            if (a is null) return null;
-            var none = new LatencyHistogram().Summary();
-            return new AppSummary(a.Pid, a.Comm, 0, 0, a.Rejected, 0, none, none,
-                a.PoolSamples, a.BacklogSamples, a.FirstQueue, a.PeakQueue, a.LastQueue, a.MinThreads == uint.MaxValue ? 0 : a.MinThreads, a.MaxThreads,
-                a.StarvationAdjustments, a.BlockingAdjustments, a.GcPauses, (long)(a.GcPauseTotalNs / 1000), (long)(a.GcPauseMaxNs / 1000), 0, 0, 0);
+            return a is null ? null : AppSummary.OfProcess(a);
         }
     }
 
@@ -86,11 +82,5 @@ public sealed class DotnetWatch : IDisposable
             }
             app.OnEvent(e); // its list of pauses is bounded (AppProcessStats.MaxPausesKept)
         }
-    }
-
-    private sealed class NullSink : IEventSink
-    {
-        public static readonly NullSink Instance = new();
-        public void OnEvent(in TcpqEvent e) { }
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tcpq.Connections.Diagnosis;
 using Tcpq.Dotnet;
 
 namespace Tcpq.Top;
@@ -19,9 +20,9 @@ public static class TopApps
             long starved = Delta(r => r.StarvationInjections), blocked = Delta(r => r.BlockingInjections);
             long pauses = Delta(r => r.GcPauses), refused = Delta(r => r.KestrelRejected);
             double paused = Math.Max(0, a.GcPauseSeconds - (before?.GcPauseSeconds ?? 0));
-            string pool = a.PoolSamples == 0 ? "pool not sampled yet" : $"pool {a.Threads} thread{S(a.Threads)}, {a.QueuedWorkItems} work item{S(a.QueuedWorkItems)} queued";
-            string injected = starved + blocked == 0 ? "no threads injected" : $"+{starved + blocked} thread{S(starved + blocked)} injected ({starved} starvation, {blocked} blocking)";
-            string gc = pauses == 0 ? "no GC pause" : $"{pauses} GC pause{S(pauses)}, {(paused * 1000).ToString("0.#", CultureInfo.InvariantCulture)} ms";
+            string pool = a.PoolSamples == 0 ? "pool not sampled yet" : $"pool {a.Threads} thread{Rulebook.S(a.Threads)}, {a.QueuedWorkItems} work item{Rulebook.S(a.QueuedWorkItems)} queued";
+            string injected = starved + blocked == 0 ? "no threads injected" : $"+{starved + blocked} thread{Rulebook.S(starved + blocked)} injected ({starved} starvation, {blocked} blocking)";
+            string gc = pauses == 0 ? "no GC pause" : $"{pauses} GC pause{Rulebook.S(pauses)}, {(paused * 1000).ToString("0.#", CultureInfo.InvariantCulture)} ms";
             lines.Add($"app {a.Comm}[{a.Pid}] · {pool} · {injected} · {gc} · {refused} refused by Kestrel (in the interval)");
         }
         return lines;
@@ -29,6 +30,4 @@ public static class TopApps
 
     /// <summary>The pool had to add threads in the interval: drawn in yellow.</summary>
     public static bool Troubled(string line) => line.Contains(" injected (", StringComparison.Ordinal);
-
-    private static string S(long n) => n == 1 ? "" : "s";
 }
