@@ -274,4 +274,46 @@ public class TrackerTests
         Assert.Equal(4, listeners.Count);
         Assert.Equal(7, Assert.Single(listeners, l => l.IsOverflow).Accepted);
     }
+
+    [Fact]
+    public void Clients_that_reuse_their_ports_at_once_hold_one_timeline_per_port_not_one_per_connection()
+    {
+        // connload's shape (issue 19): 100 client ports, each reused every 10 ms, far inside the
+        // 2 s linger; an accepted connection nobody will hear from again ends when its 4-tuple is
+        // reused, so what is held stays one per port (the regression held them all, 64 deep)
+        var tracker = new ConnectionTracker();
+        int connections = 0;
+        for (int round = 0; round < 100; round++)
+            for (ushort p = 1; p <= 100; p++, connections++)
+                foreach (var e in new Scenario().Quick("10.0.0.1", p, round * 10 + p * 0.05).Events) tracker.OnEvent(e);
+        Assert.InRange(tracker.Following, 100, 101);
+        tracker.Complete();
+        var port = Assert.Single(tracker.Listeners);
+        Assert.Equal((connections, connections), ((int)port.Connections, (int)port.Accepted));
+    }
+
+    [Fact]
+    public void A_4_tuple_holds_at_most_64_earlier_connections_that_still_wait_for_their_accept()
+    {
+        // 100 connections from one client port, each reset while queued and replaced at once:
+        // all of them wait in the accept queue; past 64 held behind the newest, the oldest end
+        var s = new Scenario();
+        for (int i = 0; i < 100; i++)
+            s.Syn("10.0.0.5", 7, i, 1, (0, (uint)i, 4096)).Established("10.0.0.5", 7, i + 0.2, i, 1, (1, (uint)i, 4096)).Abort("10.0.0.5", 7, i + 0.5, i + 0.2);
+        var tracker = s.Track(s.Events);
+        var port = Assert.Single(tracker.Listeners);
+        Assert.Equal((100L, 100L, 0L), (port.Connections, port.Aborted, port.Accepted));
+
+        var live = new ConnectionTracker();
+        foreach (var e in s.Events) live.OnEvent(e);
+        Assert.Equal(65, live.Following); // the newest and 64 behind it
+        // accept() takes the queue's head: the oldest still held, not the newest
+        s = new Scenario();
+        s.Accept("10.0.0.5", 7, 200, 35.2);
+        live.OnEvent(s.Events[0]);
+        live.Complete();
+        var p = Assert.Single(TraceSummary.Build("test", live, Scenario.Reasons, Scenario.Context).Ports);
+        Assert.Equal(1L, p.Accepted);
+        Assert.InRange(p.QueueWait.Max, 164_000, 166_000); // accepted at 200 ms, established at 35.2 ms: the oldest held
+    }
 }

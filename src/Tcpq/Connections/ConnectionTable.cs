@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Tcpq.Connections;
 
 /// <summary>
@@ -6,6 +8,9 @@ namespace Tcpq.Connections;
 /// that accept() will yet take) and done ones (accepted or aborted, kept a little longer for late
 /// events). The oldest of either is at its head, so expiry and
 /// eviction cost O(1). Timelines taken out are reused: a SYN flood does not churn the heap.
+/// A 4-tuple can hold several connections at once (a client that reconnects from the same port):
+/// the newest is found by its key, the earlier ones hang behind it, newest first
+/// (<see cref="ConnectionTimeline.Older"/>), so a reconnect costs one lookup, not one per generation.
 /// </summary>
 public sealed class ConnectionTable(int capacity)
 {
@@ -14,20 +19,28 @@ public sealed class ConnectionTable(int capacity)
     private readonly LruList _open = new(), _done = new();
 
     public int Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity));
-    public int Count => _byKey.Count;
+    public int Count => _count;
+    private int _count;
     public ConnectionTimeline? OldestOpen => _open.Head;
     public ConnectionTimeline? OldestDone => _done.Head;
 
     public ConnectionTimeline? Find(in ConnectionKey key) => _byKey.GetValueOrDefault(key);
 
-    /// <summary>A new, empty timeline for <paramref name="key"/>; the table must have room.</summary>
+    /// <summary>A new, empty timeline for <paramref name="key"/>; the table must have room. A
+    /// timeline already held for the key becomes the new one's <see cref="ConnectionTimeline.Older"/>.</summary>
     public ConnectionTimeline Add(in ConnectionKey key)
     {
         if (Count >= Capacity) throw new InvalidOperationException("connection table full: evict first");
         var t = _free.Count > 0 ? _free.Pop() : new ConnectionTimeline();
         t.Reset(key);
-        t.Prev = t.Next = null;
-        _byKey.Add(key, t);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_byKey, key, out bool held);
+        if (held)
+        {
+            t.Older = slot;
+            slot!.Newer = t;
+        }
+        slot = t;
+        _count++;
         _open.Append(t);
         return t;
     }
@@ -41,19 +54,16 @@ public sealed class ConnectionTable(int capacity)
         (t.InDoneList ? _done : _open).Append(t);
     }
 
-    /// <summary>Files the timeline under another key (which must be free).</summary>
-    public void Rekey(ConnectionTimeline t, in ConnectionKey key)
-    {
-        _byKey.Remove(t.Key);
-        t.Key = key;
-        _byKey.Add(key, t);
-    }
-
     /// <summary>Takes the timeline out; it is reused later, so the caller must be done with it.</summary>
     public void Remove(ConnectionTimeline t)
     {
         (t.InDoneList ? _done : _open).Unlink(t);
-        _byKey.Remove(t.Key);
+        if (t.Newer != null) t.Newer.Older = t.Older;
+        else if (t.Older != null) _byKey[t.Key] = t.Older;
+        else _byKey.Remove(t.Key);
+        if (t.Older != null) t.Older.Newer = t.Newer;
+        t.Older = t.Newer = null;
+        _count--;
         if (_free.Count < 1024) _free.Push(t);
     }
 

@@ -56,6 +56,9 @@ public sealed partial class ConnectionTimeline
 
     // ConnectionTable's intrusive LRU list
     internal ConnectionTimeline? Prev, Next;
+    /// <summary>The connection before this one on the same 4-tuple, still held (a client that
+    /// reconnected from the same port); <see cref="Newer"/> the one after it.</summary>
+    internal ConnectionTimeline? Older, Newer;
     internal bool InDoneList;
 
     public bool Established => EstablishedNs != 0 || HasHandshake || AcceptNs != 0; // accept() takes only established connections
@@ -102,7 +105,7 @@ public sealed partial class ConnectionTimeline
     {
         Clear();
         Key = key;
-        Prev = Next = null;
+        Prev = Next = Older = Newer = null;
     }
 
     private void Clear()

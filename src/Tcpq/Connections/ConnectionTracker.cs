@@ -53,13 +53,13 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         var t = table.Find(key);
         if (t != null && StartsAnother(t, e))
         {
-            if (t.Aborted || t.Accepted) KeepAsPrevious(table, t, key); // it lingers (or waits) as generation 1
+            if (MayStillHearFrom(t)) KeepAsPrevious(t); // the new one is added in front of it
             else End(t, TimelineEnd.Completed);
             t = null;
         }
         else if (t != null && e.Kind == EventKind.Accept && AcceptsPrevious(t, e))
         {
-            t = OldestWaiting(table, key) ?? t;
+            t = OldestWaiting(t) ?? t;
         }
         if (t == null)
         {
@@ -92,7 +92,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         var key = ConnectionKey.Of(e);
         var t = Table.Find(key);
         ulong start = AppStartNs(e);
-        if (t != null && (!t.Accepted || t.AcceptNs > start)) t = AcceptedBefore(Table, key, start) ?? t; // the 4-tuple's previous connection's row
+        if (t != null && (!t.Accepted || t.AcceptNs > start)) t = AcceptedBefore(t, start) ?? t; // the 4-tuple's previous connection's row
         if (t == null)
         {
             if (app != null) app.Unjoined++;
@@ -109,10 +109,10 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         e.Kind is EventKind.AppRequest or EventKind.AppClose && e.Has(EventFlags.Wait) && e.WaitNs <= e.TsNs ? e.TsNs - e.WaitNs : e.TsNs;
 
     /// <summary>The newest previous connection on the 4-tuple accepted at or before <paramref name="ns"/>.</summary>
-    private static ConnectionTimeline? AcceptedBefore(ConnectionTable table, in ConnectionKey key, ulong ns)
+    private static ConnectionTimeline? AcceptedBefore(ConnectionTimeline newest, ulong ns)
     {
-        for (int g = 1; g <= MaxPrevious; g++)
-            if (table.Find(key.Previous(g)) is { Accepted: true } t && t.AcceptNs <= ns) return t;
+        for (var t = newest.Older; t != null; t = t.Older)
+            if (t.Accepted && t.AcceptNs <= ns) return t;
         return null;
     }
 
@@ -145,23 +145,30 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     private const int MaxPrevious = 64;
 
     /// <summary>The client connects again from the same port while the old connection may still
-    /// hear from: reset while queued (accept() will yet take it), or accepted (its .NET app's rows
-    /// come through EventPipe, later than the kernel's; in a saved trace, after them). It moves to
-    /// generation 1 of its 4-tuple, older ones one further (past <see cref="MaxPrevious"/>, ended).</summary>
-    private void KeepAsPrevious(ConnectionTable table, ConnectionTimeline t, in ConnectionKey key)
+    /// hear from: reset while queued (accept() will yet take it), or accepted by a process whose
+    /// .NET app rows come through EventPipe, later than the kernel's (in a saved trace, after them).
+    /// Any other finished connection is ended: nothing more can come for it (a load that reuses
+    /// client ports at once would otherwise hold every connection for the linger time).</summary>
+    private static bool MayStillHearFrom(ConnectionTimeline t) =>
+        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined));
+
+    /// <summary>Keeps <paramref name="t"/> behind the connection about to be added on its 4-tuple
+    /// (<see cref="ConnectionTable.Add"/> chains them), with at most <see cref="MaxPrevious"/> held
+    /// behind: the oldest past that is ended.</summary>
+    private void KeepAsPrevious(ConnectionTimeline t)
     {
-        if (table.Find(key.Previous(MaxPrevious)) is { } oldest) End(oldest, TimelineEnd.Completed);
-        for (int g = MaxPrevious - 1; g >= 1; g--)
-            if (table.Find(key.Previous(g)) is { } older) table.Rekey(older, key.Previous(g + 1));
-        table.Rekey(t, key.Previous(1));
+        var last = t;
+        for (int g = 1; g < MaxPrevious && last.Older != null; g++) last = last.Older;
+        while (last.Older is { } beyond) End(beyond, TimelineEnd.Completed);
     }
 
     /// <summary>The accept queue is first in, first out: the oldest previous connection not yet accepted.</summary>
-    private static ConnectionTimeline? OldestWaiting(ConnectionTable table, in ConnectionKey key)
+    private static ConnectionTimeline? OldestWaiting(ConnectionTimeline newest)
     {
-        for (int g = MaxPrevious; g >= 1; g--)
-            if (table.Find(key.Previous(g)) is { Accepted: false } waiting) return waiting;
-        return null;
+        ConnectionTimeline? waiting = null;
+        for (var t = newest.Older; t != null; t = t.Older)
+            if (!t.Accepted) waiting = t;
+        return waiting;
     }
 
     /// <summary>An accept that cannot be this connection's: it was established before this
