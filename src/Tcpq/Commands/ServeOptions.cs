@@ -33,6 +33,9 @@ public sealed record ServeOptions(
     /// <summary>--dotnet: which .NET processes to join for the tcpq_dotnet_* metrics.</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
 
+    /// <summary>--web-config: TLS and basic auth for the endpoint (exporter-toolkit's format), or null.</summary>
+    public string? WebConfigPath { get; init; }
+
     /// <summary>Flags the user gave that only one backend uses.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 
@@ -89,7 +92,7 @@ public sealed record ServeOptions(
     {
         if (text is null) return null;
         if (!Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
-            throw new TcpqException(ExitCode.Usage, $"bad --otlp-endpoint '{text}': an http:// or https:// URL, e.g. http://127.0.0.1:4318");
+            throw new TcpqException(ExitCode.Usage, $"bad --otlp-endpoint '{Serve.RedactedUrl.Of(text)}': an http:// or https:// URL, e.g. http://127.0.0.1:4318");
         return uri;
     }
 

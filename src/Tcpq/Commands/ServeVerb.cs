@@ -53,9 +53,14 @@ public static class ServeVerb
                 "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id",
         };
 
+        var webConfig = new Option<string?>("--web-config")
+        {
+            HelpName = "FILE",
+            Description = "TLS and basic auth for the endpoint, in Prometheus exporter-toolkit's web config format (tls_server_config, basic_auth_users with bcrypt hashes), as node_exporter takes it",
+        };
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose, dotnet,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose, dotnet, webConfig,
         };
         serve.SetAction(parse =>
         {
@@ -78,6 +83,7 @@ public static class ServeVerb
             {
                 Given = given,
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
+                WebConfigPath = parse.GetValue(webConfig),
             };
             options.Validate();
             return new ServeCommand(options, console).Run();

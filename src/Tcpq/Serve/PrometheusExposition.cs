@@ -17,7 +17,16 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null)
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null) =>
+        Build(snapshot, reasons, backend, apps).ToString();
+
+    /// <summary>The exposition as the endpoint serves it: UTF-8, shared by every scraper of this reading.</summary>
+    /// <param name="auth">The endpoint's basic auth, whose cost is exported (null without one).</param>
+    public static RenderedExposition Render(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null,
+        Web.BasicAuthCheck? auth = null) =>
+        new(RenderedExposition.Utf8(Build(snapshot, reasons, backend, apps, auth)));
+
+    private static StringBuilder Build(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps, Web.BasicAuthCheck? auth = null)
     {
         var w = new StringBuilder(4096);
         var listeners = Ordered(snapshot);
@@ -51,7 +60,14 @@ public static class PrometheusExposition
         }
         if (apps is { Count: > 0 }) WriteApps(w, apps);
         WriteCost(w, snapshot, backend, listeners.Count);
-        return w.ToString();
+        if (auth is not null)
+        {
+            Family(w, "tcpq_http_auth_hashes_total", "counter", "bcrypt runs of the endpoint's basic auth (one at a time; a right password is remembered and hashed once).");
+            Sample(w, "tcpq_http_auth_hashes_total", "", auth.Hashes);
+            Family(w, "tcpq_http_auth_busy_total", "counter", "Requests answered 429 without a bcrypt run, because too many password checks were waiting.");
+            Sample(w, "tcpq_http_auth_busy_total", "", auth.BusyRefusals);
+        }
+        return w;
     }
 
     /// <summary>The .NET processes joined (--dotnet): their thread pools, GC pauses and Kestrel's
