@@ -4,7 +4,8 @@ using Tcpq.Diag;
 
 namespace Tcpq.Output;
 
-/// <summary>Aligned columns for a person: the fullest queue on top.</summary>
+/// <summary>Aligned columns for a person: the fullest queue on top. The owners' comms show their
+/// control characters escaped (<see cref="Events.DisplayText"/>), measured as shown.</summary>
 public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
 {
     private static readonly string[] Headers = ["NETNS", "LOCAL ADDRESS:PORT", "Q0", "Q", "QMAX", "DROPS", "OWNERS"];
@@ -21,7 +22,7 @@ public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
                 l.Q.ToString(CultureInfo.InvariantCulture),
                 l.QMax.ToString(CultureInfo.InvariantCulture),
                 l.Drops?.ToString(CultureInfo.InvariantCulture) ?? "-",
-                ListenersWriters.OwnersText(l),
+                Events.DisplayText.Of(ListenersWriters.OwnersText(l)),
             ]);
         var widths = new int[Headers.Length];
         foreach (var row in cells)

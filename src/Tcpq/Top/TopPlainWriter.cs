@@ -3,7 +3,8 @@ using System.Text;
 namespace Tcpq.Top;
 
 /// <summary>The batch view (like <c>top -b</c>): one plain snapshot per interval, aligned columns,
-/// no escape codes; the diagnosis lines in full under the table; a blank line between snapshots.</summary>
+/// no escape codes (a name's control characters shown escaped); the diagnosis lines in full under
+/// the table; a blank line between snapshots.</summary>
 public static class TopPlainWriter
 {
     public static void Write(TextWriter to, TopFrame frame, string what)
@@ -20,8 +21,9 @@ public static class TopPlainWriter
             text.Append("  ").Append(TopColumns.Diagnosis(r)).Append('\n');
         foreach (var app in frame.AppLines) text.Append("  ").Append(app).Append('\n');
         text.Append('\n');
-        to.Write(text.ToString());
-        to.Flush();
+        var safe = Output.DisplayTextWriter.Wrap(to);
+        safe.Write(text.ToString());
+        safe.Flush();
     }
 
     private static void Line(StringBuilder text, string[] cells, IReadOnlyList<TopColumn> columns, int[] widths)
