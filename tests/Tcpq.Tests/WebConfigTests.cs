@@ -63,7 +63,8 @@ public class WebConfigTests : IDisposable
     }
 
     [Theory]
-    [InlineData("tls_config:\n  cert_file: a\n", "line 2: unknown key 'tls_config'")]
+    [InlineData("tls_config:\n  cert_file: a\n", "line 1: unknown key 'tls_config'")]
+    [InlineData("tls_server_config:\n  cert_file: a\n  keyfile: b\n", "line 3: unknown key 'tls_server_config.keyfile'")]
     [InlineData("tls_server_config:\n  cert_file: a\n  cipher_suites: [x]\n", "cipher_suites is not supported by tcpq")]
     [InlineData("tls_server_config:\n  key_file: a\n", "tls_server_config needs cert_file")]
     [InlineData("tls_server_config:\n  cert_file: a\n", "tls_server_config needs key_file")]

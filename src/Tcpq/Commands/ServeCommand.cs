@@ -68,7 +68,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
     {
         if (System.Net.IPAddress.IsLoopback(listen.Address)) return null;
         if (web?.Tls is null && web?.Users is not { Count: > 0 })
-            return $"tcpq: warning: serving {MetricsEndpoint.Text(listen)} beyond loopback without --web-config: anyone who reaches it reads the metrics, unencrypted (docs/deploy.md: TLS and basic auth)";
+            return $"tcpq: warning: serving {MetricsEndpoint.Text(listen)} beyond loopback without --web-config: anyone who reaches it reads the metrics, unencrypted (docs/serve.md: TLS and basic auth)";
         if (web.Tls is null)
             return $"tcpq: warning: basic auth on {MetricsEndpoint.Text(listen)} without TLS: passwords cross the network readable (add tls_server_config)";
         return null;

@@ -24,7 +24,7 @@ public sealed record TlsSettings(X509Certificate2 Certificate, TlsSettings.Clien
     {
         string? certFile = null, keyFile = null, caFile = null, authType = null, minVersion = null, maxVersion = null;
         long line = map.Start.Line;
-        foreach (var (key, value) in WebConfig.Entries(map, name))
+        foreach (var (key, value, keyLine) in WebConfig.Entries(map, name))
         {
             string v = WebConfig.Scalar(value, name, $"tls_server_config.{key}");
             switch (key)
@@ -35,7 +35,7 @@ public sealed record TlsSettings(X509Certificate2 Certificate, TlsSettings.Clien
                 case "client_auth_type": authType = v; break;
                 case "min_version": minVersion = v; break;
                 case "max_version": maxVersion = v; break;
-                default: throw WebConfig.Bad(name, $"line {value.Start.Line}: unknown key 'tls_server_config.{key}'");
+                default: throw WebConfig.Bad(name, $"line {keyLine}: unknown key 'tls_server_config.{key}'");
             }
         }
         if (string.IsNullOrEmpty(certFile)) throw WebConfig.Bad(name, $"line {line}: tls_server_config needs cert_file");

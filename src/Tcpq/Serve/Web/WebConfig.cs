@@ -56,7 +56,7 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
 
         TlsSettings? tls = null;
         Dictionary<string, string>? users = null;
-        foreach (var (key, value) in Entries(root, name))
+        foreach (var (key, value, keyLine) in Entries(root, name))
         {
             switch (key)
             {
@@ -70,7 +70,7 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
                     HttpServerConfig(value, name);
                     break;
                 default:
-                    throw Bad(name, $"line {value.Start.Line}: unknown key '{key}' (known: tls_server_config, basic_auth_users, http_server_config)");
+                    throw Bad(name, $"line {keyLine}: unknown key '{key}' (known: tls_server_config, basic_auth_users, http_server_config)");
             }
         }
         return new WebConfig(tls, users);
@@ -79,7 +79,7 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
     /// <summary>tcpq speaks HTTP/1.1 only and sets no extra headers: <c>http2: false</c> is accepted, nothing else.</summary>
     private static void HttpServerConfig(YamlNode value, string name)
     {
-        foreach (var (key, v) in Entries(Mapping(value, name, "http_server_config"), name))
+        foreach (var (key, v, _) in Entries(Mapping(value, name, "http_server_config"), name))
         {
             if (key == "http2" && Scalar(v, name, key) is "false") continue;
             throw Bad(name, $"line {v.Start.Line}: http_server_config.{key} is not supported by tcpq (it serves HTTP/1.1 and sets no extra headers)");
@@ -89,7 +89,7 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
     private static Dictionary<string, string> ReadUsers(YamlNode value, string name)
     {
         var users = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (user, hash) in Entries(Mapping(value, name, "basic_auth_users"), name))
+        foreach (var (user, hash, _) in Entries(Mapping(value, name, "basic_auth_users"), name))
         {
             var h = Scalar(hash, name, $"basic_auth_users.{user}");
             if (!BasicAuthCheck.IsBcryptHash(h))
@@ -100,7 +100,8 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
         return users;
     }
 
-    internal static IEnumerable<(string Key, YamlNode Value)> Entries(YamlMappingNode map, string name)
+    /// <summary>A mapping's entries, each with the line of its key (where a person looks for a wrong name).</summary>
+    internal static IEnumerable<(string Key, YamlNode Value, long KeyLine)> Entries(YamlMappingNode map, string name)
     {
         foreach (var (k, v) in map.Children)
         {
@@ -108,7 +109,7 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
                 throw Bad(name, $"line {k.Start.Line}: a key must be a plain name");
             if (Unsupported.Contains(key))
                 throw Bad(name, $"line {k.Start.Line}: {key} is not supported by tcpq (cert_file/key_file, client_auth_type, client_ca_file, min_version and max_version are)");
-            yield return (key, v);
+            yield return (key, v, k.Start.Line);
         }
     }
 
