@@ -41,4 +41,19 @@ public class DisplayTextTests
         Assert.Equal("accepted by evil\\nCRITICAL fake\\e[1A[12]\nkept\nbreak\\e", inner.ToString());
         Assert.Same(w, DisplayTextWriter.Wrap(w));
     }
+
+    [Fact]
+    public void Top_plain_snapshots_show_a_processs_control_characters_escaped()
+    {
+        var frame = new Tcpq.Top.TopFrame(new DateTime(2026, 12, 7, 0, 0, 0, DateTimeKind.Utc), 1, [], Tcpq.Top.TopSort.Worst, false, 0, 0)
+        {
+            AppLines = ["pid 4242 evil\x1b]0;owned\a\rnginx: thread pool 8"],
+        };
+        var to = new StringWriter();
+        Tcpq.Top.TopPlainWriter.Write(to, frame, "ebpf");
+        var text = to.ToString();
+        Assert.Contains("pid 4242 evil\\e]0;owned\\x07\\rnginx: thread pool 8", text);
+        Assert.DoesNotContain('\x1b', text);
+        Assert.DoesNotContain('\r', text);
+    }
 }

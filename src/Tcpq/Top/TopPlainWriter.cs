@@ -1,4 +1,5 @@
 using System.Text;
+using Tcpq.Events;
 
 namespace Tcpq.Top;
 
@@ -10,20 +11,20 @@ public static class TopPlainWriter
     public static void Write(TextWriter to, TopFrame frame, string what)
     {
         var columns = TopColumns.For(frame.Rows);
-        var cells = frame.Rows.Select(r => columns.Select(c => c.Text(r)).ToArray()).ToList();
+        // escaped before the widths are taken, so a name with control characters still lines up
+        var cells = frame.Rows.Select(r => columns.Select(c => DisplayText.Of(c.Text(r))).ToArray()).ToList();
         var widths = columns.Select((c, i) => cells.Select(row => row[i].Length).Append(c.Heading.Length).Max()).ToArray();
 
         var text = new StringBuilder();
-        text.Append(TopColumns.Title(frame, what)).Append('\n');
+        text.Append(DisplayText.Of(TopColumns.Title(frame, what))).Append('\n');
         Line(text, columns.Select(c => c.Heading).ToArray(), columns, widths);
         foreach (var row in cells) Line(text, row, columns, widths);
         foreach (var r in frame.Rows.Where(r => r.Finding is not null))
-            text.Append("  ").Append(TopColumns.Diagnosis(r)).Append('\n');
-        foreach (var app in frame.AppLines) text.Append("  ").Append(app).Append('\n');
+            text.Append("  ").Append(DisplayText.Of(TopColumns.Diagnosis(r))).Append('\n');
+        foreach (var app in frame.AppLines) text.Append("  ").Append(DisplayText.Of(app)).Append('\n');
         text.Append('\n');
-        var safe = Output.DisplayTextWriter.Wrap(to);
-        safe.Write(text.ToString());
-        safe.Flush();
+        to.Write(text.ToString());
+        to.Flush();
     }
 
     private static void Line(StringBuilder text, string[] cells, IReadOnlyList<TopColumn> columns, int[] widths)
