@@ -9,16 +9,25 @@ namespace Tcpq.KernelTests;
 /// <c>systemd-analyze security</c> rates it under 3.0; systemd runs tcpq as a user of its own with
 /// three capabilities, no file-reading privilege and its seccomp filters, and it counts a
 /// connection of the test's namespace; without any one of the three it stops with exit 4 naming it.
+/// With deploy/systemd/tcpq-web-config.conf, it serves TLS and basic auth from files only root reads.
 /// </summary>
 public class SystemdUnitTests
 {
     private const ulong CapNetAdmin = 1UL << 12, CapPerfmon = 1UL << 38, CapBpf = 1UL << 39;
 
-    private static string Unit()
+    private static string Unit() => DeployFile("tcpq.service");
+
+    private static string DeployFile(string name)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "tcpq.slnx"))) return Path.Combine(dir.FullName, "deploy", "systemd", "tcpq.service");
+            if (File.Exists(Path.Combine(dir.FullName, "tcpq.slnx"))) return Path.Combine(dir.FullName, "deploy", "systemd", name);
         throw new InvalidOperationException("no tcpq.slnx above the test binaries");
+    }
+
+    private static void WaitUntilServing(SystemdContainer systemd)
+    {
+        for (int i = 0; i < 120 && !systemd.Journal("tcpq.service").Contains("tcpq: serving metrics", StringComparison.Ordinal); i++) Thread.Sleep(250);
+        Assert.True(systemd.Show("tcpq.service", "ActiveState") == "active", systemd.Journal("tcpq.service"));
     }
 
     /// <summary>A line of /proc/PID/status ("CapEff", "Uid"...), its value.</summary>
@@ -47,8 +56,7 @@ public class SystemdUnitTests
         using var systemd = SystemdContainer.Boot(ns);
         systemd.Install("tcpq.service", File.ReadAllText(Unit()));
         Assert.True(systemd.Start("tcpq.service"), systemd.Journal("tcpq.service"));
-        for (int i = 0; i < 120 && !systemd.Journal("tcpq.service").Contains("tcpq: serving metrics", StringComparison.Ordinal); i++) Thread.Sleep(250);
-        Assert.Equal("active", systemd.Show("tcpq.service", "ActiveState"));
+        WaitUntilServing(systemd);
 
         var status = systemd.MainProcessStatus("tcpq.service");
         Assert.NotEqual("0", Field(status, "Uid").Split('\t')[0]);
@@ -102,6 +110,39 @@ public class SystemdUnitTests
             Assert.Equal("failed", state);
             Assert.Equal("4", systemd.Show(name, "ExecMainStatus"));
             Assert.Contains($"missing {capability}", systemd.Journal(name));
+        }
+    }
+
+    [Fact]
+    public void With_the_web_config_drop_in_it_serves_tls_and_basic_auth_from_files_only_root_reads()
+    {
+        var pki = Directory.CreateTempSubdirectory("tcpq-unit-pki-").FullName;
+        try
+        {
+            Shell.Run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=node1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", Path.Combine(pki, "tcpq.key"), "-out", Path.Combine(pki, "tcpq.crt"));
+            var hash = Shell.Run("htpasswd", "-nbB", "-C", "10", "prometheus", "s3cret").Trim().Split(':', 2)[1];
+            using var ns = NetNamespace.Create();
+            using var systemd = SystemdContainer.Boot(ns);
+            systemd.Write("/etc/tcpq/web.yml", $"tls_server_config:\n  cert_file: tcpq.crt\n  key_file: tcpq.key\nbasic_auth_users:\n  prometheus: {hash}\n");
+            foreach (var file in new[] { "tcpq.crt", "tcpq.key" }) systemd.Write($"/etc/tcpq/{file}", File.ReadAllText(Path.Combine(pki, file)));
+            systemd.Write("/etc/systemd/system/tcpq.service.d/web-config.conf", File.ReadAllText(DeployFile("tcpq-web-config.conf")));
+            systemd.Install("tcpq.service", File.ReadAllText(Unit()));
+            Assert.True(systemd.Start("tcpq.service"), systemd.Journal("tcpq.service"));
+            WaitUntilServing(systemd);
+            Assert.Contains("at https://0.0.0.0:9477/metrics (basic auth)", systemd.Journal("tcpq.service"));
+
+            string Curl(params string[] args) =>
+                Shell.RunWithCode("ip", ["netns", "exec", ns.Name, "curl", "-s", "-m", "10", "--cacert", Path.Combine(pki, "tcpq.crt"), .. args], out _);
+            Assert.Contains("tcpq_info{backend=\"ebpf\"", Curl("-u", "prometheus:s3cret", "https://127.0.0.1:9477/metrics"));
+            Assert.Equal("401", Curl("-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:9477/metrics"));
+            Assert.Equal("OK\n", Curl("https://127.0.0.1:9477/-/ready"));
+            systemd.Stop("tcpq.service");
+            Assert.Equal("0", systemd.Show("tcpq.service", "ExecMainStatus"));
+        }
+        finally
+        {
+            Directory.Delete(pki, recursive: true);
         }
     }
 }

@@ -45,6 +45,9 @@ public sealed class SystemdContainer : IDisposable
         Systemctl("daemon-reload");
     }
 
+    /// <summary>A file inside (into the container's throwaway layer): a drop-in, a config.</summary>
+    public void Write(string path, string text) => _container.Write(path, text);
+
     /// <summary>systemctl start; true when systemd started it (for Type=simple: forked, whatever the
     /// process then does; a failing unit is not an exception here).</summary>
     public bool Start(string unit) => _container.Exec("systemctl", "start", unit).Code == 0;
