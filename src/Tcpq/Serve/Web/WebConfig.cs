@@ -21,12 +21,12 @@ public sealed record WebConfig(TlsSettings? Tls, IReadOnlyDictionary<string, str
         string text;
         try
         {
-            if (Directory.Exists(path)) throw Bad(path, "is a directory, not a file");
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw Bad(path, e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message);
+            // in the shell's words: "permission denied", not .NET's "Access to the path … is denied"
+            throw Bad(path, FileProblem.Describe(path, e));
         }
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         return Parse(text, path, directory);
