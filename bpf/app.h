@@ -175,12 +175,12 @@ static __always_inline void app_data_ready(struct sock *sk)
  * `close` row). A reset is known by sk_err, which tcp_reset() sets just before tcp_done(), or by a
  * jump to TCP_CLOSE from ESTABLISHED or CLOSE_WAIT, which only an abortive close makes (unread
  * data at close(), SO_LINGER 0: the RST is sent right after the state changes).
- * A subprogram (__noinline), with its own stack frame for its event: see tcpq_set_state. */
-static __noinline void on_app_state(struct sock *sk, int oldstate, int newstate)
+ * A subprogram, with its own stack frame for its event: see sockstate_changed(). */
+static __subprog int on_app_state(struct sock *sk, int oldstate, int newstate)
 {
 	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
 	if (!a)
-		return;
+		return 0;
 	if (oldstate == TCP_ESTABLISHED && sk->sk_socket)
 		a->flags |= APP_OWNED;
 	int err = sk->sk_err;
@@ -195,12 +195,12 @@ static __noinline void on_app_state(struct sock *sk, int oldstate, int newstate)
 				    : err == ETIMEDOUT_ ? TCPQ_CLOSER_TIMEOUT : TCPQ_CLOSER_APP;
 	}
 	if (newstate != TCP_CLOSE)
-		return;
+		return 0;
 	take_accept(sk, a);
 	/* reset in the accept queue and never accepted: its `abort` row says so */
 	if (!a->accept_ns && !(a->flags & (APP_OWNED | APP_READ | APP_WROTE))) {
 		bpf_sk_storage_delete(&app_conns, sk);
-		return;
+		return 0;
 	}
 	struct tcpq_event ev;
 	struct tcpq_event *e = new_app_event(&ev, TCPQ_CLOSE, sk, a, bpf_ktime_get_ns());
@@ -214,6 +214,7 @@ static __noinline void on_app_state(struct sock *sk, int oldstate, int newstate)
 		submit(e);
 	}
 	bpf_sk_storage_delete(&app_conns, sk);
+	return 0;
 }
 
 /* A state change of any socket: only a followed connection leaving ESTABLISHED, or reaching

@@ -37,6 +37,13 @@
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define KCAST(type, ptr) ((type *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(type)))
 
+/* A subprogram: not inlined, so its stack frame is its own (verified in its caller's context).
+ * It returns int, always 0, and `used` keeps the compiler from dropping that unused return value
+ * (as it does for a static function): the verifier refuses a subprogram whose r0 at exit may
+ * point to its stack, and a void one leaves in r0 whatever was there. on_established's r0 was its
+ * event's stack slot when syn-aa was not traced, and `trace -e syn` failed to load. */
+#define __subprog __attribute__((noinline, used))
+
 /* Set by user space before load (struct tcpq_config in tcpq.h). */
 const volatile struct tcpq_config cfg = { .nports = 0, .kinds = 0xffffffff, .mode = TCPQ_MODE_ROWS };
 

@@ -15,11 +15,11 @@
 /* SYN_RECV -> ESTABLISHED: the handshake is complete and the connection waits in the accept
  * queue (`syn-aa`). Its entry moves from the half-open table (by 4-tuple) to the queued one (by
  * socket). */
-static __noinline void on_established(const struct sock *sk)
+static __subprog int on_established(const struct sock *sk)
 {
 	struct conn_key k;
 	if (!traced_conn(sk, false, &k))
-		return;
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk_key = (__u64)sk;
 	struct conn_val qv = { .established_ns = now };
@@ -47,7 +47,7 @@ static __noinline void on_established(const struct sock *sk)
 	struct tcpq_event ev;
 	struct tcpq_event *e = new_event(&ev, TCPQ_SYN_AA, &k, now);
 	if (!e)
-		return;
+		return 0;
 	/* the queues as the final ACK arrived, as the seed printed them */
 	if (acked)
 		set_queues(e, &ack);
@@ -56,32 +56,34 @@ static __noinline void on_established(const struct sock *sk)
 		set_attempt(e, qv.attempts);
 	}
 	submit(e);
+	return 0;
 }
 
 /* A connection still waiting in the accept queue was reset (TCP_CLOSE) or closed (TCP_CLOSE_WAIT)
  * by the client (`abort`). accept() deletes a connection's entry, so only these are found. */
-static __noinline void on_queued_close(const struct sock *sk, int newstate)
+static __subprog int on_queued_close(const struct sock *sk, int newstate)
 {
 	struct conn_key k;
 	if (!traced_conn(sk, true, &k))
-		return;
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sk_key = (__u64)sk;
 	/* no flag against a second abort: a socket leaves ESTABLISHED only once */
 	struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
 	if (!cv)
-		return;
+		return 0;
 	struct conn_val qv = *cv;
 
 	struct tcpq_event ev;
 	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, now);
 	if (!e)
-		return;
+		return 0;
 	e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
 	set_wait(e, qv.established_ns);
 	if (qv.attempts)
 		set_attempt(e, qv.attempts);
 	submit(e);
+	return 0;
 }
 
 /* A child socket closed in SYN_RECV, before it was established and with no struct socket: the
@@ -93,15 +95,15 @@ static __noinline void on_queued_close(const struct sock *sk, int newstate)
  * no memory: tcp_done(), and the segment counts in ListenDrops). Without this row, syn-aa falls
  * short of TcpPassiveOpens by these. An `abort` that does not end the connection: in the race,
  * the other child goes on to syn-aa. */
-static __noinline void on_child_discarded(const struct sock *sk)
+static __subprog int on_child_discarded(const struct sock *sk)
 {
 	struct conn_key k;
 	if (!traced_conn(sk, true, &k))
-		return;
+		return 0;
 	struct tcpq_event ev;
 	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, bpf_ktime_get_ns());
 	if (!e)
-		return;
+		return 0;
 	e->reason = TCPQ_REASON_CHILD_DISCARDED;
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
 	if (cv && !(cv->state & CONN_ABORTED)) {
@@ -109,9 +111,10 @@ static __noinline void on_child_discarded(const struct sock *sk)
 		set_attempt(e, cv->attempts);
 	}
 	submit(e);
+	return 0;
 }
 
-/* Its jobs are subprograms (__noinline), each with its own stack frame: inlined, their events
+/* Its jobs are subprograms (__subprog), each with its own stack frame: inlined, their events
  * (struct tcpq_event built on the stack when only counted) would not fit the 512-byte stack
  * together. */
 static __always_inline void sockstate_changed(const struct sock *sk, int oldstate, int newstate)
