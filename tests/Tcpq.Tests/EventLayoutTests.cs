@@ -148,7 +148,7 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_REASON_CONNECTION_LIMIT"] = DropReasons.ConnectionLimit, ["TCPQ_REASON_STARVATION"] = DropReasons.Starvation,
             ["TCPQ_REASON_COOPERATIVE_BLOCKING"] = DropReasons.CooperativeBlocking,
             ["TCPQ_REASON_COOKIE_ACK_OVERFLOW"] = DropReasons.CookieAckOverflow, ["TCPQ_REASON_LISTEN_DROP"] = DropReasons.ListenDrop,
-            ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded,
+            ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded, ["TCPQ_REASON_LISTENER_CLOSED"] = DropReasons.ListenerClosed,
         };
         var values = _btf.EnumValues("tcpq_reason");
         Assert.NotNull(values);

@@ -64,6 +64,6 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         TraceBackend.Diag => EventStreamAggregateSource.Diag(options.Ports, options.Interval ?? TraceVerb.DefaultInterval, options.MaxListeners),
         _ when options.Source == ServeOptions.EbpfSource.Events => TraceCommand.SuggestDiagOnFailure(() => EventStreamAggregateSource.Ebpf(
             new TraceConfig(options.Ports, EventKinds.Connection, options.RingBufferKb), TraceCommand.LoadDropReasons(), options.Verbose, options.MaxListeners)),
-        _ => new ProgramCostSource(TraceCommand.SuggestDiagOnFailure(() => KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons(), options.Verbose))),
+        _ => new ProgramCostSource(TraceCommand.SuggestDiagOnFailure(() => KernelCounters.Start(options.Ports, TraceCommand.LoadDropReasons(), options.Verbose))),
     };
 }

@@ -24,7 +24,7 @@ public static class TopSources
             var tracked = new TrackerDiagnosis(sampled.Tracker, sampled.Reasons, DiagnosisContext.FromProc());
             return new TopSource(sampled, tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}", dotnet);
         }
-        var kernel = KernelAggregates.Start(options.Ports, TraceCommand.LoadDropReasons());
+        var kernel = KernelCounters.Start(options.Ports, TraceCommand.LoadDropReasons());
         var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc()) { Apps = dotnet is null ? null : key => dotnet.SummaryFor(key) };
         return new TopSource(new ObservedAggregateSource(kernel, diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}", dotnet);
     }
