@@ -7,14 +7,17 @@
  *   tp_btf/consume_skb, kfree_skb what the listener did with it (this CPU's TcpExt counters)
  *   tp_btf/inet_sock_set_state    handshake completed; closed before accept(); listener closed
  *   tp_btf/tcp_retransmit_synack  SYN-ACK retransmitted; a client's SYN retried
+ *   tracepoint/syscalls/sys_exit_accept{,4}  attached only in sampling windows: queue waits
  *   raw_tp (never attached)       the live reader, run by user space as it reads
  *
- * No syscall tracepoint: one would put every syscall of the machine on the slow path. Every
+ * No syscall tracepoint but in short sampling windows: one puts every syscall of the machine on
+ * the slow path. Every
  * packet hook returns 1: tcpq never changes traffic. */
 #include "common.h"
 #include "mib.h"
 #include "count_slots.h"
 #include "count.h"
+#include "count_accept.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -56,6 +59,20 @@ SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(tcpq_count_synack_retrans, const struct sock *sk, const struct request_sock *req)
 {
 	count_synack_retransmit(sk, req);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tcpq_count_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	count_accept(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tcpq_count_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	count_accept(ctx->ret);
 	return 0;
 }
 

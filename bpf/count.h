@@ -31,32 +31,6 @@
 /* A client whose SYN was dropped retries after 1, 3, 7... s: remembered this long. */
 #define DROP_MEMORY_NS (180ULL * 1000000000ULL)
 
-/* The power-of-two µs bucket of a duration: bucket k holds [2^(k-1), 2^k) µs, bucket 0 under
- * 1 µs, the last everything above (Log2Histogram.BucketOf in C# does the same arithmetic). */
-static __always_inline __u32 hist_bucket(__u64 ns)
-{
-	__u64 us = ns / 1000;
-	__u32 k = 0;
-	if (us >> 32) { us >>= 32; k += 32; }
-	if (us >> 16) { us >>= 16; k += 16; }
-	if (us >> 8) { us >>= 8; k += 8; }
-	if (us >> 4) { us >>= 4; k += 4; }
-	if (us >> 2) { us >>= 2; k += 2; }
-	if (us >> 1) { us >>= 1; k += 1; }
-	k += (__u32)us; /* the number of bits of the µs value */
-	return k < TCPQ_AGG_BUCKETS ? k : TCPQ_AGG_BUCKETS - 1;
-}
-
-static __always_inline void hist_record(struct tcpq_agg_hist *h, __u64 ns)
-{
-	__u32 k = hist_bucket(ns);
-	/* the compiler knows k < 32 and would drop a check the verifier needs: hide k from it */
-	asm volatile("" : "+r"(k));
-	h->buckets[k & (TCPQ_AGG_BUCKETS - 1)] += 1;
-	h->count += 1;
-	h->sum_ns += ns;
-}
-
 enum pending_kind { PENDING_NONE = 0, PENDING_SYN, PENDING_ACK, PENDING_RST };
 
 struct conn4 {

@@ -204,6 +204,8 @@ struct tcpq_slot_counts {
 	__u32 peak_q, peak_q0;          /* the largest queues a SYN or final ACK arrived at */
 	struct tcpq_agg_hist handshake; /* the handshake: the kernel's SYN-ACK RTT sample, or since
 					 * the first SYN of a client whose SYN was dropped */
+	struct tcpq_agg_hist queue_wait;    /* sampled (count_accept.h): established -> accept() */
+	struct tcpq_agg_hist syn_to_accept; /* sampled: first SYN -> accept() */
 };
 
 /* A SYN dropped before the listener took it, with the kernel's own reason (filter, checksum...):

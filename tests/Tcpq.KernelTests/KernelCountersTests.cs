@@ -22,7 +22,7 @@ public class KernelCountersTests(ITestOutputHelper output)
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 2);
         var before = ns.Nstat();
-        using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty);
+        using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty, sampleAlways: true);
 
         // 12 clients at once: 3 fit the accept queue, the others' SYNs are dropped and retried
         var clients = Enumerable.Range(0, 12).Select(_ => ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port))).ToList();
@@ -56,6 +56,10 @@ public class KernelCountersTests(ITestOutputHelper output)
         Assert.Equal(a.Handshakes, a.Handshake.Count);
         // a client whose SYN was dropped: its handshake began at its first SYN, a second before
         Assert.True(a.Handshake.PercentileUpperBoundUs(100) >= 1_000_000, "the retried clients' handshakes took more than a second");
+        // every accept sampled: the 3 queued first waited about 1.5 s, in the [1.05, 2.1) s bucket
+        Assert.Equal(a.Accepts, a.QueueWait.Count);
+        Assert.Equal(3, a.QueueWait.Counts[Log2Histogram.BucketOf(1_500_000_000)]);
+        Assert.Equal(1.0, snapshot.Cost.LatencySampleRatio);
         Assert.Equal(0ul, snapshot.Cost.LostEvents);
         Assert.Equal(0, snapshot.Cost.ListenersOverflowed);
     }

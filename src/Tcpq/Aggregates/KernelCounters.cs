@@ -59,9 +59,11 @@ public sealed class KernelCounters : IAggregateSource
         _zeros = new SlotCounts[_cpus];
     }
 
-    /// <summary>Loads and attaches the counting programs. When it returns, counting is live.</summary>
-    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false) =>
-        new(CountingPrograms.Start(ports, verbose), reasons);
+    /// <summary>Loads and attaches the counting programs. When it returns, counting is live. The
+    /// latencies of accept are sampled (<see cref="CountingPrograms.SampleWindow"/> in every
+    /// <see cref="CountingPrograms.SamplePeriod"/>) unless <paramref name="sampleAlways"/>.</summary>
+    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, bool sampleAlways = false) =>
+        new(CountingPrograms.Start(ports, verbose, sampleAlways ? CountingPrograms.SamplePeriod : null), reasons);
 
     public AggregateSnapshot Read()
     {
@@ -146,7 +148,7 @@ public sealed class KernelCounters : IAggregateSource
             listeners.Add(WithAccepts(figures, r.Accepts));
         }
 
-        var cost = new AggregateCost((ulong)lost, (long)meta.Overflowed, null, 0);
+        var cost = new AggregateCost((ulong)lost, (long)meta.Overflowed, null, 0) { LatencySampleRatio = _kernel.LatencySampleRatio };
         return new AggregateSnapshot(DateTime.UtcNow, (ulong)now, listeners,
             other.Syns + other.Handshakes + other.AllDrops > 0 ? other : null, cost);
     }
@@ -156,22 +158,16 @@ public sealed class KernelCounters : IAggregateSource
     {
         if (!_counts.LookupPerCpu(slot, _perCpu.AsSpan())) return 0;
         Span<long> n = stackalloc long[Counters];
-        Span<long> buckets = stackalloc long[Buckets];
-        buckets.Clear();
-        long count = 0;
-        ulong sum = 0;
         foreach (ref readonly var c in _perCpu.AsSpan())
         {
             ReadOnlySpan<ulong> cn = c.N;
             for (int i = 0; i < Counters; i++) n[i] += (long)cn[i];
             figures.PeakQ = Math.Max(figures.PeakQ, c.PeakQ);
             figures.PeakQ0 = Math.Max(figures.PeakQ0, c.PeakQ0);
-            ReadOnlySpan<ulong> b = c.Handshake.Buckets;
-            for (int k = 0; k < Buckets; k++) buckets[k] += (long)b[k];
-            count += (long)c.Handshake.Count;
-            sum += c.Handshake.SumNs;
+            Add(figures.Handshake, c.Handshake);
+            Add(figures.QueueWait, c.QueueWait);
+            Add(figures.SynToAccept, c.SynToAccept);
         }
-        if (count > 0) figures.Handshake.Add(buckets, count, sum);
         for (int i = 0; i < Counters; i++)
         {
             if (n[i] == 0) continue;
@@ -179,6 +175,15 @@ public sealed class KernelCounters : IAggregateSource
             else lost += n[i];
         }
         return n[(int)Counter.Established];
+    }
+
+    private static void Add(Log2Histogram to, in Histogram h)
+    {
+        if (h.Count == 0) return;
+        ReadOnlySpan<ulong> b = h.Buckets;
+        Span<long> counts = stackalloc long[Buckets];
+        for (int k = 0; k < Buckets; k++) counts[k] = (long)b[k];
+        to.Add(counts, (long)h.Count, h.SumNs);
     }
 
     private Dictionary<uint, List<(uint Reason, long N)>> KernelDropsBySlot()
@@ -244,6 +249,8 @@ public sealed class KernelCounters : IAggregateSource
         to.PeakQ0 = Math.Max(to.PeakQ0, from.PeakQ0);
         to.LastNs = Math.Max(to.LastNs, from.LastNs);
         to.Handshake.Add(from.Handshake.Counts, from.Handshake.Count, from.Handshake.SumNs);
+        to.QueueWait.Add(from.QueueWait.Counts, from.QueueWait.Count, from.QueueWait.SumNs);
+        to.SynToAccept.Add(from.SynToAccept.Counts, from.SynToAccept.Count, from.SynToAccept.SumNs);
     }
 
     private static ListenerAggregate Copy(ListenerAggregate from)
@@ -328,7 +335,7 @@ public sealed class KernelCounters : IAggregateSource
     {
         public CounterValues N;
         public uint PeakQ, PeakQ0;
-        public Histogram Handshake;
+        public Histogram Handshake, QueueWait, SynToAccept;
     }
 
     /// <summary>struct slot_key in bpf/count_slots.h.</summary>

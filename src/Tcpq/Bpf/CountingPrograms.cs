@@ -16,15 +16,35 @@ public sealed class CountingPrograms : IDisposable
     private static readonly string[] TracingPrograms =
         ["tcpq_count_consume_skb", "tcpq_count_kfree_skb", "tcpq_count_set_state", "tcpq_count_synack_retrans"];
 
+    /// <summary>The accept hooks are attached <see cref="SampleWindow"/> in every
+    /// <see cref="SamplePeriod"/>: the queue-wait and SYN-to-accept histograms are of the
+    /// connections accepted meanwhile (bpf/count_accept.h).</summary>
+    public static readonly TimeSpan SampleWindow = TimeSpan.FromSeconds(1), SamplePeriod = TimeSpan.FromSeconds(10);
+
+    private static readonly string[] AcceptPrograms = ["tcpq_count_exit_accept4", "tcpq_count_exit_accept"];
+
     private readonly BpfObject _object;
     private readonly List<SafeBpfLinkHandle> _links = [];
+    private readonly Lock _sampling = new();
+    private readonly List<SafeBpfLinkHandle> _acceptLinks = [];
+    private Timer? _sampler;
+    private string? _mountedTracefs;
+    private long _samplingSinceNs, _sampledNs, _windowSinceNs, _ticks;
+    private readonly TimeSpan _window, _period;
+    private bool _disposed;
 
-    private CountingPrograms(BpfObject obj) => _object = obj;
+    private CountingPrograms(BpfObject obj, TimeSpan window, TimeSpan period) => (_object, _window, _period) = (obj, window, period);
 
-    /// <summary>Loads, hands the kernel its free slots, attaches. When it returns, counting is live.</summary>
-    public static CountingPrograms Start(IReadOnlyList<ushort> ports, bool verbose = false)
+    /// <summary>Loads, hands the kernel its free slots, attaches. When it returns, counting is live.
+    /// The accept hooks are attached <paramref name="sampleWindow"/> in every <paramref name="samplePeriod"/>
+    /// (<see cref="SampleWindow"/>, <see cref="SamplePeriod"/> by default; equal: always).</summary>
+    public static CountingPrograms Start(IReadOnlyList<ushort> ports, bool verbose = false, TimeSpan? sampleWindow = null, TimeSpan? samplePeriod = null)
     {
-        var programs = new CountingPrograms(EmbeddedObject.Open("count.bpf.o", verbose));
+        var window = sampleWindow ?? SampleWindow;
+        var period = samplePeriod ?? SamplePeriod;
+        if (window <= TimeSpan.Zero || period < window || period.Ticks % window.Ticks != 0)
+            throw new ArgumentException($"a sample window of {window} in {period}: the period must be a whole number of windows");
+        var programs = new CountingPrograms(EmbeddedObject.Open("count.bpf.o", verbose), window, period);
         try
         {
             EmbeddedObject.Configure(programs._object, new TraceConfig(ports, null, TraceConfig.MinRingBufferKb), "bpf/count.bpf.c");
@@ -34,6 +54,7 @@ public sealed class CountingPrograms : IDisposable
             var free = programs.Map("free_slots");
             for (uint slot = 1; slot < Slots; slot++) free.Push(slot);
             programs.Attach();
+            programs.StartSampling();
             return programs;
         }
         catch
@@ -45,16 +66,10 @@ public sealed class CountingPrograms : IDisposable
 
     private void Attach()
     {
-        string? mountedTracefs = KernelFileSystems.EnsureTracefs();
-        try
-        {
-            foreach (var name in TracingPrograms)
-                _links.Add(Attached(name, () => _object.FindProgram(name).Attach()));
-        }
-        finally
-        {
-            KernelFileSystems.Unmount(mountedTracefs);
-        }
+        // kept mounted while tcpq runs, if tcpq mounted it: the accept hooks attach again each window
+        _mountedTracefs = KernelFileSystems.EnsureTracefs();
+        foreach (var name in TracingPrograms)
+            _links.Add(Attached(name, () => _object.FindProgram(name).Attach()));
         using var cgroup = KernelFileSystems.OpenCgroupV2Root();
         _links.Add(Attached("cgroup_skb/ingress to the cgroup v2 root", () => _object.FindProgram("tcpq_count_ingress").AttachCgroup(cgroup)));
     }
@@ -67,14 +82,82 @@ public sealed class CountingPrograms : IDisposable
 
     internal BpfMap Map(string name) => _object.FindMap(name);
 
+    private void StartSampling()
+    {
+        _samplingSinceNs = Events.WallClock.MonotonicNowNs();
+        _sampler = new Timer(_ => Sample(), null, TimeSpan.Zero, _window);
+    }
+
+    /// <summary>Each window's start attaches the accept hooks, its end detaches them.</summary>
+    private void Sample()
+    {
+        lock (_sampling)
+        {
+            if (_disposed) return;
+            long windows = _period.Ticks / _window.Ticks;
+            long tick = _ticks++;
+            if (tick % windows == 0 && _acceptLinks.Count == 0)
+            {
+                try
+                {
+                    foreach (var name in AcceptPrograms) _acceptLinks.Add(_object.FindProgram(name).Attach());
+                    _windowSinceNs = Events.WallClock.MonotonicNowNs();
+                }
+                catch (ErrnoException e)
+                {
+                    DetachAccepts();
+                    _sampler?.Dispose();
+                    _sampler = null;
+                    Console.Error.WriteLine($"tcpq: the accept hooks cannot be attached ({e.Message}): no queue-wait histograms");
+                }
+            }
+            else if (windows > 1 && tick % windows == 1)
+            {
+                DetachAccepts();
+            }
+        }
+    }
+
+    private void DetachAccepts()
+    {
+        if (_acceptLinks.Count == 0) return;
+        foreach (var link in _acceptLinks) link.Dispose();
+        _acceptLinks.Clear();
+        _sampledNs += Events.WallClock.MonotonicNowNs() - _windowSinceNs;
+    }
+
+    /// <summary>The share of the time since counting began that the accept hooks were attached:
+    /// the share of accepts the latency histograms hold, when accepts come evenly.</summary>
+    public double LatencySampleRatio
+    {
+        get
+        {
+            lock (_sampling)
+            {
+                if (_window == _period && _acceptLinks.Count > 0) return 1; // attached for good
+                long now = Events.WallClock.MonotonicNowNs();
+                long sampled = _sampledNs + (_acceptLinks.Count > 0 ? now - _windowSinceNs : 0);
+                return now > _samplingSinceNs ? Math.Clamp((double)sampled / (now - _samplingSinceNs), 0, 1) : 0;
+            }
+        }
+    }
+
     /// <summary>Runs the live reader: slot_lives then holds each open slot's listener as it is now.</summary>
     /// <exception cref="ErrnoException">the kernel refused the run.</exception>
     internal void ReadLive() => _object.FindProgram("tcpq_count_read_live").TestRun(default);
 
     public void Dispose()
     {
+        lock (_sampling)
+        {
+            _disposed = true;
+            _sampler?.Dispose();
+            DetachAccepts();
+        }
         for (int i = _links.Count - 1; i >= 0; i--) _links[i].Dispose();
         _links.Clear();
+        KernelFileSystems.Unmount(_mountedTracefs);
+        _mountedTracefs = null;
         _object.Dispose();
     }
 
