@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Tcpq.Aggregates;
+using Tcpq.Bpf;
 using Tcpq.Events;
 using Tcpq.KernelTests.Fixtures;
 using Xunit.Abstractions;
@@ -22,7 +23,7 @@ public class KernelCountersTests(ITestOutputHelper output)
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 2);
         var before = ns.Nstat();
-        using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty, sampleAlways: true);
+        using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty, sample: LatencySampling.Always);
 
         // 12 clients at once: 3 fit the accept queue, the others' SYNs are dropped and retried
         var clients = Enumerable.Range(0, 12).Select(_ => ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port))).ToList();

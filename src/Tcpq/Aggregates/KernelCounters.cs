@@ -60,10 +60,9 @@ public sealed class KernelCounters : IAggregateSource
     }
 
     /// <summary>Loads and attaches the counting programs. When it returns, counting is live. The
-    /// latencies of accept are sampled (<see cref="CountingPrograms.SampleWindow"/> in every
-    /// <see cref="CountingPrograms.SamplePeriod"/>) unless <paramref name="sampleAlways"/>.</summary>
-    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, bool sampleAlways = false) =>
-        new(CountingPrograms.Start(ports, verbose, sampleAlways ? CountingPrograms.SamplePeriod : null), reasons);
+    /// latencies of accept are measured as <paramref name="sample"/> says (default: 1 s in 10).</summary>
+    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, LatencySampling? sample = null) =>
+        new(CountingPrograms.Start(ports, sample ?? LatencySampling.Default, verbose), reasons);
 
     public AggregateSnapshot Read()
     {
