@@ -1,4 +1,4 @@
-using Tcpq.Dotnet;
+using Tcpq.Aggregates;
 using Tcpq.Top;
 
 namespace Tcpq.Tests;

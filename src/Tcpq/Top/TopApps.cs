@@ -1,6 +1,6 @@
 using System.Globalization;
 using Tcpq.Connections.Diagnosis;
-using Tcpq.Dotnet;
+using Tcpq.Aggregates;
 
 namespace Tcpq.Top;
 
