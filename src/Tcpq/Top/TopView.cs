@@ -10,7 +10,7 @@ public sealed record TopFrame(
     ulong LostEvents, long ListenersOverflowed)
 {
     /// <summary>The .NET processes joined (<see cref="TopApps"/>), a line each.</summary>
-    public IReadOnlyList<string> AppLines { get; init; } = [];
+    public IReadOnlyList<AppLine> AppLines { get; init; } = [];
 }
 
 /// <summary>Turns two readings of the aggregates into rows: rates are the difference over the
