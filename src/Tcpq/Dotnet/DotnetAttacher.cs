@@ -22,6 +22,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private readonly List<AppSession> _sessions = [];
     private readonly List<Task> _attaching = [];
     private readonly QueueSink _queue = new();
+    private readonly TextWriter _said = messages ?? TextWriter.Null;
     private bool _stopped;
 
     /// <summary>Off, or asked only for kernel actions: nothing to join.</summary>
@@ -112,8 +113,6 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     /// (<see cref="AppDepth.Connections"/> or more), before its first row is handed on: its
     /// accepted connections are to wait for their app rows (see ConnectionTracker.ExpectApp).</summary>
     public event Action<uint>? Joined;
-
-    private readonly TextWriter _said = messages ?? TextWriter.Null;
 
     /// <summary>On the pumping thread: says what happened, hands the app rows on; never waits.
     /// Returns the rows handed on.</summary>
