@@ -96,7 +96,7 @@ public sealed class TraceReader : IEventSource
     public static TraceReadResult Read(Stream stream, string name, IEventSink sink, bool lenient = false)
     {
         using var reader = Open(stream, name, sink, lenient);
-        while (!reader.Ended) reader.Pump(TimeSpan.Zero);
+        new PollLoop(TimeSpan.Zero, CancellationToken.None).Pump(reader).Run(); // to its end, without pause
         return reader.Result;
     }
 
