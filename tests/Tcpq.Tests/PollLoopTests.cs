@@ -61,7 +61,7 @@ public class PollLoopTests
     private static string At(TestClock clock) => $"{(clock.MonotonicNs - 5_000 * Ms) / Ms} ms";
 
     [Fact]
-    public void Every_tick_pumps_the_sources_then_runs_the_ticks_work_and_periodic_work_runs_at_its_own_period()
+    public void Every_tick_pumps_the_sources_then_runs_the_ticks_work_and_periodic_work_runs_at_its_own_period_first()
     {
         var clock = new TestClock();
         var log = new List<string>();
@@ -84,8 +84,7 @@ public class PollLoopTests
             "period at 250 ms",
             "a at 300 ms", "b at 300 ms", "tick at 300 ms",
             "a at 400 ms", "b at 400 ms", "tick at 400 ms",
-            "a at 500 ms", "b at 500 ms", "tick at 500 ms",
-            "period at 500 ms",
+            "period at 500 ms", // due with the tick: first, and it stops the loop, so the tick's work is not done
         ], log);
         Assert.All(clock.Slept, ns => Assert.True(ns <= 100 * Ms)); // never past a tick or a period: asleep only between them
     }
@@ -176,6 +175,6 @@ public class PollLoopTests
             .Run();
         // overdue at 450 ms: the tick (due at 200, 300, 400) and the period (due at 200, 400) run
         // once each, then on their grid again
-        Assert.Equal(["tick at 100 ms", "period at 450 ms", "tick at 450 ms", "tick at 550 ms", "period at 550 ms"], log);
+        Assert.Equal(["tick at 100 ms", "period at 450 ms", "tick at 450 ms", "period at 550 ms"], log);
     }
 }

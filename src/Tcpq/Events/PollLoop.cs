@@ -1,9 +1,9 @@
 namespace Tcpq.Events;
 
 /// <summary>
-/// The one loop every long-running command runs, after libbpf-tools' poll loop: at every tick it
-/// pumps each <see cref="IEventSource"/> into its sink and runs the work of the tick; work with a
-/// period of its own (a screen, a rescan) runs when due; between the two it waits — in the source
+/// The one loop every long-running command runs, after libbpf-tools' poll loop: work with a period
+/// of its own (a screen, a rescan) runs when due; at every tick it pumps each
+/// <see cref="IEventSource"/> into its sink and runs the work of the tick; between the two it waits — in the source
 /// the kernel wakes (the ring buffer), so a burst is read as it comes, or asleep. Ctrl-C, SIGTERM
 /// and --duration (the stop token) end a sleep at once and a wait in the ring buffer within a
 /// tick: one thread, no thread per concern.
@@ -40,7 +40,8 @@ public sealed class PollLoop(TimeSpan tick, CancellationToken stop, ILoopClock? 
         return this;
     }
 
-    /// <summary>Runs at every tick, after the sources were pumped (a loss report, the keys).</summary>
+    /// <summary>Runs at every tick, after the sources were pumped (a loss report, the keys), and
+    /// after the periodic work due at the same moment.</summary>
     public PollLoop EveryTick(Action work)
     {
         _eachTick.Add(work);
@@ -76,19 +77,20 @@ public sealed class PollLoop(TimeSpan tick, CancellationToken stop, ILoopClock? 
         int pumped = 0;
         while (!Stopping)
         {
+            // work with a period first: a screen due now is read at the moment it is due
             long now = _clock.MonotonicNs;
-            if (now >= nextTick)
-            {
-                foreach (var s in _sources) pumped += s.Pump(TimeSpan.Zero);
-                nextTick = nextTick + tickNs > now ? nextTick + tickNs : now + tickNs; // late: no burst to catch up
-                foreach (var work in _eachTick) work();
-                now = _clock.MonotonicNs;
-            }
             foreach (var p in _periodic)
             {
                 if (now < p.NextNs || Stopping) continue;
                 p.Work();
                 p.NextNs = Math.Max(p.NextNs + p.PeriodNs, now + tickNs);
+            }
+            now = _clock.MonotonicNs;
+            if (now >= nextTick && !Stopping)
+            {
+                foreach (var s in _sources) pumped += s.Pump(TimeSpan.Zero);
+                nextTick = nextTick + tickNs > now ? nextTick + tickNs : now + tickNs; // late: no burst to catch up
+                foreach (var work in _eachTick) work();
             }
             if (pumped > 0)
             {

@@ -15,6 +15,9 @@ public sealed class TopSession(TopOptions options, TopSource source, ILoopClock 
     private TopReading? _previous;
     private TopReading _current = null!;
     private IReadOnlyDictionary<ListenerKey, Finding>? _findings;
+    /// <summary>When the last screen read the source: a tick at the same moment need not read again
+    /// (a sample of sock_diag is a dump of the namespace).</summary>
+    private long _screenReadNs = long.MinValue;
 
     public int Frames { get; private set; }
 
@@ -73,7 +76,10 @@ public sealed class TopSession(TopOptions options, TopSource source, ILoopClock 
     }
 
     /// <summary>Reads the source every tick: a stream is pumped, the diagnosis sees the queues.</summary>
-    private PollLoop Loop() => new PollLoop(source.Tick, stop, clock).EveryTick(() => source.Aggregates.Read());
+    private PollLoop Loop() => new PollLoop(source.Tick, stop, clock).EveryTick(() =>
+    {
+        if (clock.MonotonicNs - _screenReadNs >= source.Tick.Ticks * 50) source.Aggregates.Read(); // not within half a tick of a screen's read
+    });
 
     private void Begin()
     {
@@ -85,6 +91,7 @@ public sealed class TopSession(TopOptions options, TopSource source, ILoopClock 
     {
         _previous = _current;
         _current = Reading();
+        _screenReadNs = clock.MonotonicNs;
         _findings = source.Diagnosis?.TopFindings();
     }
 
