@@ -1,12 +1,12 @@
 namespace Tcpq.Events;
 
 /// <summary>
-/// The one loop every long-running command runs, after libbpf-tools' poll loop: work with a period
-/// of its own (a screen, a rescan) runs when due; at every tick it pumps each
-/// <see cref="IEventSource"/> into its sink and runs the work of the tick; between the two it waits — in the source
-/// the kernel wakes (the ring buffer), so a burst is read as it comes, or asleep. Ctrl-C, SIGTERM
-/// and --duration (the stop token) end a sleep at once and a wait in the ring buffer within a
-/// tick: one thread, no thread per concern.
+/// The one loop every long-running command runs, after libbpf-tools' poll loop. Work with a period
+/// of its own (a screen, a rescan) runs when due. At every tick the loop pumps each
+/// <see cref="IEventSource"/> into its sink and runs the tick's work. In between it waits: in the
+/// source the kernel wakes (the ring buffer), so a burst is read as it comes, or asleep. Ctrl-C,
+/// SIGTERM and --duration (the stop token) end a sleep at once, and a wait in the ring buffer
+/// within a tick. One thread, no thread per concern.
 /// </summary>
 /// <param name="tick">How often the sources are pumped: how late a row may reach its reader, or
 /// how often a sampler samples. Zero pumps without pause (a saved trace, read to its end).</param>
