@@ -22,13 +22,16 @@ public sealed class DotnetWatch : IDisposable
     private readonly Dictionary<uint, AppProcessStats> _apps = [];
     /// <summary>The watched ports each process listens on, looked up again after each rescan.</summary>
     private readonly Dictionary<uint, IReadOnlySet<ushort>> _listening = [];
+    /// <summary>Each process's last reading, made again only when a row of its came or a rescan
+    /// happened: top reads every tick, and a process's rows come about once a second.</summary>
+    private readonly Dictionary<uint, AppReading> _readings = [];
     private readonly Lock _lock = new();
 
     /// <param name="messages">Where what happened to the sessions is said (joined, ended…).</param>
     public DotnetWatch(DotnetTarget target, IReadOnlyList<ushort> ports, TextWriter messages)
     {
         _ports = ports;
-        _attacher = new DotnetAttacher(target, ports, Kinds, new Sink(_apps), messages);
+        _attacher = new DotnetAttacher(target, ports, Kinds, new Sink(_apps, _readings), messages);
     }
 
     public bool Active => _attacher.Active;
@@ -40,7 +43,11 @@ public sealed class DotnetWatch : IDisposable
     public void Rescan()
     {
         _attacher.Rescan();
-        lock (_lock) _listening.Clear();
+        lock (_lock)
+        {
+            _listening.Clear();
+            _readings.Clear();
+        }
     }
 
     /// <summary>Takes in what the sessions sent since the last read (and says what happened), and
@@ -50,20 +57,28 @@ public sealed class DotnetWatch : IDisposable
         lock (_lock)
         {
             _attacher.Pump(TimeSpan.Zero);
+            if (_apps.Count == 0) return [];
             foreach (var pid in _apps.Keys.Where(p => !Directory.Exists($"/proc/{p}")).ToList())
             {
                 _apps.Remove(pid);
                 _listening.Remove(pid);
+                _readings.Remove(pid);
             }
-            return [.. _apps.Values.OrderBy(a => a.Pid).Select(a => new AppReading(
-                a.Pid, a.Comm, a.LastThreads, a.LastQueue, a.PoolSamples, a.StarvationAdjustments, a.BlockingAdjustments,
-                a.GcPauses, a.GcPauseTotalNs / 1e9, a.Rejected)
-            {
-                NetNs = _attacher.NetNsOf(a.Pid),
-                ListeningPorts = ListeningPorts(a.Pid),
-                Summary = AppSummary.OfProcess(a),
-            })];
+            return [.. _apps.Values.OrderBy(a => a.Pid).Select(ReadingOf)];
         }
+    }
+
+    private AppReading ReadingOf(AppProcessStats a)
+    {
+        if (_readings.TryGetValue(a.Pid, out var reading)) return reading;
+        return _readings[a.Pid] = new AppReading(
+            a.Pid, a.Comm, a.LastThreads, a.LastQueue, a.PoolSamples, a.StarvationAdjustments, a.BlockingAdjustments,
+            a.GcPauses, a.GcPauseTotalNs / 1e9, a.Rejected)
+        {
+            NetNs = _attacher.NetNsOf(a.Pid),
+            ListeningPorts = ListeningPorts(a.Pid),
+            Summary = AppSummary.OfProcess(a),
+        };
     }
 
     private IReadOnlySet<ushort> ListeningPorts(uint pid)
@@ -74,7 +89,7 @@ public sealed class DotnetWatch : IDisposable
 
     public void Dispose() => _attacher.Dispose();
 
-    private sealed class Sink(Dictionary<uint, AppProcessStats> apps) : IEventSink
+    private sealed class Sink(Dictionary<uint, AppProcessStats> apps, Dictionary<uint, AppReading> readings) : IEventSink
     {
         public void OnEvent(in TcpqEvent e)
         {
@@ -84,6 +99,7 @@ public sealed class DotnetWatch : IDisposable
                 apps.Add(e.Pid, app = new AppProcessStats(e.Pid, e.Comm));
             }
             app.OnEvent(e); // its list of pauses is bounded (AppProcessStats.MaxPausesKept)
+            readings.Remove(e.Pid);
         }
     }
 }
