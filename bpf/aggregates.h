@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /* Per-listener aggregates kept in the kernel (issue #12): `tcpq serve` and `tcpq top` read these
  * per-CPU maps on an interval instead of a ring-buffer record per event. Every event the programs
- * make goes through account() (see submit() in tcpq.bpf.c), so each counter is exactly the number
+ * make goes through account() (see submit() in event.h), so each counter is exactly the number
  * of rows of its kind and reason that `tcpq trace` would have written: the same exactness, with
- * nothing to read per connection. Included by tcpq.bpf.c only (one object, as libbpf-tools). */
+ * nothing to read per connection.
+ *
+ * account() keys an event by (listener, kind, slot) and leaves it to user space to say which
+ * figure that moves: src/Tcpq/Aggregates/CountingRule.cs is that rule, for the kernel's counters
+ * and for an event stream alike. tests/Tcpq.KernelTests/CountingRuleTests.cs runs account() in
+ * the compiled object (tcpq_account_probe in tcpq.bpf.c) on an event of each case and checks what
+ * it counted against that rule: change one side only, and the test fails. */
 #ifndef TCPQ_AGGREGATES_H
 #define TCPQ_AGGREGATES_H
+
+#include "common.h"
 
 /* Listeners counted apart; past it an event's count goes to agg_missed (user space reports
  * "listeners overflowed"), never unbounded growth. */
@@ -36,23 +44,10 @@ struct {
 } agg_listeners SEC(".maps");
 
 /* Events that found their map full: counted, never lost silently. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} agg_missed SEC(".maps");
+PERCPU_COUNTER(agg_missed);
 
 /* A zeroed value to insert from: too large for the BPF stack. Never written. */
 struct tcpq_agg_stats agg_zero;
-
-static __always_inline void agg_miss(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&agg_missed, &zero);
-	if (n)
-		*n += 1;
-}
 
 /* The power-of-two µs bucket of a duration: bucket k holds [2^(k-1), 2^k) µs, bucket 0 under
  * 1 µs, the last everything above (Log2Histogram.BucketOf in C# does the same arithmetic). */
@@ -108,7 +103,7 @@ static __always_inline void account(const struct tcpq_event *e)
 	if (n)
 		*n += 1;
 	else
-		agg_miss(); /* the map is full: counted, reported as listeners overflowed */
+		bump(&agg_missed); /* the map is full: counted, reported as listeners overflowed */
 
 	bool queues = e->flags & TCPQ_F_QUEUES;
 	bool wait = e->flags & TCPQ_F_WAIT;
@@ -116,7 +111,7 @@ static __always_inline void account(const struct tcpq_event *e)
 		return;
 	struct tcpq_agg_stats *s = agg_stats_of(&ck.listener);
 	if (!s) {
-		agg_miss();
+		bump(&agg_missed);
 		return;
 	}
 	if (queues) {
