@@ -3,7 +3,13 @@
  * per-CPU maps on an interval instead of a ring-buffer record per event. Every event the programs
  * make goes through account() (see submit() in event.h), so each counter is exactly the number
  * of rows of its kind and reason that `tcpq trace` would have written: the same exactness, with
- * nothing to read per connection. */
+ * nothing to read per connection.
+ *
+ * account() keys an event by (listener, kind, slot) and leaves it to user space to say which
+ * figure that moves: src/Tcpq/Aggregates/CountingRule.cs is that rule, for the kernel's counters
+ * and for an event stream alike. tests/Tcpq.KernelTests/CountingRuleTests.cs runs account() in
+ * the compiled object (tcpq_account_probe in tcpq.bpf.c) on an event of each case and checks what
+ * it counted against that rule: change one side only, and the test fails. */
 #ifndef TCPQ_AGGREGATES_H
 #define TCPQ_AGGREGATES_H
 

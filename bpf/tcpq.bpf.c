@@ -114,3 +114,16 @@ int BPF_PROG(tcpq_data_ready, struct sock *sk)
 	app_data_ready(sk);
 	return 0;
 }
+
+/* Never loaded by tcpq ("?": autoload off): tests/Tcpq.KernelTests/CountingRuleTests.cs loads it
+ * alone and runs it with BPF_PROG_TEST_RUN on events of its choosing, then reads what account()
+ * counted, so that the counting rule here and in src/Tcpq/Aggregates/CountingRule.cs cannot drift
+ * apart unnoticed. The event is the context user space passes in. */
+SEC("?syscall")
+int tcpq_account_probe(struct tcpq_event *ctx)
+{
+	struct tcpq_event e;
+	__builtin_memcpy(&e, ctx, sizeof(e));
+	account(&e);
+	return 0;
+}

@@ -8,7 +8,7 @@ namespace Tcpq.Aggregates;
 /// with each counter the kernel kept, so serve and top say the same whichever source counted.
 /// <para>The kernel's half is <c>account()</c> in bpf/aggregates.h: it keys each event by (listener,
 /// kind, <see cref="SlotOf">slot</see>), keeps the queues of an event that carries them, and
-/// records the wait of the kinds that have a <see cref="WaitOf">wait histogram</see> here.
+/// records the wait of the kinds that have a wait histogram in <see cref="ByKind"/>.
 /// tests/Tcpq.KernelTests/CountingRuleTests.cs runs that account() in the compiled object on an
 /// event of each case and checks what it counted against this table.</para>
 /// </summary>
@@ -56,9 +56,6 @@ public static class CountingRule
 
     /// <summary>Adds <paramref name="n"/> events the kernel counted under (kind, slot).</summary>
     public static void Count(ListenerAggregate a, EventKind kind, uint slot, long n) => RowOf(kind)?.Count(a, slot, n);
-
-    /// <summary>The histogram a kind's wait is recorded in, or null when its wait is not counted.</summary>
-    public static Log2Histogram? WaitOf(ListenerAggregate a, EventKind kind) => RowOf(kind)?.Wait?.Invoke(a);
 
     private static Row? RowOf(EventKind kind) => (int)kind < ByKind.Length ? ByKind[(int)kind] : null;
 

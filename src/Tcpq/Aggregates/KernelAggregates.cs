@@ -21,7 +21,6 @@ public sealed class KernelAggregates : IAggregateSource
 
     private readonly Tracer _tracer;
     private readonly BpfMap _counts, _listeners, _missed;
-    private readonly Dictionary<Events.ListenerKey, ListenerAggregate> _byKey = [];
 
     public DropReasons Reasons { get; }
 
@@ -44,36 +43,38 @@ public sealed class KernelAggregates : IAggregateSource
 
     public AggregateSnapshot Read()
     {
+        var listeners = ReadListeners(_counts, _listeners);
+        var cost = new AggregateCost(_tracer.LostEvents(), (long)(_missed.SumPerCpu(0) ?? 0), null, 0);
+        return new AggregateSnapshot(DateTime.UtcNow, (ulong)WallClock.MonotonicNowNs(), listeners, null, cost);
+    }
+
+    /// <summary>Every listener's figures as the kernel's maps hold them now: <c>agg_counts</c>
+    /// through <see cref="CountingRule"/>, <c>agg_listeners</c> (queues, histograms) summed over
+    /// the CPUs.</summary>
+    internal static List<ListenerAggregate> ReadListeners(BpfMap counters, BpfMap listenerStats)
+    {
         int cpus = BpfMap.PossibleCpus;
-        _byKey.Clear();
+        var byKey = new Dictionary<Events.ListenerKey, ListenerAggregate>();
+        ListenerAggregate Of(in ListenerKey key)
+        {
+            var k = new Events.ListenerKey(key.NetNs, key.Address, key.Port);
+            if (!byKey.TryGetValue(k, out var a)) byKey.Add(k, a = new ListenerAggregate(k));
+            return a;
+        }
 
         var counts = new ulong[cpus];
-        foreach (var key in _counts.Keys<CounterKey>(MaxCounters))
+        foreach (var key in counters.Keys<CounterKey>(MaxCounters))
         {
-            if (!_counts.LookupPerCpu(key, counts.AsSpan())) continue;
+            if (!counters.LookupPerCpu(key, counts.AsSpan())) continue;
             long n = 0;
             foreach (var c in counts) n += (long)c;
-            var a = Of(key.Listener);
-            switch ((EventKind)key.Kind)
-            {
-                case EventKind.Syn:
-                    a.Syns += n;
-                    if (key.Reason == 1) a.SynRetries += n;
-                    break;
-                case EventKind.SynDrop: a.SynDrops[key.Reason] = a.SynDrops.GetValueOrDefault(key.Reason) + n; break;
-                case EventKind.AckDrop: a.AckDrops[key.Reason] = a.AckDrops.GetValueOrDefault(key.Reason) + n; break;
-                case EventKind.Abort: a.Aborts[key.Reason] = a.Aborts.GetValueOrDefault(key.Reason) + n; break;
-                case EventKind.SynCookie: a.SynCookies += n; break;
-                case EventKind.SynAckRetrans: a.SynAckRetransmits += n; break;
-                case EventKind.SynAa: a.Handshakes += n; break;
-                case EventKind.Accept: a.Accepts += n; break;
-            }
+            CountingRule.Count(Of(key.Listener), (EventKind)key.Kind, key.Reason, n);
         }
 
         var stats = new Stats[cpus];
-        foreach (var key in _listeners.Keys<ListenerKey>(MaxListeners))
+        foreach (var key in listenerStats.Keys<ListenerKey>(MaxListeners))
         {
-            if (!_listeners.LookupPerCpu(key, stats.AsSpan())) continue;
+            if (!listenerStats.LookupPerCpu(key, stats.AsSpan())) continue;
             var a = Of(key);
             ulong latest = 0;
             foreach (ref readonly var s in stats.AsSpan())
@@ -92,10 +93,7 @@ public sealed class KernelAggregates : IAggregateSource
             }
             a.LastNs = latest;
         }
-
-        var listeners = _byKey.Values.ToList();
-        var cost = new AggregateCost(_tracer.LostEvents(), (long)(_missed.SumPerCpu(0) ?? 0), null, 0);
-        return new AggregateSnapshot(DateTime.UtcNow, (ulong)WallClock.MonotonicNowNs(), listeners, null, cost);
+        return [.. byKey.Values];
     }
 
     private static void Add(Log2Histogram to, in Histogram h)
@@ -105,13 +103,6 @@ public sealed class KernelAggregates : IAggregateSource
         Span<long> counts = stackalloc long[Buckets];
         for (int i = 0; i < Buckets; i++) counts[i] = (long)b[i];
         to.Add(counts, (long)h.Count, h.SumNs);
-    }
-
-    private ListenerAggregate Of(in ListenerKey key)
-    {
-        var k = new Events.ListenerKey(key.NetNs, key.Address, key.Port);
-        if (!_byKey.TryGetValue(k, out var a)) _byKey.Add(k, a = new ListenerAggregate(k));
-        return a;
     }
 
     public void Dispose() => _tracer.Dispose();
