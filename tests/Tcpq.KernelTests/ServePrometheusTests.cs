@@ -36,7 +36,8 @@ public class ServePrometheusTests
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
-        using var serve = TcpqServe.Start("-p", port.ToString(), "--source", source);
+        // counting mode samples accept's latencies (--latency-sample): every accept here, to check them
+        using var serve = TcpqServe.Start(["-p", port.ToString(), "--source", source, .. source == "kernel" ? new[] { "--latency-sample", "always" } : []]);
         using var prometheus = PrometheusServer.Start(serve.Address);
         var before = ns.Nstat();
 

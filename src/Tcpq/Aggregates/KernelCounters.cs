@@ -18,8 +18,8 @@ namespace Tcpq.Aggregates;
 /// truth; it is kept from going backwards, and is exact once traffic pauses. The queue gauges are
 /// the listener's queues now, read by the live reader.
 /// <para>A listener that closed is read a last time, then its slot is freed for the next one; its
-/// series stay (a listener that opens again on the same address continues them) for
-/// <see cref="ClosedRetention"/>, then leave.</para>
+/// series show their final values in that read and leave after <see cref="ClosedRetention"/>
+/// (none by default; a listener that opens again on the same address before then continues them).</para>
 /// </summary>
 public sealed class KernelCounters : IAggregateSource
 {
@@ -41,8 +41,10 @@ public sealed class KernelCounters : IAggregateSource
 
     public DropReasons Reasons { get; }
 
-    /// <summary>How long a closed listener's series stay after its last connection was counted.</summary>
-    public TimeSpan ClosedRetention { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long a closed listener's series stay after the read that found it closed: by
+    /// default none, so its final values are shown in that one read and then leave (a listener of
+    /// the same address that opens before the next read continues them).</summary>
+    public TimeSpan ClosedRetention { get; set; } = TimeSpan.Zero;
 
     private KernelCounters(CountingPrograms kernel, DropReasons reasons)
     {
