@@ -128,7 +128,9 @@ public sealed class KernelCounters : IAggregateSource
             long all = accepts;
             if (_retired.TryGetValue(key, out var r))
             {
+                uint limit = figures.QMax; // the listening sockets' limit, not a closed one's
                 Merge(figures, r.Figures);
+                figures.QMax = limit;
                 all += r.Accepts;
                 r.LastSeenNs = now;
             }
@@ -144,7 +146,6 @@ public sealed class KernelCounters : IAggregateSource
                 continue;
             }
             var figures = Copy(r.Figures);
-            (figures.Q, figures.Q0) = (0, 0);
             figures.LastNs = (ulong)now;
             listeners.Add(WithAccepts(figures, r.Accepts));
         }
@@ -208,7 +209,7 @@ public sealed class KernelCounters : IAggregateSource
     {
         var key = figures.Key;
         if (!_retired.TryGetValue(key, out var r)) _retired[key] = r = new Retired(new ListenerAggregate(key));
-        (figures.Q, figures.Q0, figures.QMax) = (0, 0, 0); // it has no queues any more
+        (figures.Q, figures.Q0) = (0, 0); // it has no queues any more; its limit is its final value
         Merge(r.Figures, figures);
         r.Accepts += Math.Max(accepts, 0);
         r.LastSeenNs = now;

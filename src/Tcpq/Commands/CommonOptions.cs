@@ -38,11 +38,12 @@ internal static class CommonOptions
     };
 
     /// <summary>When counting mode's accept hooks, behind the queue-wait histograms, are attached.</summary>
-    public static Option<string?> LatencySample() => new("--latency-sample")
+    /// <param name="byDefault">the verb's default, as the help says it: "1s/10s", "always".</param>
+    public static Option<string?> LatencySample(string byDefault) => new("--latency-sample")
     {
         HelpName = "WINDOW/PERIOD|always|off",
         Description = "When the accept hooks behind the accept-queue wait histograms are attached (syscall hooks: every syscall of the machine is slower meanwhile): " +
-            "a window in every period (default 1s/10s), always, or off; tcpq_latency_sample_ratio says the share (--backend ebpf, counted in the kernel)",
+            $"a window in every period, always, or off (default {byDefault}; --backend ebpf, counted in the kernel)",
     };
 
     /// <summary>--latency-sample's text, or the default when not given.</summary>
