@@ -28,7 +28,7 @@ public static class TopSources
             var tracked = new TrackerDiagnosis(tracker, sampled.Reasons, DiagnosisContext.FromProc());
             return new TopSource(WithApps(sampled, options), tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}") { Tick = DiagSampleEvery };
         }
-        var kernel = EbpfStart.OrSuggestDiag(() => KernelAggregates.Start(options.Ports, DropReasons.FromKernel()));
+        var kernel = EbpfStart.OrSuggestDiag(() => KernelCounters.Start(options.Ports, DropReasons.FromKernel(), sample: options.LatencySample));
         var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc());
         return new TopSource(new ObservedAggregateSource(WithApps(kernel, options), diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}");
     }
