@@ -11,22 +11,7 @@
 #include "event.h"
 #include "conns.h"
 #include "app.h"
-
-/* The socket behind a file descriptor of the current process, or NULL. */
-static __always_inline struct sock *sock_of_fd(struct task_struct *task, long fd)
-{
-	struct fdtable *fdt = task->files->fdt;
-	if (fd >= fdt->max_fds)
-		return NULL;
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
-		return NULL;
-	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
-	if (!sock)
-		return NULL;
-	return sock->sk;
-}
+#include "fd.h"
 
 static __always_inline void on_accept(long fd)
 {

@@ -17,30 +17,15 @@
 
 #include "common.h"
 #include "count_slots.h"
+#include "fd.h"
 
 extern unsigned int CONFIG_HZ __kconfig __weak;
-
-/* The socket behind a file descriptor of the current process, or NULL (as accept.h). */
-static __always_inline struct sock *count_sock_of_fd(struct task_struct *task, long fd)
-{
-	struct fdtable *fdt = task->files->fdt;
-	if (fd >= fdt->max_fds)
-		return NULL;
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
-		return NULL;
-	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
-	if (!sock)
-		return NULL;
-	return sock->sk;
-}
 
 static __always_inline void count_accept(long fd)
 {
 	if (fd < 0)
 		return;
-	struct sock *sk = count_sock_of_fd(bpf_get_current_task_btf(), fd);
+	struct sock *sk = sock_of_fd(bpf_get_current_task_btf(), fd);
 	if (!sk)
 		return;
 	sk = KCAST(struct sock, sk);

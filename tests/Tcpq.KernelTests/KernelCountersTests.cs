@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Tcpq.Aggregates;
@@ -153,7 +152,7 @@ public class KernelCountersTests(ITestOutputHelper output)
                 out _, timeout: TimeSpan.FromSeconds(40));
             ns.Exec("ss", "-K", "-tn", "state", "all", "dport", "=", $":{port}");
             long stub = nginx.Accepts(ns, port);
-            var after = Quiet(ns);
+            var after = ns.Quiet();
             var now = Sum(counters.Read(), ns, port);
             long recursion = BpfPrograms.RecursionMisses(Environment.ProcessId);
             long misses = recursion - recursionBefore + now.Lost - was.Lost;
@@ -202,19 +201,4 @@ public class KernelCountersTests(ITestOutputHelper output)
 
     private static ListenerAggregate Listener(AggregateSnapshot s, NetNamespace ns, int port) =>
         Assert.Single(s.Listeners, l => l.Key.Port == port && l.Key.NetNs == ns.Inode);
-
-    /// <summary>The namespace's counters once the listener has had no segment to count for 300 ms.</summary>
-    private static Dictionary<string, long> Quiet(NetNamespace ns)
-    {
-        string[] watched = ["TcpExtListenDrops", "TcpPassiveOpens", "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtListenOverflows"];
-        var waited = Stopwatch.StartNew();
-        var last = ns.Nstat();
-        while (true)
-        {
-            Thread.Sleep(300);
-            var now = ns.Nstat();
-            if (watched.All(k => now.GetValueOrDefault(k) == last.GetValueOrDefault(k)) || waited.Elapsed > TimeSpan.FromSeconds(10)) return now;
-            last = now;
-        }
-    }
 }
