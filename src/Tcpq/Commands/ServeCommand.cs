@@ -3,6 +3,7 @@ using Tcpq.Bpf;
 using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Serve;
+using Tcpq.Workloads;
 
 namespace Tcpq.Commands;
 
@@ -26,10 +27,16 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         var cache = new SnapshotCache(source, MaxSnapshotAge);
         DotnetAttacher.Check(options.Dotnet);
         using var dotnet = new DotnetWatch(options.Dotnet, options.Ports, console.Error);
-        http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend, dotnet.Active ? dotnet.Read() : null));
+        using var workloads = options.Workloads.Enabled ? new WorkloadResolver(options.Workloads, console.Error) : null;
+        Func<AggregateSnapshot, Func<ListenerKey, Workload?>>? workloadsOf = workloads is null ? null : s => workloads.For(s.Listeners.Select(l => l.Key));
+        http.Serve(() =>
+        {
+            var snapshot = cache.Read();
+            return PrometheusExposition.Write(snapshot, source.Reasons, backend, dotnet.Active ? dotnet.Read() : null, workloadsOf?.Invoke(snapshot));
+        });
         using var otlp = options.OtlpEndpoint is { } endpoint
             ? new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, options.OtlpProtocol), options.OtlpProtocol,
-                options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend, dotnet.Active ? dotnet.Read : null)
+                options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend, dotnet.Active ? dotnet.Read : null, workloadsOf)
             : null;
 
         console.Error.WriteLine($"tcpq: serving metrics of {PortList.Text(options.Ports)} at http://{MetricsHttpServer.Text(http.Bound)}/metrics" +

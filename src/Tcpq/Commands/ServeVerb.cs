@@ -53,10 +53,12 @@ public static class ServeVerb
                 "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id",
         };
 
+        var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
             listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose, dotnet,
         };
+        workloads.AddTo(serve);
         serve.SetAction(parse =>
         {
             var given = new HashSet<string>();
@@ -78,6 +80,7 @@ public static class ServeVerb
             {
                 Given = given,
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
+                Workloads = workloads.Read(parse),
             };
             options.Validate();
             return new ServeCommand(options, console).Run();

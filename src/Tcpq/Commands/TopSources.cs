@@ -13,7 +13,16 @@ public static class TopSources
 {
     /// <summary>eBPF: the kernel's own per-listener aggregates (no record per connection), with the
     /// diagnosis built from them. diag: sock_diag sampled into events, counted and tracked.</summary>
-    public static TopSource Open(TopOptions options)
+    public static TopSource Open(TopOptions options, Workloads.WorkloadOptions workloads)
+    {
+        var source = Open(options);
+        if (!workloads.Enabled) return source;
+        // what the resolver says (a namespace it cannot enter…) would tear the live screen
+        var resolver = new Workloads.WorkloadResolver(workloads, TextWriter.Null);
+        return new TopSource(source.Aggregates, source.Diagnosis, source.Description, source.Dotnet) { Workloads = resolver.For, WorkloadsOwner = resolver };
+    }
+
+    private static TopSource Open(TopOptions options)
     {
         Dotnet.DotnetAttacher.Check(options.Dotnet);
         // what a joined process says (joined, no socket…) would tear the live screen: its line under the table says it

@@ -33,12 +33,14 @@ public static class TopVerb
                 "auto (default): every .NET process listening on a watched port, looked for again every 5 s; off; or one process id",
         };
 
+        var workloads = new WorkloadFlags();
         var top = new Command("top",
             "A live view per listener: arrivals and accepts per second, the queues, drops by reason, SYN cookies, handshake and accept-queue latency, the diagnosis; " +
             "keys: q quit, p pause, < > sort column, r reverse, w worst first. Not a terminal: a plain snapshot per interval (like top -b)")
         {
             port, interval, backend, sort, iterations, duration, dotnet,
         };
+        workloads.AddTo(top);
         top.SetAction(parse =>
         {
             var options = new TopOptions(
@@ -48,7 +50,7 @@ public static class TopVerb
                 parse.GetValue(sort),
                 parse.GetValue(iterations),
                 parse.GetValue(duration)) { Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)) }.Validate();
-            return new TopCommand(options, console).Run();
+            return new TopCommand(options, console, workloads.Read(parse)).Run();
         });
         return top;
     }

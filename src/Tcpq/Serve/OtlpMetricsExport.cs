@@ -28,15 +28,23 @@ public sealed class OtlpMetricsExport : IDisposable
     private readonly DropReasons _reasons;
     private readonly Dictionary<(ListenerKey Key, int Histogram), long[]> _replayed = [];
     private readonly Histogram<double>[] _histograms;
+    private Func<ListenerKey, Workload?> _workloadOf = _ => null;
 
     private static string Version => typeof(OtlpMetricsExport).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
     /// <param name="apps">The joined .NET processes' figures (--dotnet), or null.</param>
+    /// <param name="workloads">Each listener's container and pod (attributes container.id,
+    /// k8s.pod.uid…) for a snapshot's listeners, or null when not looked up.</param>
     public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
-        Func<IReadOnlyList<Dotnet.AppReading>>? apps = null)
+        Func<IReadOnlyList<Dotnet.AppReading>>? apps = null, Func<AggregateSnapshot, Func<ListenerKey, Workload?>>? workloads = null)
     {
-        _snapshot = snapshot;
+        _snapshot = workloads is null ? snapshot : () =>
+        {
+            var s = snapshot();
+            _workloadOf = workloads(s);
+            return s;
+        };
         _reasons = reasons;
         foreach (var c in ListenerMetrics.Counters)
             _meter.CreateObservableCounter(c.Otel, () => PerListener(c.Value), "{" + Unit(c.Otel) + "}", c.Help);
@@ -127,13 +135,17 @@ public sealed class OtlpMetricsExport : IDisposable
         }
     }
 
-    private static KeyValuePair<string, object?>[] Tags(in ListenerKey key) =>
-    [
-        new("server.address", key.AddressText),
-        new("server.port", (int)key.Port),
-        new("network.type", ListenerMetrics.NetworkType(key)),
-        new("netns", (long)key.NetNs),
-    ];
+    private KeyValuePair<string, object?>[] Tags(in ListenerKey key)
+    {
+        KeyValuePair<string, object?>[] tags =
+        [
+            new("server.address", key.AddressText),
+            new("server.port", (int)key.Port),
+            new("network.type", ListenerMetrics.NetworkType(key)),
+            new("netns", (long)key.NetNs),
+        ];
+        return _workloadOf(key) is { } w ? [.. tags, .. w.Attributes().Select(a => new KeyValuePair<string, object?>(a.Otel, a.Value))] : tags;
+    }
 
     private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
 

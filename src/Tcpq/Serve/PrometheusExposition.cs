@@ -17,10 +17,13 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null)
+    /// <param name="workloads">The container and pod of each listener (labels container_id,
+    /// k8s_pod_uid… after the listener's own), or null when not looked up.</param>
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null,
+        Func<ListenerKey, Workload?>? workloads = null)
     {
         var w = new StringBuilder(4096);
-        var listeners = Ordered(snapshot);
+        var listeners = Ordered(snapshot, workloads);
 
         foreach (var c in ListenerMetrics.Counters)
         {
@@ -106,11 +109,11 @@ public static class PrometheusExposition
         typeof(PrometheusExposition).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Listeners in a stable order with their label text; "other" last.</summary>
-    private static List<(ListenerAggregate Aggregate, string Labels)> Ordered(AggregateSnapshot snapshot)
+    private static List<(ListenerAggregate Aggregate, string Labels)> Ordered(AggregateSnapshot snapshot, Func<ListenerKey, Workload?>? workloads)
     {
         var list = snapshot.Listeners
             .OrderBy(a => a.Key.NetNs).ThenBy(a => a.Key.Port).ThenBy(a => a.Key.Address)
-            .Select(a => (a, ListenerLabels(a.Key)))
+            .Select(a => (a, ListenerLabels(a.Key) + WorkloadLabels(workloads?.Invoke(a.Key))))
             .ToList();
         if (snapshot.OtherListeners is { } other) list.Add((other, Label("server_address", ListenerMetrics.Other)));
         return list;
@@ -121,6 +124,16 @@ public static class PrometheusExposition
         Label("server_port", key.Port.ToString(CultureInfo.InvariantCulture)) +
         Label("network_type", ListenerMetrics.NetworkType(key)) +
         Label("netns", key.NetNs.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Where the listener runs, under OpenTelemetry's names as Prometheus spells them;
+    /// nothing for the host's. A function of the listener, so no series is added.</summary>
+    public static string WorkloadLabels(Workload? workload)
+    {
+        if (workload is null) return "";
+        var labels = new StringBuilder();
+        foreach (var (_, name, value) in workload.Attributes()) labels.Append(Label(name, value));
+        return labels.ToString();
+    }
 
     private static void Histogram(StringBuilder w, string name, string labels, Log2Histogram h)
     {

@@ -121,8 +121,12 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
 
     private TopReading Reading() => TopReading.Of(source.Aggregates.Read());
 
-    private TopFrame Frame(TopState state) =>
-        TopView.Frame(_previous, _current, source.Aggregates.Reasons, _findings, state.Sort, state.Reversed) with { AppLines = TopApps.Lines(_appsBefore, _apps) };
+    private TopFrame Frame(TopState state)
+    {
+        var frame = TopView.Frame(_previous, _current, source.Aggregates.Reasons, _findings, state.Sort, state.Reversed) with { AppLines = TopApps.Lines(_appsBefore, _apps) };
+        if (source.Workloads?.Invoke(frame.Rows.Where(r => !r.IsOther).Select(r => r.Key)) is not { } workloadOf) return frame;
+        return frame with { Rows = [.. frame.Rows.Select(r => r with { Workload = workloadOf(r.Key) })] };
+    }
 
     private static long Ns(TimeSpan t) => t.Ticks * 100;
 }

@@ -11,9 +11,14 @@ public sealed class TopSource(IAggregateSource aggregates, IListenerDiagnosis? d
     public string Description { get; } = description;
     /// <summary>The .NET processes behind the watched ports (--dotnet), or null when off.</summary>
     public Dotnet.DotnetWatch? Dotnet { get; } = dotnet;
+    /// <summary>Each listener's container and pod, looked up for a frame's listeners; null when off.</summary>
+    public Func<IEnumerable<Events.ListenerKey>, Func<Events.ListenerKey, Events.Workload?>>? Workloads { get; init; }
+    /// <summary>Disposed with the source (what <see cref="Workloads"/> holds open).</summary>
+    public IDisposable? WorkloadsOwner { get; init; }
     public void Dispose()
     {
         Dotnet?.Dispose();
+        WorkloadsOwner?.Dispose();
         Aggregates.Dispose();
     }
 }

@@ -1,0 +1,96 @@
+using Tcpq.Diag;
+using Tcpq.Events;
+
+namespace Tcpq.Workloads;
+
+/// <summary>
+/// Which container and pod a listener runs in. From the listening socket's own cgroup first (the
+/// cgroup of the process that made it, which sock_diag reports), then from the cgroups of the
+/// processes that hold it (<c>/proc/PID/cgroup</c>, every v1 hierarchy too): the first path that
+/// names a container or a pod (<see cref="ContainerCgroup"/>); then its names
+/// (<see cref="ContainerNames"/>). A listener whose cgroups name neither is the host's: no workload.
+///
+/// For serve and top, by listener key: a key is looked up once when it first appears (in one pass
+/// over the namespaces of all new keys), so its series carry their labels from the first scrape,
+/// and looked at again every <see cref="Recheck"/>. An answer sticks: a listener whose socket is
+/// gone (its container stopped) keeps the labels it had, until its key leaves the readings; only a
+/// socket found again under the same key with another cgroup (a namespace inode reused) changes
+/// them. Bounded by the keys asked about: a key not asked about is forgotten.
+/// </summary>
+public sealed class WorkloadResolver : IDisposable
+{
+    public static readonly TimeSpan Recheck = TimeSpan.FromSeconds(60);
+
+    private readonly CgroupDirectory _cgroups;
+    private readonly ContainerNames _names;
+    private readonly ListenerSockets _sockets;
+    private readonly string _proc;
+    private readonly Dictionary<ListenerKey, (Workload? Workload, long CheckedMs)> _byKey = [];
+
+    public WorkloadResolver(WorkloadOptions options, TextWriter log, string proc = "/proc")
+    {
+        _cgroups = CgroupDirectory.Find();
+        _names = new ContainerNames(options.RuntimeSocket, options.KubeletLogs, log);
+        _sockets = new ListenerSockets(log);
+        _proc = proc;
+    }
+
+    /// <summary>Looks up the keys not known yet (and those due a recheck), forgets the rest, and
+    /// returns the answers: what <c>serve</c>'s exporters and <c>top</c> label their listeners with.</summary>
+    public Func<ListenerKey, Workload?> For(IEnumerable<ListenerKey> keys)
+    {
+        lock (_byKey)
+        {
+            long now = Environment.TickCount64;
+            var asked = keys.Where(k => k.Port != 0).ToHashSet();
+            foreach (var gone in _byKey.Keys.Where(k => !asked.Contains(k)).ToList()) _byKey.Remove(gone);
+            var due = asked.Where(k => !_byKey.TryGetValue(k, out var e) || now - e.CheckedMs >= Recheck.TotalMilliseconds).ToList();
+            if (due.Count > 0)
+            {
+                var sockets = _sockets.Find(due);
+                var owners = OwnersOf(sockets.Values);
+                foreach (var key in due)
+                {
+                    var before = _byKey.TryGetValue(key, out var e) ? e.Workload : null;
+                    // no socket now: the listener closed (its container may have stopped); its labels stay
+                    var answer = sockets.TryGetValue(key, out var s) ? Of(s.CgroupId, owners.Of(s.Inode).Select(o => o.Pid)) : before;
+                    _byKey[key] = (answer, now);
+                }
+            }
+            var answers = _byKey.ToDictionary(e => e.Key, e => e.Value.Workload);
+            return key => answers.GetValueOrDefault(key);
+        }
+    }
+
+    /// <summary>The workload of a socket with cgroup <paramref name="cgroupId"/> held by
+    /// <paramref name="ownerPids"/>, or null for the host's.</summary>
+    public Workload? Of(ulong cgroupId, IEnumerable<int> ownerPids)
+    {
+        var found = _cgroups.PathOf(cgroupId) is { } path ? ContainerCgroup.Parse(path) : null;
+        if (found is null)
+            foreach (int pid in ownerPids)
+                if ((found = OfProcess(pid)) is not null) break;
+        if (found is null) return null;
+        var named = found.ContainerId is { } id ? _names.Of(id) : null;
+        return new Workload(found.ContainerId, found.PodUid ?? named?.PodUid, named?.ContainerName,
+            named?.PodName, named?.Namespace, named?.K8sContainerName);
+    }
+
+    private ContainerCgroup? OfProcess(int pid)
+    {
+        try { return ContainerCgroup.FromProcCgroup(File.ReadAllText($"{_proc}/{pid}/cgroup")); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>Owners are looked for only for sockets whose own cgroup names no container
+    /// (a /proc walk of every process's fds is the costly part).</summary>
+    private SocketOwners OwnersOf(IEnumerable<DiagSocket> sockets)
+    {
+        var wanted = new HashSet<ulong>();
+        foreach (var s in sockets)
+            if (s.Inode != 0 && (_cgroups.PathOf(s.CgroupId) is not { } path || ContainerCgroup.Parse(path) is null)) wanted.Add(s.Inode);
+        return wanted.Count > 0 ? SocketOwners.Scan(wanted, _proc) : SocketOwners.Empty;
+    }
+
+    public void Dispose() => _names.Dispose();
+}
