@@ -7,14 +7,18 @@ namespace Tcpq.Workloads;
 /// The listening sockets behind listener keys (namespace, address, port), found with sock_diag
 /// in each key's network namespace: each with its cgroup id (the socket's own, its creator's) and
 /// its inode (to find its owners). Namespaces are found by their processes
-/// (<c>/proc/PID/ns/net</c>), then by the names in /run/netns; entering another one needs
-/// CAP_SYS_ADMIN (setns) and reading other processes' links CAP_SYS_PTRACE: a namespace that
-/// cannot be entered is skipped and said once.
+/// (<c>/proc/PID/ns/net</c>), then where runtimes pin them (<see cref="PinnedNamespaceDirectories"/>);
+/// entering another one needs CAP_SYS_ADMIN (setns), reading other users' processes' links
+/// CAP_SYS_PTRACE: a namespace that cannot be entered is skipped and said once.
 /// </summary>
 public sealed class ListenerSockets(TextWriter log)
 {
     private readonly HashSet<ExitCode> _refused = [];
     private bool _saidUnfound;
+
+    /// <summary>Where network namespaces are pinned as files: <c>ip netns</c>, containerd and
+    /// CRI-O (/run/netns: a pod's sandbox), podman (/run/netns/netns-UUID), docker.</summary>
+    public static readonly string[] PinnedNamespaceDirectories = ["/run/netns", "/var/run/docker/netns"];
 
     /// <summary>The socket of each key that has one now; keys without one (closed, or in a
     /// namespace that could not be found or entered) are absent.</summary>
@@ -40,8 +44,9 @@ public sealed class ListenerSockets(TextWriter log)
             if (NetNamespaces.InodeOfLink($"{dir}/ns/net") is uint ino && pending.Contains(ino))
                 Match(DumpIn($"{dir}/ns/net", here => here == ino));
         }
-        // namespaces no process holds: the names ip netns keeps (their inode is only known inside)
-        foreach (var name in Files("/run/netns"))
+        // namespaces whose processes are not visible (tcpq in a pod), or none holds: where they are
+        // pinned (their inode is only known inside)
+        foreach (var name in PinnedNamespaceDirectories.SelectMany(Files))
         {
             if (pending.Count == 0) break;
             Match(DumpIn(name, pending.Contains));
@@ -50,7 +55,7 @@ public sealed class ListenerSockets(TextWriter log)
         {
             _saidUnfound = true;
             log.WriteLine($"tcpq: {pending.Count} network namespace{(pending.Count == 1 ? "" : "s")} of listeners not found to attribute them to containers " +
-                "(gone, or no process of theirs visible: tcpq in a container needs the host's PID namespace, and reading other processes' /proc/PID/ns/net CAP_SYS_PTRACE)");
+                $"(gone, or neither pinned in {string.Join(" or ", PinnedNamespaceDirectories)} nor held by a process tcpq can see: in a container, mount the host's /run/netns)");
         }
         return found;
     }
