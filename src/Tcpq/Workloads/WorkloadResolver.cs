@@ -22,17 +22,35 @@ public sealed class WorkloadResolver : IDisposable
     public static readonly TimeSpan Recheck = TimeSpan.FromSeconds(60);
 
     private readonly CgroupDirectory _cgroups;
-    private readonly ContainerNames _names;
-    private readonly ListenerSockets _sockets;
+    private readonly ContainerNames? _names;
     private readonly string _proc;
+    private readonly Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> _find;
+    private readonly Func<long> _nowMs;
     private readonly Dictionary<ListenerKey, (Workload? Workload, long CheckedMs)> _byKey = [];
 
     public WorkloadResolver(WorkloadOptions options, TextWriter log, string proc = "/proc")
     {
         _cgroups = CgroupDirectory.Find();
         _names = new ContainerNames(options.RuntimeSocket, options.KubeletLogs, log);
-        _sockets = new ListenerSockets(log);
         _proc = proc;
+        var sockets = new ListenerSockets(log);
+        _find = keys =>
+        {
+            var found = sockets.Find(keys);
+            var owners = OwnersOf(found.Values);
+            return found.ToDictionary(f => f.Key, f => Of(f.Value.CgroupId, owners.Of(f.Value.Inode).Select(o => o.Pid)));
+        };
+        _nowMs = () => Environment.TickCount64;
+    }
+
+    /// <summary>For tests of what sticks: <paramref name="find"/> answers the keys whose socket
+    /// it finds (a null answer: the host's), <paramref name="nowMs"/> is the clock.</summary>
+    internal WorkloadResolver(Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> find, Func<long> nowMs)
+    {
+        _cgroups = new CgroupDirectory(null);
+        _proc = "/proc";
+        _find = find;
+        _nowMs = nowMs;
     }
 
     /// <summary>Looks up the keys not known yet (and those due a recheck), forgets the rest, and
@@ -41,20 +59,18 @@ public sealed class WorkloadResolver : IDisposable
     {
         lock (_byKey)
         {
-            long now = Environment.TickCount64;
+            long now = _nowMs();
             var asked = keys.Where(k => k.Port != 0).ToHashSet();
             foreach (var gone in _byKey.Keys.Where(k => !asked.Contains(k)).ToList()) _byKey.Remove(gone);
             var due = asked.Where(k => !_byKey.TryGetValue(k, out var e) || now - e.CheckedMs >= Recheck.TotalMilliseconds).ToList();
             if (due.Count > 0)
             {
-                var sockets = _sockets.Find(due);
-                var owners = OwnersOf(sockets.Values);
+                var found = _find(due);
                 foreach (var key in due)
                 {
                     var before = _byKey.TryGetValue(key, out var e) ? e.Workload : null;
                     // no socket now: the listener closed (its container may have stopped); its labels stay
-                    var answer = sockets.TryGetValue(key, out var s) ? Of(s.CgroupId, owners.Of(s.Inode).Select(o => o.Pid)) : before;
-                    _byKey[key] = (answer, now);
+                    _byKey[key] = (found.TryGetValue(key, out var answer) ? answer : before, now);
                 }
             }
             var answers = _byKey.ToDictionary(e => e.Key, e => e.Value.Workload);
@@ -71,7 +87,7 @@ public sealed class WorkloadResolver : IDisposable
             foreach (int pid in ownerPids)
                 if ((found = OfProcess(pid)) is not null) break;
         if (found is null) return null;
-        var named = found.ContainerId is { } id ? _names.Of(id) : null;
+        var named = found.ContainerId is { } id ? _names?.Of(id) : null;
         return new Workload(found.ContainerId, found.PodUid ?? named?.PodUid, named?.ContainerName,
             named?.PodName, named?.Namespace, named?.K8sContainerName);
     }
@@ -92,5 +108,5 @@ public sealed class WorkloadResolver : IDisposable
         return wanted.Count > 0 ? SocketOwners.Scan(wanted, _proc) : SocketOwners.Empty;
     }
 
-    public void Dispose() => _names.Dispose();
+    public void Dispose() => _names?.Dispose();
 }

@@ -1,13 +1,22 @@
 /* The smallest server for a container test: listens on 0.0.0.0:PORT, accepts and closes every
- * connection, until killed. Linked statically, so an image FROM scratch holds it alone. */
+ * connection, until SIGTERM (as a container's pid 1 it must say so: pid 1 ignores signals it has
+ * no handler for). Linked statically, so an image FROM scratch holds it alone. */
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+static void stop(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
+	signal(SIGTERM, stop);
 	if (argc != 2) {
 		fprintf(stderr, "usage: accept_server PORT\n");
 		return 2;

@@ -1,0 +1,136 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Tcpq.KernelTests.Fixtures;
+
+namespace Tcpq.KernelTests;
+
+/// <summary>
+/// Listeners named by their container and pod, in one namespace: a podman container carrying
+/// kubelet's labels (names from podman's Docker-compatible API), a process in a kubepods-shaped
+/// cgroup v2 (the pod's uid from the cgroup, names from a /var/log/containers laid out as kubelet
+/// does), and the test host's own listener (the host's: no labels). serve, listeners and top all say so.
+/// </summary>
+public class WorkloadTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    /// <summary>A fake container: a 64-hex id and a pod uid of its own, and kubelet's link for it.</summary>
+    private sealed record FakePod(string Id, string Uid)
+    {
+        public static FakePod New() => new(
+            Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()) + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()),
+            Guid.NewGuid().ToString());
+
+        public string SystemdCgroup =>
+            $"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{Uid.Replace('-', '_')}.slice/cri-containerd-{Id}.scope";
+
+        public string CgroupfsCgroup => $"/kubepods/besteffort/pod{Uid}/{Id}";
+
+        /// <summary>kubelet's /var/log/containers/POD_NAMESPACE_CONTAINER-ID.log → /var/log/pods/NAMESPACE_POD_UID/CONTAINER/0.log</summary>
+        public void Link(string dir, string pod, string ns, string container) =>
+            File.CreateSymbolicLink(Path.Combine(dir, $"{pod}_{ns}_{container}-{Id}.log"), $"/var/log/pods/{ns}_{pod}_{Uid}/{container}/0.log");
+    }
+
+    private static void ConnectOnce(NetNamespace ns, int port)
+    {
+        using var c = ns.Client(AddressFamily.InterNetwork);
+        c.Connect(new IPEndPoint(IPAddress.Loopback, port));
+    }
+
+    /// <summary>The label sets of a metric's samples for one port.</summary>
+    private static List<Dictionary<string, string>> LabelSets(string metrics, string name, int port) =>
+        [.. metrics.Split('\n')
+            .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains($"server_port=\"{port}\"", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.Matches(l[(name.Length + 1)..l.LastIndexOf('}')], "([a-z0-9_]+)=\"([^\"]*)\"")
+                .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value))];
+
+    private static readonly string[] ListenerLabels = ["server_address", "server_port", "network_type", "netns"];
+
+    /// <summary>A series' labels past the listener's own, as "name=value" in order.</summary>
+    private static List<string> Workload(Dictionary<string, string> labels) =>
+        [.. labels.Where(l => !ListenerLabels.Contains(l.Key)).Select(l => $"{l.Key}={l.Value}")];
+
+    private static List<string> Labels(params (string Name, string Value)[] labels) => [.. labels.Select(l => $"{l.Name}={l.Value}")];
+
+    private static string ScrapeUntil(TcpqServe serve, Func<string, bool> done, string what)
+    {
+        string metrics = "";
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait; Thread.Sleep(200))
+            if (done(metrics = serve.Metrics())) return metrics;
+        throw new Xunit.Sdk.XunitException($"{what} not in the metrics within {Wait.TotalSeconds} s:\n{metrics}\n{string.Join("\n", serve.Stderr)}");
+    }
+
+    [Fact]
+    public void Serve_listeners_and_top_name_a_container_a_kubepods_process_and_not_the_host_and_a_stopped_container_keeps_its_labels()
+    {
+        using var ns = NetNamespace.Create();
+        int appPort = Ports.Next(), podPort = Ports.Next(), hostPort = Ports.Next();
+        using var api = PodmanService.Start();
+        using var container = PodmanContainer.Start(ns, appPort, new Dictionary<string, string>
+        {
+            ["io.kubernetes.pod.name"] = "web-0",
+            ["io.kubernetes.pod.namespace"] = "shop",
+            ["io.kubernetes.container.name"] = "nginx",
+        });
+        var pod = FakePod.New();
+        var logs = Directory.CreateTempSubdirectory("tcpq-kubelet-logs-");
+        pod.Link(logs.FullName, "api-7d4b9c-x2x9q", "prod", "app");
+        using var kubepods = CgroupProcess.Start(ns, pod.SystemdCgroup, Podman.AcceptServer, podPort.ToString());
+        using var host = ns.Listen(IPAddress.Loopback, hostPort, backlog: 8);
+        string[] names = ["--runtime-socket", api.Socket, "--kubelet-logs", logs.FullName];
+
+        using var serve = TcpqServe.Start(["-p", $"{appPort},{podPort},{hostPort}", .. names]);
+        using var top = PipedTcpq.Start(["top", "-p", $"{appPort},{podPort},{hostPort}", "--interval", "300ms", "--dotnet", "off", .. names]);
+        Assert.StartsWith("tcpq top 20", top.ReadLine(Wait)); // attached
+        foreach (int port in (int[])[appPort, podPort, hostPort]) ConnectOnce(ns, port);
+
+        var metrics = ScrapeUntil(serve, m => LabelSets(m, "tcpq_syns_total", appPort).Count == 1 && LabelSets(m, "tcpq_syns_total", podPort).Count == 1
+            && LabelSets(m, "tcpq_syns_total", hostPort).Count == 1, "a syns series of each listener");
+        var app = Assert.Single(LabelSets(metrics, "tcpq_syns_total", appPort));
+        // podman's cgroup is no pod's, and no label gave a uid: no k8s_pod_uid
+        Assert.Equal(Labels(("container_id", container.Id), ("container_name", container.Name), ("k8s_pod_name", "web-0"), ("k8s_namespace_name", "shop"), ("k8s_container_name", "nginx")),
+            Workload(app));
+        var inPod = Assert.Single(LabelSets(metrics, "tcpq_syns_total", podPort));
+        // kubelet's links name no runtime container: no container_name
+        Assert.Equal(Labels(("container_id", pod.Id), ("k8s_pod_uid", pod.Uid), ("k8s_pod_name", "api-7d4b9c-x2x9q"), ("k8s_namespace_name", "prod"), ("k8s_container_name", "app")),
+            Workload(inPod));
+        var onHost = Assert.Single(LabelSets(metrics, "tcpq_syns_total", hostPort));
+        Assert.Equal(ListenerLabels, onHost.Keys);
+        // every family of a listener carries the same labels: no series added
+        Assert.All(LabelSets(metrics, "tcpq_accept_queue_limit", appPort), l => Assert.Equal(container.Id, l["container_id"]));
+
+        // listeners, from sock_diag: the same names
+        var json = Shell.Run(TcpqBinary.Path, ["listeners", "--netns", ns.Path, "--format", "json", .. names]);
+        var rows = JsonDocument.Parse(json).RootElement.EnumerateArray().ToDictionary(r => r.GetProperty("local_port").GetInt32());
+        Assert.Equal(container.Id, rows[appPort].GetProperty("container_id").GetString());
+        Assert.Equal("web-0", rows[appPort].GetProperty("k8s_pod_name").GetString());
+        Assert.Equal(pod.Uid, rows[podPort].GetProperty("k8s_pod_uid").GetString());
+        Assert.False(rows[hostPort].TryGetProperty("container_id", out _));
+
+        // top: a WORKLOAD column, namespace/pod/container
+        var screen = new List<string>();
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && !screen.Any(l => l.Contains("prod/api-7d4b9c-x2x9q/app")); )
+            screen.Add(top.ReadLine(Wait) ?? "");
+        Assert.Contains(screen, l => l.Contains("WORKLOAD") && l.Contains("LISTENER"));
+        Assert.Contains(screen, l => l.Contains($":{appPort}") && l.Contains("shop/web-0/nginx"));
+        Assert.Contains(screen, l => l.Contains($":{podPort}") && l.Contains("prod/api-7d4b9c-x2x9q/app"));
+
+        // the container stops: its listener is gone, its series stay (until serve drops closed
+        // listeners) and keep its labels; no unlabelled series of that listener appears
+        container.Stop();
+        for (int i = 0; i < 100 && ns.Exec("ss", "-Hltn", $"sport = :{appPort}").Contains("LISTEN", StringComparison.Ordinal); i++) Thread.Sleep(50);
+        ConnectRefused(ns, appPort);
+        var after = serve.Metrics();
+        var stopped = Assert.Single(LabelSets(after, "tcpq_syns_total", appPort));
+        Assert.Equal(app, stopped);
+        logs.Delete(recursive: true);
+    }
+
+    private static void ConnectRefused(NetNamespace ns, int port)
+    {
+        using var c = ns.Client(AddressFamily.InterNetwork);
+        var e = Assert.Throws<SocketException>(() => c.Connect(new IPEndPoint(IPAddress.Loopback, port)));
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+    }
+}
