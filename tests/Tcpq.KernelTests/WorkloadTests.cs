@@ -133,4 +133,35 @@ public class WorkloadTests
         var e = Assert.Throws<SocketException>(() => c.Connect(new IPEndPoint(IPAddress.Loopback, port)));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
     }
+
+    [Fact]
+    public void The_daemonsets_pod_runs_under_podman_kube_play_and_names_a_listener_in_a_kubepods_cgroup_by_its_pod()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        var pod = FakePod.New();
+        var logs = Directory.CreateTempSubdirectory("tcpq-kubelet-logs-");
+        pod.Link(logs.FullName, "shop-5f7c9-abcde", "retail", "server");
+        // the cgroupfs driver's shape this time (the other test has systemd's)
+        using var listener = CgroupProcess.Start(ns, pod.CgroupfsCgroup, Podman.AcceptServer, port.ToString());
+        using var daemon = KubePlayPod.Play(logs.FullName);
+
+        string? metrics = null;
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < TimeSpan.FromSeconds(60) && metrics is null; Thread.Sleep(250))
+            metrics = daemon.Scrape();
+        Assert.True(metrics is not null, $"the pod did not serve /metrics within 60 s: {daemon.Logs()}");
+
+        // a client in the test's namespace: the pod sees it through the host's cgroup root, finds
+        // the namespace pinned in /run/netns, and the socket's cgroup there
+        ConnectOnce(ns, port);
+        List<Dictionary<string, string>> series = [];
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && series.Count == 0; Thread.Sleep(250))
+            series = LabelSets(daemon.Scrape() ?? "", "tcpq_syns_total", port);
+        var labels = Assert.Single(series);
+        Assert.Equal(ns.Inode.ToString(), labels["netns"]);
+        Assert.Equal(Labels(("container_id", pod.Id), ("k8s_pod_uid", pod.Uid), ("k8s_pod_name", "shop-5f7c9-abcde"), ("k8s_namespace_name", "retail"), ("k8s_container_name", "server")),
+            Workload(labels));
+        Assert.DoesNotContain("not attributed", daemon.Logs());
+        logs.Delete(recursive: true);
+    }
 }

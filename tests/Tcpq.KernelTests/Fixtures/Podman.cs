@@ -18,7 +18,7 @@ public static class Podman
     private static readonly Lazy<string> Server = new(BuildAcceptServer);
     private static readonly Lazy<string> BuiltTcpqImage = new(() =>
     {
-        Run(true, [], "bash", RepoFile("scripts/image"), "--tag", TcpqImage, "--no-latest");
+        Run(true, [], "bash", [RepoFile("scripts/image"), "--tag", TcpqImage, "--no-latest"]);
         return TcpqImage;
     });
     private static readonly Lazy<string> BuiltAppImage = new(BuildAppImage);
@@ -39,9 +39,14 @@ public static class Podman
 
     public static string Run(bool check, params string[] args) => Run(check, [], "podman", args);
 
-    private static string Run(bool check, Dictionary<string, string> env, string file, params string[] args)
+    /// <summary>podman in <paramref name="directory"/>: kube play looks there for a folder named
+    /// after each image (to build it from), so not in a directory that has one.</summary>
+    public static string RunIn(string directory, params string[] args) => Run(true, [], "podman", args, directory);
+
+    private static string Run(bool check, Dictionary<string, string> env, string file, string[] args, string? directory = null)
     {
         var psi = Start(file, args);
+        if (directory is not null) psi.WorkingDirectory = directory;
         foreach (var (k, v) in env) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
