@@ -9,7 +9,8 @@ namespace Tcpq.KernelTests;
 /// Listeners named by their container and pod, in one namespace: a podman container carrying
 /// kubelet's labels (names from podman's Docker-compatible API), a process in a kubepods-shaped
 /// cgroup v2 (the pod's uid from the cgroup, names from a /var/log/containers laid out as kubelet
-/// does), and the test host's own listener (the host's: no labels). serve, listeners and top all say so.
+/// does), and the test host's own listener (the host's: no labels). serve, trace's JSON rows,
+/// listeners and top all say so.
 /// </summary>
 public class WorkloadTests
 {
@@ -62,7 +63,7 @@ public class WorkloadTests
     }
 
     [Fact]
-    public void Serve_listeners_and_top_name_a_container_a_kubepods_process_and_not_the_host_and_a_stopped_container_keeps_its_labels()
+    public void Serve_trace_listeners_and_top_name_a_container_a_kubepods_process_and_not_the_host_and_a_stopped_container_keeps_its_labels()
     {
         using var ns = NetNamespace.Create();
         int appPort = Ports.Next(), podPort = Ports.Next(), hostPort = Ports.Next();
@@ -79,11 +80,34 @@ public class WorkloadTests
         using var kubepods = CgroupProcess.Start(ns, pod.SystemdCgroup, Podman.AcceptServer, podPort.ToString());
         using var host = ns.Listen(IPAddress.Loopback, hostPort, backlog: 8);
         string[] names = ["--runtime-socket", api.Socket, "--kubelet-logs", logs.FullName];
+        void ConnectEach()
+        {
+            ConnectOnce(ns, appPort);
+            ConnectOnce(ns, podPort);
+            ConnectOnce(ns, hostPort);
+            host.Accept().Dispose(); // the test is the host's server: its queue stays empty
+        }
 
         using var serve = TcpqServe.Start(["-p", $"{appPort},{podPort},{hostPort}", .. names]);
         using var top = PipedTcpq.Start(["top", "-p", $"{appPort},{podPort},{hostPort}", "--interval", "300ms", "--dotnet", "off", .. names]);
         Assert.StartsWith("tcpq top 20", top.ReadLine(Wait)); // attached
-        foreach (int port in (int[])[appPort, podPort, hostPort]) ConnectOnce(ns, port);
+        using var trace = PipedTcpq.Start(["trace", "-p", $"{appPort},{podPort},{hostPort}", "-f", "json", "--dotnet", "off", .. names]);
+
+        // trace's JSON rows: connect until each listener has a row (the trace is attached by then)
+        var traced = new Dictionary<int, JsonElement>();
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && traced.Count < 3; )
+        {
+            ConnectEach();
+            for (string? line; traced.Count < 3 && (line = trace.ReadLine(TimeSpan.FromSeconds(1))) is not null; )
+            {
+                var row = JsonDocument.Parse(line).RootElement.Clone();
+                traced.TryAdd(row.GetProperty("dest_port").GetInt32(), row);
+            }
+        }
+        Assert.Equal(container.Id, traced[appPort].GetProperty("container_id").GetString());
+        Assert.Equal("shop", traced[appPort].GetProperty("k8s_namespace_name").GetString());
+        Assert.Equal(pod.Uid, traced[podPort].GetProperty("k8s_pod_uid").GetString());
+        Assert.False(traced[hostPort].TryGetProperty("container_id", out _));
 
         var metrics = ScrapeUntil(serve, m => LabelSets(m, "tcpq_syns_total", appPort).Count == 1 && LabelSets(m, "tcpq_syns_total", podPort).Count == 1
             && LabelSets(m, "tcpq_syns_total", hostPort).Count == 1, "a syns series of each listener");

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Tcpq.Events;
 using Tcpq.Serve;
 using Tcpq.Workloads;
@@ -92,4 +93,26 @@ public class WorkloadNamesTests
     [InlineData("\u001b[2J", null)]
     [InlineData("ünï", null)]
     public void Only_names_pass(string value, string? expected) => Assert.Equal(expected, WorkloadText.Clean(value));
+}
+
+/// <summary>trace's JSON rows: the listener's container and pod after netns, only when it has one.</summary>
+public class JsonRowWorkloadTests
+{
+    [Fact]
+    public void A_row_of_a_listener_in_a_pod_names_it_and_a_host_row_has_no_such_field()
+    {
+        var pod = new Workload("3f4e5d6c7b8a99887766554433221100ffeeddccbbaa99887766554433221100", "2d9e2d38-2b5b-4e4c-9f44-3d6f2a3c1b7e", null, "web-0", "shop", "nginx");
+        var inPod = TestEvents.Syn();
+        var onHost = TestEvents.Syn();
+        onHost.DestPort = 22;
+        var asked = new List<ListenerKey>();
+        var context = TestEvents.Context(DropReasons.Empty) with { Workloads = key => { asked.Add(key); return key.Port == inPod.DestPort ? pod : null; } };
+        var text = TestEvents.Render(s => new Tcpq.Output.JsonEventWriter(s, context), inPod, onHost);
+        var rows = TestEvents.Lines(text).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["netns", "container_id", "k8s_pod_uid", "k8s_pod_name", "k8s_namespace_name", "k8s_container_name"],
+            rows[0].EnumerateObject().Select(p => p.Name).SkipWhile(n => n != "netns"));
+        Assert.Equal("web-0", rows[0].GetProperty("k8s_pod_name").GetString());
+        Assert.Equal("netns", rows[1].EnumerateObject().Last().Name);
+        Assert.Equal(new ListenerKey(inPod.NetNs, inPod.DestAddress, inPod.DestPort), asked[0]); // the listener: the row's destination
+    }
 }

@@ -16,7 +16,9 @@ public sealed class DiagTraceCommand(TraceOptions options, CommandConsole consol
         using var client = SockDiagClient.Open();
         uint netns = NetNamespaces.CurrentInode();
         using var output = RowOutput.Open(options.OutputPath, console);
-        using var pipeline = EventPipeline.Create(options.Format, output.Stream, new EventContext(WallClock.System(), DropReasons.Empty), track: options.Summary is not null, new TrackerOptions { Application = ApplicationRows.None });
+        using var workloads = TraceCommand.WorkloadsFor(options, console);
+        var context = new EventContext(WallClock.System(), DropReasons.Empty) { Workloads = workloads is null ? null : workloads.Of };
+        using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, new TrackerOptions { Application = ApplicationRows.None });
         var sampler = new DiagSampler(netns, options.Ports, options.Kinds, pipeline);
 
         using var lifetime = new CommandLifetime(options.DurationSeconds);

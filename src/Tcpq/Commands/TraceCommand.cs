@@ -12,11 +12,16 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
 {
     private const int PollMs = 50;
 
+    /// <summary>JSON rows name their listener's container and pod; the other formats' columns are fixed.</summary>
+    internal static Workloads.WorkloadResolver? WorkloadsFor(TraceOptions options, CommandConsole console) =>
+        options.Format == EventFormat.Json && options.Workloads.Enabled ? new Workloads.WorkloadResolver(options.Workloads, console.Error) : null;
+
     public int Run()
     {
         var reasons = SuggestDiagOnFailure(LoadDropReasons);
         using var output = RowOutput.Open(options.OutputPath, console);
-        var context = new EventContext(WallClock.System(), reasons);
+        using var workloads = WorkloadsFor(options, console);
+        var context = new EventContext(WallClock.System(), reasons) { Workloads = workloads is null ? null : workloads.Of };
         using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, EventPipeline.Tracking(options.Kinds));
         using var lifetime = new CommandLifetime(options.DurationSeconds);
         DotnetAttacher.Check(options.Dotnet);

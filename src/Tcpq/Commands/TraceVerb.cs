@@ -62,6 +62,8 @@ public static class TraceVerb
         {
             port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat, dotnet,
         };
+        var workloads = new WorkloadFlags();
+        workloads.AddTo(trace);
         trace.SetAction(parse =>
         {
             var given = new HashSet<string>();
@@ -81,6 +83,7 @@ public static class TraceVerb
                 Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
                 Given = given,
                 Dotnet = DotnetTarget.Parse(parse.GetValue(dotnet)),
+                Workloads = workloads.Read(parse),
             };
             options.Validate();
             return options.Backend == TraceBackend.Diag

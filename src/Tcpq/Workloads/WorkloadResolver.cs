@@ -27,6 +27,9 @@ public sealed class WorkloadResolver : IDisposable
     private readonly Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> _find;
     private readonly Func<long> _nowMs;
     private readonly Dictionary<ListenerKey, (Workload? Workload, long CheckedMs)> _byKey = [];
+    private readonly Dictionary<ListenerKey, Workload?> _rows = [];
+    /// <summary>Listeners a trace keeps answers for; past it they are looked up again.</summary>
+    public const int MaxRowKeys = 4096;
 
     public WorkloadResolver(WorkloadOptions options, TextWriter log, string proc = "/proc")
     {
@@ -75,6 +78,18 @@ public sealed class WorkloadResolver : IDisposable
             }
             var answers = _byKey.ToDictionary(e => e.Key, e => e.Value.Workload);
             return key => answers.GetValueOrDefault(key);
+        }
+    }
+
+    /// <summary>For a trace's rows, one listener at a time: looked up at its first row (on the
+    /// reading thread: one sock_diag dump of its namespace), then kept for the trace's life.</summary>
+    public Workload? Of(ListenerKey key)
+    {
+        lock (_rows)
+        {
+            if (_rows.TryGetValue(key, out var known)) return known;
+            if (_rows.Count >= MaxRowKeys) _rows.Clear();
+            return _rows[key] = _find([key]).GetValueOrDefault(key);
         }
     }
 
