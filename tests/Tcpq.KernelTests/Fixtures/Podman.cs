@@ -58,7 +58,8 @@ public static class Podman
         }
         if (check && p.ExitCode != 0)
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result.Trim()}");
-        return stdout.Result.Trim();
+        // unchecked, what it said on stderr too (a test may look for a message)
+        return (check ? stdout.Result : stdout.Result + stderr.Result).Trim();
     }
 
     /// <summary>A process's start info with the tests' containers.conf in its environment.</summary>
