@@ -134,11 +134,13 @@ public class WorkloadTests
 
         // top: a WORKLOAD column, namespace/pod/container
         var screen = new List<string>();
-        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && !screen.Any(l => l.Contains("prod/api-7d4b9c-x2x9q/app")); )
+        bool Shows(int port, string workload) => screen.Any(l => l.Contains($":{port} ") && l.Contains(workload));
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && !(Shows(appPort, "shop/web-0/nginx") && Shows(podPort, "prod/api-7d4b9c-x2x9q/app")); )
             screen.Add(top.ReadLine(Wait) ?? "");
         Assert.Contains(screen, l => l.Contains("WORKLOAD") && l.Contains("LISTENER"));
-        Assert.Contains(screen, l => l.Contains($":{appPort}") && l.Contains("shop/web-0/nginx"));
-        Assert.Contains(screen, l => l.Contains($":{podPort}") && l.Contains("prod/api-7d4b9c-x2x9q/app"));
+        Assert.True(Shows(appPort, "shop/web-0/nginx"), string.Join("\n", screen));
+        Assert.True(Shows(podPort, "prod/api-7d4b9c-x2x9q/app"), string.Join("\n", screen));
+        Assert.Contains(screen, l => l.Contains($":{hostPort} ") && l.Contains(" - ")); // the host's: a dash
 
         // the container stops: its listener is gone, its series stay (until serve drops closed
         // listeners) and keep its labels; no unlabelled series of that listener appears

@@ -116,3 +116,33 @@ public class JsonRowWorkloadTests
         Assert.Equal(new ListenerKey(inPod.NetNs, inPod.DestAddress, inPod.DestPort), asked[0]); // the listener: the row's destination
     }
 }
+
+/// <summary>serve's two exporters: the workload after the listener's own labels, for the listeners
+/// that have one.</summary>
+public class ServeWorkloadLabelTests
+{
+    private static readonly Workload Pod = new("3f4e5d6c7b8a99887766554433221100ffeeddccbbaa99887766554433221100", "2d9e2d38-2b5b-4e4c-9f44-3d6f2a3c1b7e", null, "web-0", "shop", "nginx");
+
+    [Fact]
+    public void Prometheus_series_of_a_pods_listener_carry_its_labels_and_the_hosts_do_not()
+    {
+        var inPod = new Tcpq.Aggregates.ListenerAggregate(new ListenerKey(4026532999, Address16.V4Any, 8080)) { Syns = 3 };
+        var onHost = new Tcpq.Aggregates.ListenerAggregate(new ListenerKey(4026531840, Address16.V4Any, 22)) { Syns = 1 };
+        var snapshot = new Tcpq.Aggregates.AggregateSnapshot(DateTime.UtcNow, 1, [inPod, onHost], null, new Tcpq.Aggregates.AggregateCost(0, 0, null, 0));
+        var text = PrometheusExposition.Write(snapshot, DropReasons.Empty, "ebpf", workloads: key => key.Port == 8080 ? Pod : null);
+        Assert.Contains($"tcpq_syns_total{{server_address=\"0.0.0.0\",server_port=\"8080\",network_type=\"ipv4\",netns=\"4026532999\",container_id=\"{Pod.ContainerId}\",k8s_pod_uid=\"{Pod.PodUid}\",k8s_pod_name=\"web-0\",k8s_namespace_name=\"shop\",k8s_container_name=\"nginx\"}} 3\n", text);
+        Assert.Contains("tcpq_syns_total{server_address=\"0.0.0.0\",server_port=\"22\",network_type=\"ipv4\",netns=\"4026531840\"} 1\n", text);
+        // one series per listener still: as many syns lines as listeners
+        Assert.Equal(2, text.Split('\n').Count(l => l.StartsWith("tcpq_syns_total{", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Otlp_attributes_of_a_pods_listener_follow_opentelemetrys_names()
+    {
+        var key = new ListenerKey(4026532999, Address16.V4Any, 8080);
+        var tags = OtlpMetricsExport.ListenerAttributes(key, Pod);
+        Assert.Equal(["server.address", "server.port", "network.type", "netns", "container.id", "k8s.pod.uid", "k8s.pod.name", "k8s.namespace.name", "k8s.container.name"], tags.Select(t => t.Key));
+        Assert.Equal("web-0", tags.Single(t => t.Key == "k8s.pod.name").Value);
+        Assert.Equal(4, OtlpMetricsExport.ListenerAttributes(key, null).Length);
+    }
+}

@@ -135,7 +135,11 @@ public sealed class OtlpMetricsExport : IDisposable
         }
     }
 
-    private KeyValuePair<string, object?>[] Tags(in ListenerKey key)
+    private KeyValuePair<string, object?>[] Tags(in ListenerKey key) => ListenerAttributes(key, _workloadOf(key));
+
+    /// <summary>A listener's attributes: OpenTelemetry's server.*, network.type, netns, then where
+    /// it runs (container.id, k8s.pod.uid…), when it runs in a container or pod.</summary>
+    internal static KeyValuePair<string, object?>[] ListenerAttributes(in ListenerKey key, Workload? workload)
     {
         KeyValuePair<string, object?>[] tags =
         [
@@ -144,7 +148,7 @@ public sealed class OtlpMetricsExport : IDisposable
             new("network.type", ListenerMetrics.NetworkType(key)),
             new("netns", (long)key.NetNs),
         ];
-        return _workloadOf(key) is { } w ? [.. tags, .. w.Attributes().Select(a => new KeyValuePair<string, object?>(a.Otel, a.Value))] : tags;
+        return workload is null ? tags : [.. tags, .. workload.Attributes().Select(a => new KeyValuePair<string, object?>(a.Otel, a.Value))];
     }
 
     private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
