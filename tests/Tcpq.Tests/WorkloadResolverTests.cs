@@ -89,3 +89,30 @@ public class TopWorkloadColumnTests
         Assert.Equal("shop/web-0/nginx", workload.Text(Row(80, new Workload(null, null, PodName: "web-0", Namespace: "shop", K8sContainerName: "nginx"))));
     }
 }
+
+/// <summary>The workload flags of every verb: a path given must be there, one line and exit 2.</summary>
+public class WorkloadFlagsTests
+{
+    [Theory]
+    [InlineData("serve", "--runtime-socket", "/nonexistent/docker.sock", "bad --runtime-socket '/nonexistent/docker.sock': no such socket")]
+    [InlineData("top", "--kubelet-logs", "/nonexistent/containers", "bad --kubelet-logs '/nonexistent/containers': no such directory")]
+    [InlineData("listeners", "--runtime-socket", "/nonexistent/podman.sock", "bad --runtime-socket")]
+    [InlineData("trace", "--kubelet-logs", "/nonexistent", "bad --kubelet-logs")]
+    [InlineData("serve", "--workloads", "sometimes", "bad --workloads 'sometimes': one of auto, off")]
+    public void A_bad_workload_flag_is_one_line_and_exit_2(string verb, string flag, string value, string message)
+    {
+        var console = new TestConsole();
+        int code = TcpqProgram.Run([verb, flag, value], console.Console);
+        var lines = console.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, code);
+        Assert.Contains(message, Assert.Single(lines));
+    }
+
+    [Fact]
+    public void A_source_of_names_with_workloads_off_is_a_contradiction()
+    {
+        var console = new TestConsole();
+        Assert.Equal(2, TcpqProgram.Run(["listeners", "--workloads", "off", "--kubelet-logs", Path.GetTempPath()], console.Console));
+        Assert.Contains("not with --workloads off", console.Error);
+    }
+}

@@ -22,6 +22,7 @@ public sealed class ContainerNames : IDisposable
     private readonly bool _apiGiven;
     private Dictionary<string, Workload> _fromApi = [], _fromLinks = [];
     private readonly Dictionary<string, long> _missedAtMs = [];
+    private readonly object _gate = new();
     private string? _apiError;
 
     /// <param name="apiSocket">The runtime API's socket; null: the first of
@@ -42,7 +43,7 @@ public sealed class ContainerNames : IDisposable
     /// <summary>What is known of container <paramref name="id"/>, or null.</summary>
     public Workload? Of(string id)
     {
-        lock (_log)
+        lock (_gate)
         {
             if (Known(id) is { } known) return known;
             long now = Environment.TickCount64;
