@@ -128,8 +128,11 @@ public class ServeWorkloadLabelTests
     {
         var inPod = new Tcpq.Aggregates.ListenerAggregate(new ListenerKey(4026532999, Address16.V4Any, 8080)) { Syns = 3 };
         var onHost = new Tcpq.Aggregates.ListenerAggregate(new ListenerKey(4026531840, Address16.V4Any, 22)) { Syns = 1 };
-        var snapshot = new Tcpq.Aggregates.AggregateSnapshot(DateTime.UtcNow, 1, [inPod, onHost], null, new Tcpq.Aggregates.AggregateCost(0, 0, null, 0));
-        var text = PrometheusExposition.Write(snapshot, DropReasons.Empty, "ebpf", workloads: key => key.Port == 8080 ? Pod : null);
+        var snapshot = new Tcpq.Aggregates.AggregateSnapshot(DateTime.UtcNow, 1, [inPod, onHost], null, new Tcpq.Aggregates.AggregateCost(0, 0, null, 0))
+        {
+            Workloads = new Dictionary<ListenerKey, Workload> { [inPod.Key] = Pod },
+        };
+        var text = PrometheusExposition.Write(snapshot, DropReasons.Empty, "ebpf");
         Assert.Contains($"tcpq_syns_total{{server_address=\"0.0.0.0\",server_port=\"8080\",network_type=\"ipv4\",netns=\"4026532999\",container_id=\"{Pod.ContainerId}\",k8s_pod_uid=\"{Pod.PodUid}\",k8s_pod_name=\"web-0\",k8s_namespace_name=\"shop\",k8s_container_name=\"nginx\"}} 3\n", text);
         Assert.Contains("tcpq_syns_total{server_address=\"0.0.0.0\",server_port=\"22\",network_type=\"ipv4\",netns=\"4026531840\"} 1\n", text);
         // one series per listener still: as many syns lines as listeners

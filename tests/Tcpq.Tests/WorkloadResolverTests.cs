@@ -28,10 +28,11 @@ public class WorkloadResolverTests
         _sockets[Db] = null;
         var r = Resolver();
         var of = r.For([Web, Db]);
-        Assert.Equal((WebPod, (Workload?)null), (of(Web), of(Db)));
+        Assert.Equal(WebPod, of[Web]);
+        Assert.False(of.ContainsKey(Db));
         _now += 5_000;
         of = r.For([Web, Db]);
-        Assert.Equal(WebPod, of(Web));
+        Assert.Equal(WebPod, of[Web]);
         Assert.Equal([2], _lookups); // the second scrape asked nothing
     }
 
@@ -43,7 +44,7 @@ public class WorkloadResolverTests
         r.For([Web]);
         _sockets.Remove(Web); // the container stopped: no socket any more
         _now += (long)WorkloadResolver.Recheck.TotalMilliseconds;
-        Assert.Equal(WebPod, r.For([Web])(Web));
+        Assert.Equal(WebPod, r.For([Web]).GetValueOrDefault(Web));
         Assert.Equal([1, 1], _lookups); // it was looked at again, and kept
     }
 
@@ -54,9 +55,9 @@ public class WorkloadResolverTests
         var r = Resolver();
         r.For([Web]);
         _sockets[Web] = Other; // a namespace inode reused by another pod, same port
-        Assert.Equal(WebPod, r.For([Web])(Web)); // not before the recheck
+        Assert.Equal(WebPod, r.For([Web]).GetValueOrDefault(Web)); // not before the recheck
         _now += (long)WorkloadResolver.Recheck.TotalMilliseconds;
-        Assert.Equal(Other, r.For([Web])(Web));
+        Assert.Equal(Other, r.For([Web]).GetValueOrDefault(Web));
     }
 
     [Fact]
@@ -65,10 +66,54 @@ public class WorkloadResolverTests
         _sockets[Web] = WebPod;
         var r = Resolver();
         r.For([Web]);
-        Assert.Null(r.For([Db])(Web)); // Web left the readings
+        Assert.Null(r.For([Db]).GetValueOrDefault(Web)); // Web left the readings
         _sockets.Remove(Web);
-        Assert.Null(r.For([Web])(Web)); // back, with no socket: nothing known any more
+        Assert.Null(r.For([Web]).GetValueOrDefault(Web)); // back, with no socket: nothing known any more
         Assert.Equal([1, 1, 1], _lookups);
+    }
+}
+
+/// <summary>The snapshot carries the workloads (serve and top read them from there): each reading
+/// asks the resolver for its listeners, and a reading with nothing new looks nothing up.</summary>
+public class WorkloadAggregateSourceTests
+{
+    private static readonly ListenerKey Web = new(4026532001, Address16.V4Any, 8080), Ssh = new(4026531840, Address16.V4Any, 22);
+    private static readonly Workload WebPod = new(null, "2d9e2d38-2b5b-4e4c-9f44-3d6f2a3c1b7e", PodName: "web-0", Namespace: "shop");
+
+    private sealed class Listeners(params ListenerKey[] keys) : Tcpq.Aggregates.IAggregateSource
+    {
+        public ListenerKey[] Keys { get; set; } = keys;
+        public DropReasons Reasons => DropReasons.Empty;
+        public Tcpq.Aggregates.AggregateSnapshot Read() => new(DateTime.UtcNow, 1,
+            [.. Keys.Select(k => new Tcpq.Aggregates.ListenerAggregate(k) { Syns = 1 })], null, new Tcpq.Aggregates.AggregateCost(0, 0, null, 0));
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void Every_reading_carries_the_workloads_of_its_listeners_and_tops_rows_show_them()
+    {
+        var lookups = new List<int>();
+        var inner = new Listeners(Web, Ssh);
+        using var source = new WorkloadAggregateSource(inner, new WorkloadResolver(keys =>
+        {
+            lookups.Add(keys.Count);
+            return keys.ToDictionary(k => k, k => k == Web ? WebPod : null);
+        }, () => 0));
+
+        var first = source.Read();
+        Assert.Equal(WebPod, first.Workloads[Web]);
+        Assert.False(first.Workloads.ContainsKey(Ssh)); // the host's: no labels
+        var second = source.Read();
+        Assert.Same(first.Workloads, second.Workloads); // nothing new: the same answers, no lookup
+        Assert.Equal([2], lookups);
+
+        var rows = Tcpq.Top.TopView.Rows(null, Tcpq.Top.TopReading.Of(second), DropReasons.Empty, null);
+        Assert.Equal(WebPod, rows.Single(r => r.Key == Web).Workload);
+        Assert.Null(rows.Single(r => r.Key == Ssh).Workload);
+
+        inner.Keys = [Ssh]; // Web closed and left the readings
+        Assert.Empty(source.Read().Workloads);
+        Assert.Equal([2], lookups);
     }
 }
 

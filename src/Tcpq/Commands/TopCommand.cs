@@ -1,4 +1,5 @@
 using Spectre.Console;
+using Tcpq.Events;
 using Tcpq.Top;
 
 namespace Tcpq.Commands;
@@ -6,13 +7,13 @@ namespace Tcpq.Commands;
 /// <summary><c>tcpq top</c>: in a terminal, the live view, redrawn in place and driven by keys;
 /// into a pipe or a file, a plain snapshot per interval, ending with 0 when the reader goes away.
 /// Either way until q, Ctrl-C, SIGTERM, --duration or --iterations, every program detached.</summary>
-public sealed class TopCommand(TopOptions options, CommandConsole console, Workloads.WorkloadOptions? workloads = null)
+public sealed class TopCommand(TopOptions options, CommandConsole console)
 {
     public int Run()
     {
         using var lifetime = new CommandLifetime(options.DurationSeconds);
-        using var source = TraceCommand.SuggestDiagOnFailure(() => TopSources.Open(options, workloads ?? Workloads.WorkloadOptions.Default));
-        var session = new TopSession(options, source, SystemTopClock.Instance, lifetime.Token);
+        using var source = TopSources.Open(options);
+        var session = new TopSession(options, source, SystemLoopClock.Instance, lifetime.Token);
         if (console.OutIsTerminal)
         {
             session.RunLive(LiveConsole(), keys: !Console.IsInputRedirected);

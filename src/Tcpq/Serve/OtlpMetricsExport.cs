@@ -28,23 +28,15 @@ public sealed class OtlpMetricsExport : IDisposable
     private readonly DropReasons _reasons;
     private readonly Dictionary<(ListenerKey Key, int Histogram), long[]> _replayed = [];
     private readonly Histogram<double>[] _histograms;
-    private Func<ListenerKey, Workload?> _workloadOf = _ => null;
 
     private static string Version => typeof(OtlpMetricsExport).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
-    /// <param name="apps">The joined .NET processes' figures (--dotnet), or null.</param>
-    /// <param name="workloads">Each listener's container and pod (attributes container.id,
-    /// k8s.pod.uid…) for a snapshot's listeners, or null when not looked up.</param>
+    /// <param name="dotnet">--dotnet is on: the snapshots carry the joined .NET processes' figures.</param>
     public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
-        Func<IReadOnlyList<Dotnet.AppReading>>? apps = null, Func<AggregateSnapshot, Func<ListenerKey, Workload?>>? workloads = null)
+        bool dotnet = false)
     {
-        _snapshot = workloads is null ? snapshot : () =>
-        {
-            var s = snapshot();
-            _workloadOf = workloads(s);
-            return s;
-        };
+        _snapshot = snapshot;
         _reasons = reasons;
         foreach (var c in ListenerMetrics.Counters)
             _meter.CreateObservableCounter(c.Otel, () => PerListener(c.Value), "{" + Unit(c.Otel) + "}", c.Help);
@@ -56,7 +48,7 @@ public sealed class OtlpMetricsExport : IDisposable
         _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
-        if (apps is not null) AddApps(apps);
+        if (dotnet) AddApps(() => _snapshot().Apps);
 
         double[] bounds = [.. ListenerMetrics.BucketBounds.Select(ListenerMetrics.BoundSeconds)];
         var builder = Sdk.CreateMeterProviderBuilder()
@@ -79,9 +71,9 @@ public sealed class OtlpMetricsExport : IDisposable
     /// <summary>The .NET processes joined, as the Prometheus endpoint's tcpq_dotnet_*: the names
     /// follow OpenTelemetry's .NET runtime conventions (dotnet.thread_pool.*, dotnet.gc.pause.time)
     /// under tcpq., by process.pid and process.executable.name.</summary>
-    private void AddApps(Func<IReadOnlyList<Dotnet.AppReading>> apps)
+    private void AddApps(Func<IReadOnlyList<AppReading>> apps)
     {
-        static KeyValuePair<string, object?>[] Tags(Dotnet.AppReading a, string? reason = null) => reason is null
+        static KeyValuePair<string, object?>[] Tags(AppReading a, string? reason = null) => reason is null
             ? [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm)]
             : [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm), new("reason", reason)];
         _meter.CreateObservableGauge("tcpq.dotnet.thread_pool.thread.count", () => apps().Where(a => a.PoolSamples > 0).Select(a => new Measurement<long>(a.Threads, Tags(a))),
@@ -116,7 +108,7 @@ public sealed class OtlpMetricsExport : IDisposable
     private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
     {
         var s = _snapshot();
-        foreach (var a in s.Listeners) yield return new(value(a), Tags(a.Key));
+        foreach (var a in s.Listeners) yield return new(value(a), Tags(s, a.Key));
         if (s.OtherListeners is { } o) yield return new(value(o), OtherTags);
     }
 
@@ -125,7 +117,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key);
+            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key);
             foreach (var (segment, reason, count) in r.Values(a))
             {
                 var t = new TagList(tags) { { "reason", reason == 0 ? "unknown" : _reasons.Name(reason) } };
@@ -135,7 +127,7 @@ public sealed class OtlpMetricsExport : IDisposable
         }
     }
 
-    private KeyValuePair<string, object?>[] Tags(in ListenerKey key) => ListenerAttributes(key, _workloadOf(key));
+    private static KeyValuePair<string, object?>[] Tags(AggregateSnapshot s, in ListenerKey key) => ListenerAttributes(key, s.Workloads.GetValueOrDefault(key));
 
     /// <summary>A listener's attributes: OpenTelemetry's server.*, network.type, netns, then where
     /// it runs (container.id, k8s.pod.uid…), when it runs in a container or pod.</summary>
@@ -160,7 +152,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key));
+            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key));
             for (int h = 0; h < ListenerMetrics.Histograms.Length; h++)
             {
                 var counts = ListenerMetrics.Histograms[h].Value(a).Counts;

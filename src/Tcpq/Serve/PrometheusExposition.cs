@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Tcpq.Aggregates;
-using Tcpq.Dotnet;
 using Tcpq.Events;
 
 namespace Tcpq.Serve;
@@ -17,13 +16,10 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    /// <param name="workloads">The container and pod of each listener (labels container_id,
-    /// k8s_pod_uid… after the listener's own), or null when not looked up.</param>
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null,
-        Func<ListenerKey, Workload?>? workloads = null)
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend)
     {
         var w = new StringBuilder(4096);
-        var listeners = Ordered(snapshot, workloads);
+        var listeners = Ordered(snapshot);
 
         foreach (var c in ListenerMetrics.Counters)
         {
@@ -52,7 +48,7 @@ public static class PrometheusExposition
             Family(w, h.Prometheus, "histogram", h.Help + " Bucket bounds are powers of two µs, exact.");
             foreach (var (a, labels) in with) Histogram(w, h.Prometheus, labels, h.Value(a));
         }
-        if (apps is { Count: > 0 }) WriteApps(w, apps);
+        if (snapshot.Apps.Count > 0) WriteApps(w, snapshot.Apps);
         WriteCost(w, snapshot, backend, listeners.Count);
         return w.ToString();
     }
@@ -109,11 +105,11 @@ public static class PrometheusExposition
         typeof(PrometheusExposition).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Listeners in a stable order with their label text; "other" last.</summary>
-    private static List<(ListenerAggregate Aggregate, string Labels)> Ordered(AggregateSnapshot snapshot, Func<ListenerKey, Workload?>? workloads)
+    private static List<(ListenerAggregate Aggregate, string Labels)> Ordered(AggregateSnapshot snapshot)
     {
         var list = snapshot.Listeners
             .OrderBy(a => a.Key.NetNs).ThenBy(a => a.Key.Port).ThenBy(a => a.Key.Address)
-            .Select(a => (a, ListenerLabels(a.Key) + WorkloadLabels(workloads?.Invoke(a.Key))))
+            .Select(a => (a, ListenerLabels(a.Key) + WorkloadLabels(snapshot.Workloads.GetValueOrDefault(a.Key))))
             .ToList();
         if (snapshot.OtherListeners is { } other) list.Add((other, Label("server_address", ListenerMetrics.Other)));
         return list;

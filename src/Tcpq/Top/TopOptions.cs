@@ -16,6 +16,9 @@ public sealed record TopOptions(
     /// <summary>--dotnet: which .NET processes to show a line for (thread pool, GC, Kestrel's refusals).</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
 
+    /// <summary>--workloads, --runtime-socket, --kubelet-logs: where a listener's container and pod names come from.</summary>
+    public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
 

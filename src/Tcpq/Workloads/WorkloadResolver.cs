@@ -27,6 +27,7 @@ public sealed class WorkloadResolver : IDisposable
     private readonly Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> _find;
     private readonly Func<long> _nowMs;
     private readonly Dictionary<ListenerKey, (Workload? Workload, long CheckedMs)> _byKey = [];
+    private IReadOnlyDictionary<ListenerKey, Workload> _answers = new Dictionary<ListenerKey, Workload>();
     private readonly Dictionary<ListenerKey, Workload?> _rows = [];
     /// <summary>Listeners a trace keeps answers for; past it they are looked up again.</summary>
     public const int MaxRowKeys = 4096;
@@ -57,15 +58,18 @@ public sealed class WorkloadResolver : IDisposable
     }
 
     /// <summary>Looks up the keys not known yet (and those due a recheck), forgets the rest, and
-    /// returns the answers: what <c>serve</c>'s exporters and <c>top</c> label their listeners with.</summary>
-    public Func<ListenerKey, Workload?> For(IEnumerable<ListenerKey> keys)
+    /// returns the answers, the host's listeners left out: what <c>serve</c>'s exporters and
+    /// <c>top</c> label their listeners with. Read at every reading of the aggregates (top: 20
+    /// times a second), so a reading that brings no key to look up allocates nothing.</summary>
+    public IReadOnlyDictionary<ListenerKey, Workload> For(IEnumerable<ListenerKey> keys)
     {
         lock (_byKey)
         {
             long now = _nowMs();
+            if (AllKnown(keys, now)) return _answers;
             var asked = keys.Where(k => k.Port != 0).ToHashSet();
             foreach (var gone in _byKey.Keys.Where(k => !asked.Contains(k)).ToList()) _byKey.Remove(gone);
-            var due = asked.Where(k => !_byKey.TryGetValue(k, out var e) || now - e.CheckedMs >= Recheck.TotalMilliseconds).ToList();
+            var due = asked.Where(k => !_byKey.TryGetValue(k, out var e) || Due(e.CheckedMs, now)).ToList();
             if (due.Count > 0)
             {
                 var found = _find(due);
@@ -76,10 +80,25 @@ public sealed class WorkloadResolver : IDisposable
                     _byKey[key] = (found.TryGetValue(key, out var answer) ? answer : before, now);
                 }
             }
-            var answers = _byKey.ToDictionary(e => e.Key, e => e.Value.Workload);
-            return key => answers.GetValueOrDefault(key);
+            _answers = _byKey.Where(e => e.Value.Workload is not null).ToDictionary(e => e.Key, e => e.Value.Workload!);
+            return _answers;
         }
     }
+
+    /// <summary>Every key asked is known and not due, and no known key left: the last answers hold.</summary>
+    private bool AllKnown(IEnumerable<ListenerKey> keys, long now)
+    {
+        int asked = 0;
+        foreach (var key in keys)
+        {
+            if (key.Port == 0) continue;
+            if (!_byKey.TryGetValue(key, out var e) || Due(e.CheckedMs, now)) return false;
+            asked++;
+        }
+        return asked == _byKey.Count; // keys are distinct in a reading
+    }
+
+    private static bool Due(long checkedMs, long now) => now - checkedMs >= Recheck.TotalMilliseconds;
 
     /// <summary>For a trace's rows, one listener at a time: looked up at its first row (on the
     /// reading thread: one sock_diag dump of its namespace), then kept for the trace's life.</summary>
