@@ -134,13 +134,15 @@ public class WorkloadTests
 
         // top: a WORKLOAD column, namespace/pod/container
         var screen = new List<string>();
-        bool Shows(int port, string workload) => screen.Any(l => l.Contains($":{port} ") && l.Contains(workload));
-        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && !(Shows(appPort, "shop/web-0/nginx") && Shows(podPort, "prod/api-7d4b9c-x2x9q/app")); )
+        // a row's WORKLOAD cell is its second, right after LISTENER (cells are 2+ spaces apart)
+        bool Shows(int port, string workload) => screen.Any(l => l.Contains($":{port} ")
+            && System.Text.RegularExpressions.Regex.Split(l.Trim(), " {2,}") is [_, var cell, ..] && cell == workload);
+        // the rows come in the frame's order (busiest first): read until all three are there
+        bool AllShown() => Shows(appPort, "shop/web-0/nginx") && Shows(podPort, "prod/api-7d4b9c-x2x9q/app") && Shows(hostPort, "-"); // the host's: a dash
+        for (var sw = System.Diagnostics.Stopwatch.StartNew(); sw.Elapsed < Wait && !AllShown(); )
             screen.Add(top.ReadLine(Wait) ?? "");
         Assert.Contains(screen, l => l.Contains("WORKLOAD") && l.Contains("LISTENER"));
-        Assert.True(Shows(appPort, "shop/web-0/nginx"), string.Join("\n", screen));
-        Assert.True(Shows(podPort, "prod/api-7d4b9c-x2x9q/app"), string.Join("\n", screen));
-        Assert.Contains(screen, l => l.Contains($":{hostPort} ") && l.Contains(" - ")); // the host's: a dash
+        Assert.True(AllShown(), string.Join("\n", screen));
 
         // the container stops: its listener is gone, its series stay (until serve drops closed
         // listeners) and keep its labels; no unlabelled series of that listener appears
