@@ -63,7 +63,7 @@ public class WorkloadTests
     }
 
     [Fact]
-    public void Serve_trace_listeners_and_top_name_a_container_a_kubepods_process_and_not_the_host_and_a_stopped_container_keeps_its_labels()
+    public void Serve_trace_listeners_and_top_name_a_container_a_kubepods_process_and_not_the_host_and_a_stopped_containers_series_leave_with_their_labels()
     {
         using var ns = NetNamespace.Create();
         int appPort = Ports.Next(), podPort = Ports.Next(), hostPort = Ports.Next();
@@ -144,14 +144,20 @@ public class WorkloadTests
         Assert.Contains(screen, l => l.Contains("WORKLOAD") && l.Contains("LISTENER"));
         Assert.True(AllShown(), string.Join("\n", screen));
 
-        // the container stops: its listener is gone, its series stay (until serve drops closed
-        // listeners) and keep its labels; no unlabelled series of that listener appears
+        // the container stops: its listener closes, and its series leave with it (shown a last
+        // time, with their final values and its labels); never a series of it without them
         container.Stop();
         for (int i = 0; i < 100 && ns.Exec("ss", "-Hltn", $"sport = :{appPort}").Contains("LISTEN", StringComparison.Ordinal); i++) Thread.Sleep(50);
         ConnectRefused(ns, appPort);
-        var after = serve.Metrics();
-        var stopped = Assert.Single(LabelSets(after, "tcpq_syns_total", appPort));
-        Assert.Equal(app, stopped);
+        var lastSeen = new List<Dictionary<string, string>>();
+        var gone = ScrapeUntil(serve, m =>
+        {
+            var sets = LabelSets(m, "tcpq_syns_total", appPort);
+            lastSeen.AddRange(sets);
+            return sets.Count == 0;
+        }, "the stopped container's listener gone");
+        Assert.All(lastSeen, l => Assert.Equal(app, l));
+        Assert.Single(LabelSets(gone, "tcpq_syns_total", podPort)); // the others stay
         logs.Delete(recursive: true);
     }
 

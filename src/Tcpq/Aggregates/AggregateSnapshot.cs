@@ -24,4 +24,9 @@ public sealed record AggregateSnapshot(
 /// <summary>What counting costs and misses: events lost (ring buffer full), listeners merged
 /// into "other" past the limit, and the kernel programs' run time when the kernel measures it
 /// (<c>kernel.bpf_stats_enabled</c>), else null.</summary>
-public sealed record AggregateCost(ulong LostEvents, long ListenersOverflowed, TimeSpan? ProgramRunTime, long ProgramRuns);
+public sealed record AggregateCost(ulong LostEvents, long ListenersOverflowed, TimeSpan? ProgramRunTime, long ProgramRuns)
+{
+    /// <summary>The share of accepts the queue-wait and SYN-to-accept histograms hold, when they
+    /// come from a sample (counting mode's duty cycle); null when every accept is in them.</summary>
+    public double? LatencySampleRatio { get; init; }
+}

@@ -53,13 +53,7 @@ public sealed class Tracer : IEventSource
     /// <summary>Loads, attaches and starts reading. When it returns, tracing is live.</summary>
     public static Tracer Start(TraceConfig config, IEventSink sink, bool verbose = false)
     {
-        NativeLibraryResolver.Install();
-        Privileges.RequireTracing();
-        if (!File.Exists(KernelBtf.VmlinuxPath))
-            throw new TcpqException(ExitCode.NoBtf, $"no BTF at {KernelBtf.VmlinuxPath}: tcpq needs a kernel built with CONFIG_DEBUG_INFO_BTF (5.8 or later)");
-        LibbpfLog.Install(verbose);
-
-        var tracer = new Tracer(OpenEmbeddedObject());
+        var tracer = new Tracer(EmbeddedObject.Open("tcpq.bpf.o", verbose));
         try
         {
             tracer.Configure(config);
@@ -75,25 +69,10 @@ public sealed class Tracer : IEventSource
         }
     }
 
-    private static BpfObject OpenEmbeddedObject()
-    {
-        using var stream = typeof(Tracer).Assembly.GetManifestResourceStream("tcpq.bpf.o")
-            ?? throw new TcpqException(ExitCode.Failure, "the BPF object is not embedded in this build: rebuild with ./tcpq");
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        try { return BpfObject.Open(bytes); }
-        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open BPF object"); }
-    }
-
     /// <summary>Before load: the filters into .rodata, the ring buffer's size, and which programs load.</summary>
     private void Configure(TraceConfig config)
     {
-        var rodata = _object.FindMap(".rodata");
-        var bytes = config.ToRodata();
-        if (rodata.InitialValueSize != bytes.Length)
-            throw new TcpqException(ExitCode.Failure, $"the BPF object's .rodata is {rodata.InitialValueSize} bytes, expected {bytes.Length}: bpf/tcpq.bpf.c and TraceConfig differ");
-        try { rodata.SetInitialValue(bytes); }
-        catch (ErrnoException) { throw new TcpqException(ExitCode.Failure, "cannot set the BPF object's configuration"); }
+        EmbeddedObject.Configure(_object, config, "bpf/tcpq.bpf.c");
 
         if (!TraceConfig.IsValidRingBufferKb(config.RingBufferKb))
             throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: {TraceConfig.RingBufferRange}");

@@ -71,6 +71,6 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         TraceBackend.Diag => EventStreamAggregateSource.Diag(options.Ports, options.Interval ?? CommonOptions.DefaultInterval, options.MaxListeners),
         _ when options.Source == ServeOptions.EbpfSource.Events => EbpfStart.OrSuggestDiag(() => EventStreamAggregateSource.Ebpf(
             new TraceConfig(options.Ports, EventKinds.Connection, options.RingBufferKb), DropReasons.FromKernel(), options.Verbose, options.MaxListeners)),
-        _ => new ProgramCostSource(EbpfStart.OrSuggestDiag(() => KernelAggregates.Start(options.Ports, DropReasons.FromKernel(), options.Verbose))),
+        _ => new ProgramCostSource(EbpfStart.OrSuggestDiag(() => KernelCounters.Start(options.Ports, DropReasons.FromKernel(), options.Verbose, options.LatencySample))),
     };
 }

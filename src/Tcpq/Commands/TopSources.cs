@@ -29,7 +29,7 @@ public static class TopSources
             var tracked = new TrackerDiagnosis(tracker, sampled.Reasons, DiagnosisContext.FromProc());
             return new TopSource(WithWorkloads(WithApps(sampled, options), options), tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}") { Tick = DiagSampleEvery };
         }
-        var kernel = EbpfStart.OrSuggestDiag(() => KernelAggregates.Start(options.Ports, DropReasons.FromKernel()));
+        var kernel = EbpfStart.OrSuggestDiag(() => KernelCounters.Start(options.Ports, DropReasons.FromKernel(), sample: options.LatencySample));
         var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc());
         return new TopSource(new ObservedAggregateSource(WithWorkloads(WithApps(kernel, options), options), diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}");
     }

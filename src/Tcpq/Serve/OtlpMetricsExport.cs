@@ -46,6 +46,7 @@ public sealed class OtlpMetricsExport : IDisposable
             _meter.CreateObservableGauge(g.Otel, () => PerListener(g.Value), "{connection}", g.Help);
         _histograms = [.. ListenerMetrics.Histograms.Select(h => _meter.CreateHistogram<double>(h.Otel, "s", h.Help))];
         _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
+        _meter.CreateObservableGauge("tcpq.latency.sample_ratio", () => _snapshot().Cost.LatencySampleRatio is double r ? [new Measurement<double>(r)] : Array.Empty<Measurement<double>>(), "1", "The share of accepts in the queue-wait and SYN-to-accept histograms (counting mode samples them).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
         if (dotnet) AddApps(() => _snapshot().Apps);
