@@ -1,3 +1,5 @@
+using Tcpq.Events;
+
 namespace Tcpq.Aggregates;
 
 /// <summary>One reading of every listener's aggregates, cumulative since counting began.
@@ -11,6 +13,12 @@ public sealed record AggregateSnapshot(
 {
     /// <summary>The .NET processes joined behind the listeners (--dotnet), by pid; none when off.</summary>
     public IReadOnlyList<AppReading> Apps { get; init; } = [];
+
+    /// <summary>The container and pod each listener runs in (--workloads), by key; the host's
+    /// listeners, and every listener when off, are not in it.</summary>
+    public IReadOnlyDictionary<ListenerKey, Workload> Workloads { get; init; } = NoWorkloads;
+
+    private static readonly IReadOnlyDictionary<ListenerKey, Workload> NoWorkloads = new Dictionary<ListenerKey, Workload>();
 }
 
 /// <summary>What counting costs and misses: events lost (ring buffer full), listeners merged

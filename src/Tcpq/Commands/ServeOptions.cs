@@ -33,6 +33,9 @@ public sealed record ServeOptions(
     /// <summary>--dotnet: which .NET processes to join for the tcpq_dotnet_* metrics.</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
 
+    /// <summary>Where listeners' container and pod names come from (--workloads, --runtime-socket, --kubelet-logs).</summary>
+    public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
+
     /// <summary>--latency-sample: counting mode's accept hooks (--source kernel).</summary>
     public LatencySampling LatencySample { get; init; } = LatencySampling.Default;
 

@@ -39,10 +39,12 @@ public static class ServeVerb
         var dotnet = CommonOptions.Dotnet("Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
             "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id");
 
+        var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
             listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet,
         };
+        workloads.AddTo(serve);
         serve.SetAction(parse =>
         {
             var options = new ServeOptions(
@@ -61,6 +63,7 @@ public static class ServeVerb
             {
                 Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample),
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
+                Workloads = workloads.Read(parse),
                 LatencySample = CommonOptions.ParseLatencySample(parse.GetValue(latencySample)),
             };
             options.Validate();

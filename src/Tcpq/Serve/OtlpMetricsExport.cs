@@ -109,7 +109,7 @@ public sealed class OtlpMetricsExport : IDisposable
     private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
     {
         var s = _snapshot();
-        foreach (var a in s.Listeners) yield return new(value(a), Tags(a.Key));
+        foreach (var a in s.Listeners) yield return new(value(a), Tags(s, a.Key));
         if (s.OtherListeners is { } o) yield return new(value(o), OtherTags);
     }
 
@@ -118,7 +118,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key);
+            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key);
             foreach (var (segment, reason, count) in r.Values(a))
             {
                 var t = new TagList(tags) { { "reason", reason == 0 ? "unknown" : _reasons.Name(reason) } };
@@ -128,13 +128,21 @@ public sealed class OtlpMetricsExport : IDisposable
         }
     }
 
-    private static KeyValuePair<string, object?>[] Tags(in ListenerKey key) =>
-    [
-        new("server.address", key.AddressText),
-        new("server.port", (int)key.Port),
-        new("network.type", ListenerMetrics.NetworkType(key)),
-        new("netns", (long)key.NetNs),
-    ];
+    private static KeyValuePair<string, object?>[] Tags(AggregateSnapshot s, in ListenerKey key) => ListenerAttributes(key, s.Workloads.GetValueOrDefault(key));
+
+    /// <summary>A listener's attributes: OpenTelemetry's server.*, network.type, netns, then where
+    /// it runs (container.id, k8s.pod.uid…), when it runs in a container or pod.</summary>
+    internal static KeyValuePair<string, object?>[] ListenerAttributes(in ListenerKey key, Workload? workload)
+    {
+        KeyValuePair<string, object?>[] tags =
+        [
+            new("server.address", key.AddressText),
+            new("server.port", (int)key.Port),
+            new("network.type", ListenerMetrics.NetworkType(key)),
+            new("netns", (long)key.NetNs),
+        ];
+        return workload is null ? tags : [.. tags, .. workload.Attributes().Select(a => new KeyValuePair<string, object?>(a.Otel, a.Value))];
+    }
 
     private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
 
@@ -145,7 +153,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key));
+            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key));
             for (int h = 0; h < ListenerMetrics.Histograms.Length; h++)
             {
                 var counts = ListenerMetrics.Histograms[h].Value(a).Counts;

@@ -114,7 +114,7 @@ public static class PrometheusExposition
     {
         var list = snapshot.Listeners
             .OrderBy(a => a.Key.NetNs).ThenBy(a => a.Key.Port).ThenBy(a => a.Key.Address)
-            .Select(a => (a, ListenerLabels(a.Key)))
+            .Select(a => (a, ListenerLabels(a.Key) + WorkloadLabels(snapshot.Workloads.GetValueOrDefault(a.Key))))
             .ToList();
         if (snapshot.OtherListeners is { } other) list.Add((other, Label("server_address", ListenerMetrics.Other)));
         return list;
@@ -125,6 +125,16 @@ public static class PrometheusExposition
         Label("server_port", key.Port.ToString(CultureInfo.InvariantCulture)) +
         Label("network_type", ListenerMetrics.NetworkType(key)) +
         Label("netns", key.NetNs.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Where the listener runs, under OpenTelemetry's names as Prometheus spells them;
+    /// nothing for the host's. A function of the listener, so no series is added.</summary>
+    public static string WorkloadLabels(Workload? workload)
+    {
+        if (workload is null) return "";
+        var labels = new StringBuilder();
+        foreach (var (_, name, value) in workload.Attributes()) labels.Append(Label(name, value));
+        return labels.ToString();
+    }
 
     private static void Histogram(StringBuilder w, string name, string labels, Log2Histogram h)
     {
