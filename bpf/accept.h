@@ -55,8 +55,7 @@ static __always_inline void on_accept(long fd)
 		app_accepted(&sk_key, &now);
 	}
 
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_ACCEPT, &k, now);
+	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
 	if (!e)
 		return;
 	if (cv.established_ns)
@@ -64,8 +63,6 @@ static __always_inline void on_accept(long fd)
 	if (cv.attempts)
 		set_attempt(e, cv.attempts);
 	set_task(e, task);
-	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
-		account_syn_to_accept(e, now - cv.first_syn_ns);
 	submit(e);
 }
 

@@ -14,10 +14,9 @@
  *   tp_btf/sock_recv_length, sock_send_length, sk_data_ready   into the application: its
  *                           first read and write of a followed connection (per-socket storage)
  *
- * Every event goes through submit() (event.h): a row in the ring buffer, or counted by account()
- * (aggregates.h). Every packet hook returns 1: tcpq never changes traffic. */
+ * Every event goes through submit() (event.h): a row in the ring buffer. serve and top count in
+ * an object of their own (count.bpf.c). Every packet hook returns 1: tcpq never changes traffic. */
 #include "common.h"
-#include "aggregates.h"
 #include "event.h"
 #include "conns.h"
 #include "mib.h"

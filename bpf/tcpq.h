@@ -111,25 +111,9 @@ struct tcpq_event {
 	__u8 pad2[6];
 };
 
-/* ---- per-listener aggregates in the kernel (bpf/aggregates.h; src/Tcpq/Aggregates/) ---- */
+/* ---- histograms kept in the kernel (counting mode: count.bpf.c) ---- */
 
 #define TCPQ_AGG_BUCKETS 32
-
-/* A listener: its network namespace, local address (16 bytes, IPv4-mapped) and port. */
-struct tcpq_agg_listener {
-	__u8 addr[16];
-	__u32 netns;
-	__u16 port;
-	__u16 pad;
-};
-
-/* One exact counter: events of this kind and reason at this listener (for `syn`, reason 1 is a
- * client retry, 0 a first SYN). */
-struct tcpq_agg_counter_key {
-	struct tcpq_agg_listener listener;
-	__u32 kind;
-	__u32 reason;
-};
 
 /* Durations in power-of-two microsecond buckets (bucket k: [2^(k-1), 2^k) us). */
 struct tcpq_agg_hist {
@@ -138,19 +122,10 @@ struct tcpq_agg_hist {
 	__u64 buckets[TCPQ_AGG_BUCKETS];
 };
 
-/* Per listener, per CPU: the queues at this CPU's last event that carried them, peaks, latencies. */
-struct tcpq_agg_stats {
-	__u64 last_ns;
-	__u32 q0, q, qmax, peak_q, peak_q0, pad;
-	struct tcpq_agg_hist handshake;     /* first SYN -> syn-aa */
-	struct tcpq_agg_hist queue_wait;    /* syn-aa -> accept */
-	struct tcpq_agg_hist syn_to_accept; /* first SYN -> accept */
-};
-
-/* What the programs do with an event: write it to the ring buffer (trace), count it (serve, top). */
+/* What the programs do with an event: write it to the ring buffer (trace). One mode left since
+ * serve and top count in an object of their own (count.bpf.c); the field stays for the layout. */
 enum tcpq_mode {
 	TCPQ_MODE_ROWS = 0x1,
-	TCPQ_MODE_AGGREGATE = 0x2,
 };
 
 #define TCPQ_MAX_PORTS 64

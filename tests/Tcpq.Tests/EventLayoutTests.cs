@@ -73,20 +73,6 @@ public sealed class EventLayoutTests : IDisposable
     }
 
     [Fact]
-    public void The_kernel_aggregates_are_laid_out_as_their_structs()
-    {
-        AssertSameLayout<KernelAggregates.ListenerKey>("tcpq_agg_listener", new() { ["addr"] = "Address", ["netns"] = "NetNs", ["port"] = "Port", ["pad"] = "Pad" });
-        AssertSameLayout<KernelAggregates.CounterKey>("tcpq_agg_counter_key", new() { ["listener"] = "Listener", ["kind"] = "Kind", ["reason"] = "Reason" });
-        AssertSameLayout<KernelAggregates.Histogram>("tcpq_agg_hist", new() { ["count"] = "Count", ["sum_ns"] = "SumNs", ["buckets"] = "Buckets" });
-        AssertSameLayout<KernelAggregates.Stats>("tcpq_agg_stats", new()
-        {
-            ["last_ns"] = "LastNs", ["q0"] = "Q0", ["q"] = "Q", ["qmax"] = "QMax", ["peak_q"] = "PeakQ", ["peak_q0"] = "PeakQ0", ["pad"] = "Pad",
-            ["handshake"] = "Handshake", ["queue_wait"] = "QueueWait", ["syn_to_accept"] = "SynToAccept",
-        });
-        Assert.Equal(Tcpq.Aggregates.Log2Histogram.Buckets, KernelAggregates.Buckets);
-    }
-
-    [Fact]
     public void EventKind_has_the_values_of_enum_tcpq_kind()
     {
         var names = new Dictionary<string, EventKind>

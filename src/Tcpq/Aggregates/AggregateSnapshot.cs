@@ -7,7 +7,11 @@ public sealed record AggregateSnapshot(
     ulong MonotonicNs,
     IReadOnlyList<ListenerAggregate> Listeners,
     ListenerAggregate? OtherListeners,
-    AggregateCost Cost);
+    AggregateCost Cost)
+{
+    /// <summary>The .NET processes joined behind the listeners (--dotnet), by pid; none when off.</summary>
+    public IReadOnlyList<AppReading> Apps { get; init; } = [];
+}
 
 /// <summary>What counting costs and misses: events lost (ring buffer full), listeners merged
 /// into "other" past the limit, and the kernel programs' run time when the kernel measures it

@@ -18,8 +18,8 @@ namespace Tcpq.Aggregates;
 /// truth; it is kept from going backwards, and is exact once traffic pauses. The queue gauges are
 /// the listener's queues now, read by the live reader.
 /// <para>A listener that closed is read a last time, then its slot is freed for the next one; its
-/// series stay (a listener that opens again on the same address continues them) for
-/// <see cref="ClosedRetention"/>, then leave.</para>
+/// series show their final values in that read and leave after <see cref="ClosedRetention"/>
+/// (none by default; a listener that opens again on the same address before then continues them).</para>
 /// </summary>
 public sealed class KernelCounters : IAggregateSource
 {
@@ -41,8 +41,10 @@ public sealed class KernelCounters : IAggregateSource
 
     public DropReasons Reasons { get; }
 
-    /// <summary>How long a closed listener's series stay after its last connection was counted.</summary>
-    public TimeSpan ClosedRetention { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long a closed listener's series stay after the read that found it closed: by
+    /// default none, so its final values are shown in that one read and then leave (a listener of
+    /// the same address that opens before the next read continues them).</summary>
+    public TimeSpan ClosedRetention { get; set; } = TimeSpan.Zero;
 
     private KernelCounters(CountingPrograms kernel, DropReasons reasons)
     {
@@ -60,10 +62,9 @@ public sealed class KernelCounters : IAggregateSource
     }
 
     /// <summary>Loads and attaches the counting programs. When it returns, counting is live. The
-    /// latencies of accept are sampled (<see cref="CountingPrograms.SampleWindow"/> in every
-    /// <see cref="CountingPrograms.SamplePeriod"/>) unless <paramref name="sampleAlways"/>.</summary>
-    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, bool sampleAlways = false) =>
-        new(CountingPrograms.Start(ports, verbose, sampleAlways ? CountingPrograms.SamplePeriod : null), reasons);
+    /// latencies of accept are measured as <paramref name="sample"/> says (default: 1 s in 10).</summary>
+    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, LatencySampling? sample = null) =>
+        new(CountingPrograms.Start(ports, sample ?? LatencySampling.Default, verbose), reasons);
 
     public AggregateSnapshot Read()
     {
@@ -127,7 +128,9 @@ public sealed class KernelCounters : IAggregateSource
             long all = accepts;
             if (_retired.TryGetValue(key, out var r))
             {
+                uint limit = figures.QMax; // the listening sockets' limit, not a closed one's
                 Merge(figures, r.Figures);
+                figures.QMax = limit;
                 all += r.Accepts;
                 r.LastSeenNs = now;
             }
@@ -143,7 +146,6 @@ public sealed class KernelCounters : IAggregateSource
                 continue;
             }
             var figures = Copy(r.Figures);
-            (figures.Q, figures.Q0) = (0, 0);
             figures.LastNs = (ulong)now;
             listeners.Add(WithAccepts(figures, r.Accepts));
         }
@@ -207,7 +209,7 @@ public sealed class KernelCounters : IAggregateSource
     {
         var key = figures.Key;
         if (!_retired.TryGetValue(key, out var r)) _retired[key] = r = new Retired(new ListenerAggregate(key));
-        (figures.Q, figures.Q0, figures.QMax) = (0, 0, 0); // it has no queues any more
+        (figures.Q, figures.Q0) = (0, 0); // it has no queues any more; its limit is its final value
         Merge(r.Figures, figures);
         r.Accepts += Math.Max(accepts, 0);
         r.LastSeenNs = now;

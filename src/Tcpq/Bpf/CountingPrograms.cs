@@ -16,11 +16,6 @@ public sealed class CountingPrograms : IDisposable
     private static readonly string[] TracingPrograms =
         ["tcpq_count_consume_skb", "tcpq_count_kfree_skb", "tcpq_count_set_state", "tcpq_count_synack_retrans"];
 
-    /// <summary>The accept hooks are attached <see cref="SampleWindow"/> in every
-    /// <see cref="SamplePeriod"/>: the queue-wait and SYN-to-accept histograms are of the
-    /// connections accepted meanwhile (bpf/count_accept.h).</summary>
-    public static readonly TimeSpan SampleWindow = TimeSpan.FromSeconds(1), SamplePeriod = TimeSpan.FromSeconds(10);
-
     private static readonly string[] AcceptPrograms = ["tcpq_count_exit_accept4", "tcpq_count_exit_accept"];
 
     private readonly BpfObject _object;
@@ -30,21 +25,17 @@ public sealed class CountingPrograms : IDisposable
     private Timer? _sampler;
     private string? _mountedTracefs;
     private long _samplingSinceNs, _sampledNs, _windowSinceNs, _ticks;
-    private readonly TimeSpan _window, _period;
+    private readonly LatencySampling _sample;
     private bool _disposed;
 
-    private CountingPrograms(BpfObject obj, TimeSpan window, TimeSpan period) => (_object, _window, _period) = (obj, window, period);
+    private CountingPrograms(BpfObject obj, LatencySampling sample) => (_object, _sample) = (obj, sample);
 
     /// <summary>Loads, hands the kernel its free slots, attaches. When it returns, counting is live.
-    /// The accept hooks are attached <paramref name="sampleWindow"/> in every <paramref name="samplePeriod"/>
-    /// (<see cref="SampleWindow"/>, <see cref="SamplePeriod"/> by default; equal: always).</summary>
-    public static CountingPrograms Start(IReadOnlyList<ushort> ports, bool verbose = false, TimeSpan? sampleWindow = null, TimeSpan? samplePeriod = null)
+    /// The accept hooks, for the latency histograms, are attached as <paramref name="sample"/> says
+    /// (bpf/count_accept.h): the histograms are of the connections accepted meanwhile.</summary>
+    public static CountingPrograms Start(IReadOnlyList<ushort> ports, LatencySampling sample, bool verbose = false)
     {
-        var window = sampleWindow ?? SampleWindow;
-        var period = samplePeriod ?? SamplePeriod;
-        if (window <= TimeSpan.Zero || period < window || period.Ticks % window.Ticks != 0)
-            throw new ArgumentException($"a sample window of {window} in {period}: the period must be a whole number of windows");
-        var programs = new CountingPrograms(EmbeddedObject.Open("count.bpf.o", verbose), window, period);
+        var programs = new CountingPrograms(EmbeddedObject.Open("count.bpf.o", verbose), sample);
         try
         {
             EmbeddedObject.Configure(programs._object, new TraceConfig(ports, null, TraceConfig.MinRingBufferKb), "bpf/count.bpf.c");
@@ -85,7 +76,7 @@ public sealed class CountingPrograms : IDisposable
     private void StartSampling()
     {
         _samplingSinceNs = Events.WallClock.MonotonicNowNs();
-        _sampler = new Timer(_ => Sample(), null, TimeSpan.Zero, _window);
+        if (!_sample.IsOff) _sampler = new Timer(_ => Sample(), null, TimeSpan.Zero, _sample.Window);
     }
 
     /// <summary>Each window's start attaches the accept hooks, its end detaches them.</summary>
@@ -94,7 +85,7 @@ public sealed class CountingPrograms : IDisposable
         lock (_sampling)
         {
             if (_disposed) return;
-            long windows = _period.Ticks / _window.Ticks;
+            long windows = _sample.Period.Ticks / _sample.Window.Ticks;
             long tick = _ticks++;
             if (tick % windows == 0 && _acceptLinks.Count == 0)
             {
@@ -134,7 +125,7 @@ public sealed class CountingPrograms : IDisposable
         {
             lock (_sampling)
             {
-                if (_window == _period && _acceptLinks.Count > 0) return 1; // attached for good
+                if (_sample == LatencySampling.Always && _acceptLinks.Count > 0) return 1; // attached for good
                 long now = Events.WallClock.MonotonicNowNs();
                 long sampled = _sampledNs + (_acceptLinks.Count > 0 ? now - _windowSinceNs : 0);
                 return now > _samplingSinceNs ? Math.Clamp((double)sampled / (now - _samplingSinceNs), 0, 1) : 0;

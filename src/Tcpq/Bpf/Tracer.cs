@@ -6,9 +6,10 @@ namespace Tcpq.Bpf;
 
 /// <summary>
 /// Owns everything tcpq puts into the kernel: the loaded object, one link per program, the ring
-/// buffer reader. Disposing it detaches and unloads all of it (also on SIGINT/SIGTERM).
+/// buffer reader. Disposing it detaches and unloads all of it (also on SIGINT/SIGTERM). As an
+/// <see cref="IEventSource"/> it reads the ring buffer into the sink given at <see cref="Start"/>.
 /// </summary>
-public sealed class Tracer : IDisposable
+public sealed class Tracer : IEventSource
 {
     private static readonly string[] TracingPrograms =
     [
@@ -119,13 +120,20 @@ public sealed class Tracer : IDisposable
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open the ring buffer"); }
     }
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for a wake-up, then reads every event
-    /// waiting (the kernel wakes the reader only for large batches). Returns the events read.</summary>
-    public int Poll(int timeoutMs)
+    /// <summary>Waits up to <paramref name="wait"/> (rounded up to whole milliseconds) for a
+    /// wake-up, then reads every event waiting (the kernel wakes the reader only as the ring
+    /// fills, not per event). Returns the events read.</summary>
+    public int Pump(TimeSpan wait)
     {
+        int timeoutMs = wait <= TimeSpan.Zero ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalMilliseconds));
         try { return _ring!.Poll(timeoutMs) + _ring.Consume(); }
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffer"); }
     }
+
+    /// <summary>The ring buffer's epoll: the loop waits here, and a burst wakes it.</summary>
+    public bool Waits => true;
+
+    public ulong Lost => LostEvents();
 
     /// <summary>A map of the loaded object, for readers of the kernel's aggregates.</summary>
     internal BpfMap Map(string name) => _object.FindMap(name);

@@ -1,4 +1,5 @@
 using Tcpq.Diag;
+using Tcpq.Events;
 using Tcpq.Output;
 
 namespace Tcpq.Commands;
@@ -31,13 +32,14 @@ public sealed class ListenersCommand(ListenersOptions options, CommandConsole co
     {
         using var lifetime = new CommandLifetime();
         bool redraw = console.OutIsTerminal && options.Format == ListenersFormat.Table;
-        while (!lifetime.Stopping)
+        void Write()
         {
             var rows = Snapshot();
             if (redraw) stdout.Write(ClearScreen);
             writer.Write(DateTime.UtcNow, rows, repeated: true);
-            lifetime.Token.WaitHandle.WaitOne(every);
         }
+        Write(); // the first at once, then one a tick
+        new PollLoop(every, lifetime.Token).EveryTick(Write).Run();
     }
 
     /// <summary>Every listener of the chosen namespaces, fullest queue first.</summary>

@@ -32,9 +32,9 @@ public sealed class OtlpMetricsExport : IDisposable
     private static string Version => typeof(OtlpMetricsExport).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
-    /// <param name="apps">The joined .NET processes' figures (--dotnet), or null.</param>
+    /// <param name="dotnet">--dotnet is on: the snapshots carry the joined .NET processes' figures.</param>
     public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
-        Func<IReadOnlyList<Dotnet.AppReading>>? apps = null)
+        bool dotnet = false)
     {
         _snapshot = snapshot;
         _reasons = reasons;
@@ -49,7 +49,7 @@ public sealed class OtlpMetricsExport : IDisposable
         _meter.CreateObservableGauge("tcpq.latency.sample_ratio", () => _snapshot().Cost.LatencySampleRatio is double r ? [new Measurement<double>(r)] : Array.Empty<Measurement<double>>(), "1", "The share of accepts in the queue-wait and SYN-to-accept histograms (counting mode samples them).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
-        if (apps is not null) AddApps(apps);
+        if (dotnet) AddApps(() => _snapshot().Apps);
 
         double[] bounds = [.. ListenerMetrics.BucketBounds.Select(ListenerMetrics.BoundSeconds)];
         var builder = Sdk.CreateMeterProviderBuilder()
@@ -72,9 +72,9 @@ public sealed class OtlpMetricsExport : IDisposable
     /// <summary>The .NET processes joined, as the Prometheus endpoint's tcpq_dotnet_*: the names
     /// follow OpenTelemetry's .NET runtime conventions (dotnet.thread_pool.*, dotnet.gc.pause.time)
     /// under tcpq., by process.pid and process.executable.name.</summary>
-    private void AddApps(Func<IReadOnlyList<Dotnet.AppReading>> apps)
+    private void AddApps(Func<IReadOnlyList<AppReading>> apps)
     {
-        static KeyValuePair<string, object?>[] Tags(Dotnet.AppReading a, string? reason = null) => reason is null
+        static KeyValuePair<string, object?>[] Tags(AppReading a, string? reason = null) => reason is null
             ? [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm)]
             : [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm), new("reason", reason)];
         _meter.CreateObservableGauge("tcpq.dotnet.thread_pool.thread.count", () => apps().Where(a => a.PoolSamples > 0).Select(a => new Measurement<long>(a.Threads, Tags(a))),

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Tcpq.Aggregates;
-using Tcpq.Dotnet;
 using Tcpq.Events;
 
 namespace Tcpq.Serve;
@@ -17,7 +16,7 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null)
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend)
     {
         var w = new StringBuilder(4096);
         var listeners = Ordered(snapshot);
@@ -49,7 +48,7 @@ public static class PrometheusExposition
             Family(w, h.Prometheus, "histogram", h.Help + " Bucket bounds are powers of two µs, exact.");
             foreach (var (a, labels) in with) Histogram(w, h.Prometheus, labels, h.Value(a));
         }
-        if (apps is { Count: > 0 }) WriteApps(w, apps);
+        if (snapshot.Apps.Count > 0) WriteApps(w, snapshot.Apps);
         WriteCost(w, snapshot, backend, listeners.Count);
         return w.ToString();
     }
