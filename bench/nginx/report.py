@@ -17,7 +17,7 @@ GOAL_KERNEL_US = 1.0                                # counting mode's programs, 
 MODES = {
     "none": "no tracer",
     "serve": "`tcpq serve -p PORT --listen 127.0.0.1:9191 --dotnet off`, scraped once a second",
-    "top": "`tcpq top -p PORT` (plain output to a file, once a second)",
+    "top": "`tcpq top -p PORT` (its defaults; plain output to a file, once a second)",
     "trace": "`tcpq trace -p PORT -o FILE` (csv)",
     "tcpdump": "`tcpdump -i lo -w FILE` SYN/RST packets, in the namespace",
     "bpftrace": "bpftrace: `inet_sock_set_state` filtered on the port, a count per state",
@@ -96,11 +96,7 @@ for load in LOADS:
     if not lr:
         continue
     pr = paired(load)
-    # serve and top run the same kernel programs (bpf/count.bpf.c): pooled, counting mode's figure
-    pooled = [q for m in ("serve", "top") for q in pr.get(m, {}).values()]
     ratios[load] = {m: list(v.values()) for m, v in pr.items() if v}
-    if pooled:
-        ratios[load]["counting"] = pooled
     print()
     print(f"### {LOADS[load]}")
     print()
@@ -116,8 +112,6 @@ for load in LOADS:
         lost = "-" if m == "none" else f"{sum(r['lost'] for r in rs):,}"
         print(f"| {MODES[m]} | {st.median(r['rate'] for r in rs):,.0f} | {ratio} | {ci} | {cpu} | "
               f"{sum(r['passive'] for r in rs):,} | {sum(r['failed'] for r in rs):,} | {lost} |")
-    if pooled:
-        print(f"| counting mode: serve and top pooled (the same kernel programs) | | {fmt_ratio(pooled)} | {fmt_ci(pooled)} | | | | |")
     rounds = sorted({r["round"] for r in lr})
     modes = [m for m in MODES if m != "none" and m in pr]
     print()
@@ -180,8 +174,9 @@ def floor_ns():
 
 
 kernel_us = {}
-titles = {"serve": "Counting mode (`tcpq serve`)", "trace": "Rows mode (`tcpq trace -o FILE`)"}
-for mode in ("serve", "trace"):
+titles = {"serve": "Counting mode (`tcpq serve`)", "top": "Counting mode as `tcpq top` runs it (its default --latency-sample)",
+          "trace": "Rows mode (`tcpq trace -o FILE`)"}
+for mode in ("serve", "top", "trace"):
     if mode not in stats:
         continue
     loads = [l for l in LOADS if l in stats[mode]]
@@ -235,7 +230,7 @@ lines = []
 for load, goal in GOAL_COUNTING.items():
     if load not in ratios:
         continue
-    for m in ("serve", "top", "counting"):
+    for m in ("serve", "top"):
         q = ratios[load].get(m)
         if not q:
             continue
@@ -245,17 +240,16 @@ for load, goal in GOAL_COUNTING.items():
             verdict += f", but the rounds do not decide it (95 % interval {ci[0]:.3f}–{ci[1]:.3f})"
         elif ci:
             verdict += f" (95 % interval {ci[0]:.3f}–{ci[1]:.3f})"
-        name = "counting mode (serve and top pooled)" if m == "counting" else f"`{m}`"
-        lines.append(f"- {name} on {load}: **{st.median(q):.3f}** against the goal of {goal:.2f}: {verdict}.")
-for load in LOADS:
-    us = kernel_us.get(("serve", load))
+        lines.append(f"- `{m}` on {load}: **{st.median(q):.3f}** against the goal of {goal:.2f}: {verdict}.")
+for mode, load in [(m, l) for m in ("serve", "top") for l in LOADS]:
+    us = kernel_us.get((mode, load))
     if us is not None:
         verdict = "met" if us <= GOAL_KERNEL_US else f"NOT met, {us - GOAL_KERNEL_US:.2f} µs over"
-        s = (f"- Counting mode's programs on {load}: **{us:.2f} µs** per connection against ≤ {GOAL_KERNEL_US:.1f} µs: "
-             f"{verdict}. Per program, runs per connection × ns per run: {breakdown('serve', load)}.")
+        s = (f"- Counting mode's programs (`{mode}`) on {load}: **{us:.2f} µs** per connection against ≤ {GOAL_KERNEL_US:.1f} µs: "
+             f"{verdict}. Per program, runs per connection × ns per run: {breakdown(mode, load)}.")
         f = floor_ns()
         if f:
-            n = sum(x[1] for x in per_conn("serve", load)[0])
+            n = sum(x[1] for x in per_conn(mode, load)[0])
             s += (f" Of that, {n:.1f} runs × the empty program's {f[0]:.0f} ns (measured on nginx) are {n * f[0] / 1000:.2f} µs: "
                   f"what a run costs bpf_stats however early it returns; the programs' work above that is {us - n * f[0] / 1000:.2f} µs.")
         lines.append(s)
