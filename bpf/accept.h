@@ -28,14 +28,10 @@ static __always_inline struct sock *sock_of_fd(struct task_struct *task, long fd
 	return sock->sk;
 }
 
-static __always_inline void on_accept(long fd)
+/* The connection `sk` left the accept queue for `task`: its `accept` row, joined with what the
+ * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. */
+static __always_inline void connection_accepted(struct sock *sk, struct task_struct *task)
 {
-	if (fd < 0)
-		return;
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct sock *sk = sock_of_fd(task, fd);
-	if (!sk)
-		return;
 	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return;
@@ -67,6 +63,16 @@ static __always_inline void on_accept(long fd)
 	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
 		account_syn_to_accept(e, now - cv.first_syn_ns);
 	submit(e);
+}
+
+static __always_inline void on_accept(long fd)
+{
+	if (fd < 0)
+		return;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct sock *sk = sock_of_fd(task, fd);
+	if (sk)
+		connection_accepted(sk, task);
 }
 
 #endif
