@@ -29,16 +29,18 @@ static __always_inline struct sock *sock_of_fd(struct task_struct *task, long fd
 }
 
 /* The connection `sk` left the accept queue for `task`: its `accept` row, joined with what the
- * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. */
-static __always_inline void connection_accepted(struct sock *sk, struct task_struct *task)
+ * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. `only_queued`: only if
+ * it is still in `queued` (established, never seen accepted): a caller that cannot tell an accept's
+ * result from another operation's asks so. Returns whether it was taken. */
+static __always_inline bool connection_accepted(struct sock *sk, struct task_struct *task, bool only_queued)
 {
 	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
-		return;
+		return false;
 	struct conn_key k;
 	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
 	if (!traced_conn(sk, true, &k))
-		return;
+		return false;
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
@@ -49,12 +51,14 @@ static __always_inline void connection_accepted(struct sock *sk, struct task_str
 		cv = *found;
 		bpf_map_delete_elem(&queued, &sk_key);
 		app_accepted(&sk_key, &now);
+	} else if (only_queued) {
+		return false;
 	}
 
 	struct tcpq_event ev;
 	struct tcpq_event *e = new_event(&ev, TCPQ_ACCEPT, &k, now);
 	if (!e)
-		return;
+		return true;
 	if (cv.established_ns)
 		set_wait(e, cv.established_ns);
 	if (cv.attempts)
@@ -63,6 +67,7 @@ static __always_inline void connection_accepted(struct sock *sk, struct task_str
 	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
 		account_syn_to_accept(e, now - cv.first_syn_ns);
 	submit(e);
+	return true;
 }
 
 static __always_inline void on_accept(long fd)
@@ -72,7 +77,7 @@ static __always_inline void on_accept(long fd)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct sock *sk = sock_of_fd(task, fd);
 	if (sk)
-		connection_accepted(sk, task);
+		connection_accepted(sk, task, false);
 }
 
 #endif

@@ -11,8 +11,8 @@
  *                           a child socket discarded before it was established
  *   tp_btf/tcp_retransmit_synack
  *   tracepoint/syscalls/sys_exit_accept{,4}   the process that accepted it
- *   tp_btf/io_uring_submit_req, io_uring_task_add, io_uring_complete, io_uring_cqe_overflow
- *                           the same, for accepts made by io_uring (IORING_OP_ACCEPT)
+ *   tp_btf/io_uring_complete, io_uring_cqe_overflow   the same, for accepts made by io_uring
+ *                           (IORING_OP_ACCEPT): their completions
  *   tp_btf/sock_recv_length, sock_send_length, sk_data_ready   into the application: its
  *                           first read and write of a followed connection (per-socket storage)
  *
@@ -91,23 +91,8 @@ int tcpq_exit_accept(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* io_uring: an operation was submitted (io_submit_sqe(), after its prep), or woken by its poll
- * (__io_poll_execute()): accepts are remembered for their completions without a request. */
-SEC("tp_btf/io_uring_submit_req")
-int BPF_PROG(tcpq_uring_submit, struct io_kiocb *req)
-{
-	uring_request_seen(req, BPF_ANY);
-	return 0;
-}
-
-SEC("tp_btf/io_uring_task_add")
-int BPF_PROG(tcpq_uring_task_add, struct io_kiocb *req, int mask)
-{
-	uring_request_seen(req, BPF_NOEXIST);
-	return 0;
-}
-
-/* A CQE posted: with its request (io_fill_cqe_req()) or without (io_fill_cqe_aux(), multishot). */
+/* io_uring posted a completion: with its request (io_fill_cqe_req()) or without it
+ * (io_fill_cqe_aux(): a multishot request's). Every completion of the machine passes here. */
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(tcpq_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
 {
@@ -115,11 +100,11 @@ int BPF_PROG(tcpq_uring_complete, struct io_ring_ctx *ring, void *req, struct io
 	return 0;
 }
 
-/* A CQE that did not fit in the CQ ring, kept in the overflow list. */
+/* A completion that did not fit in the CQ ring, kept in the overflow list (no request). */
 SEC("tp_btf/io_uring_cqe_overflow")
 int BPF_PROG(tcpq_uring_overflow, void *ring, __u64 user_data, __s32 res, __u32 cflags, void *ocqe)
 {
-	uring_overflowed((__u64)ring, user_data, res);
+	uring_maybe_accepted((__u64)ring, res);
 	return 0;
 }
 

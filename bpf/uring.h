@@ -1,35 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
-/* ---- accepts made by io_uring (tp_btf/io_uring_submit_req, io_uring_task_add, io_uring_complete,
- * io_uring_cqe_overflow) ----
+/* ---- accepts made by io_uring (tp_btf/io_uring_complete, tp_btf/io_uring_cqe_overflow) ----
  *
  * An io_uring server accepts without the accept syscall: IORING_OP_ACCEPT runs inside
  * io_uring_enter(), in its io-wq workers or its SQPOLL thread, and its result reaches the
  * application as a completion (CQE). The kernel has no tracepoint where the child socket leaves
  * the accept queue or gets its file (inet_csk_accept(), sock_graft() and fd_install() have none),
- * so the accept is seen where its completion is posted, which every path passes:
+ * so the accept is seen where its completion is posted, which every path passes, by a thread of
+ * the process (the submitter running its task work, an io-wq worker, the SQPOLL thread: all share
+ * its files):
  *
- *   single-shot        io_fill_cqe_req(): io_uring_complete with the request, its opcode and
- *                      its struct io_accept at hand
- *   multishot          io_req_post_cqe() -> io_fill_cqe_aux(): io_uring_complete with no
- *                      request (NULL), only the ring, user_data, res and flags (IORING_CQE_F_MORE)
- *   CQ ring full       io_uring_cqe_overflow: the CQE waits in the overflow list, no request
+ *   single-shot      io_fill_cqe_req(): io_uring_complete with the request, whose opcode says it
+ *                    is an accept and whose struct io_accept says where the result went
+ *   multishot        io_req_post_cqe() -> io_fill_cqe_aux(): io_uring_complete without the request
+ *                    (NULL), only the ring, user_data, res and IORING_CQE_F_MORE
+ *   CQ ring full     io_uring_cqe_overflow: the CQE waits in the overflow list, no request either
  *
- * For completions without a request, a table remembers each accept request by (ring, user_data),
- * the way the application itself tells its completions apart: written when the request is
- * submitted (io_uring_submit_req) and each time its poll wakes it (io_uring_task_add, so that a
- * multishot accept armed before tcpq started is learned at its next connection), deleted when its
- * last completion is posted.
- *
- * The result is an fd of the process (accept's default), or a direct descriptor: a slot of the
- * ring's fixed files (file_slot != 0), the slot io_uring chose (IORING_FILE_INDEX_ALLOC, always
- * for multishot) or the one asked for (res 0, the slot is file_slot - 1). From the socket on, the
- * row is accept()'s: connection_accepted() (accept.h).
+ * The result is an fd of the process, or with a direct accept a slot of the ring's fixed files:
+ * the slot io_uring chose (IORING_FILE_INDEX_ALLOC, always so for multishot), or res 0 and the
+ * slot asked for (file_slot - 1). A completion without its request could be any operation's, so
+ * its res is read both ways, and taken only if it names a connection tcpq saw established and
+ * never saw accepted (connection_accepted(..., only_queued)): a socket in `queued` that already
+ * has a file in this process, or in this ring, was just accepted, whatever asked for it. So no
+ * table of requests is kept, and a multishot accept armed before tcpq started is seen from its
+ * next connection. Not seen: a direct accept into a chosen slot whose completion overflowed (res
+ * 0 names no slot), and an accept that posts no completion (IOSQE_CQE_SKIP_SUCCESS).
  *
  * Cost, paid by every io_uring operation of the machine while tcpq traces accepts (rows mode
- * only): io_uring_submit_req and io_uring_complete run once per operation and return after one
- * load and a compare unless it is an accept; a multishot completion without a provided buffer
- * (poll, timeouts) costs a hash lookup; io_uring_task_add runs for operations that had to wait.
- * bench/RESULTS.md measures it per operation on a busy ring. */
+ * only): io_uring_complete runs once per completion and, for one with its request, returns after
+ * a load and a compare unless it is an accept; a multishot completion without a provided buffer
+ * (poll, a multishot accept) resolves its res as an fd and as a slot. bench/RESULTS.md measures it
+ * per operation on a busy ring. */
 #ifndef TCPQ_URING_H
 #define TCPQ_URING_H
 
@@ -42,22 +42,6 @@
 #define IORING_FILE_INDEX_ALLOC_ (~0U)
 /* io_uring/filetable.h: the low bits of a fixed file's file_ptr are flags */
 #define URING_FFS_FLAGS 0x3UL
-
-/* An io_uring request as its application names it: the ring and the request's user_data. */
-struct uring_req_key {
-	__u64 ring; /* struct io_ring_ctx * */
-	__u64 user_data;
-};
-
-/* The accept requests in flight (their struct io_accept's file_slot), for the completions that
- * come without the request. LRU: an accept whose last completion is never posted (the ring torn
- * down in a way that posts none, IOSQE_CQE_SKIP_SUCCESS) ages out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct uring_req_key);
-	__type(value, __u32);
-} uring_accepts SEC(".maps");
 
 /* The socket in slot `slot` of the ring's fixed files, or NULL. A slot is an io_rsrc_node since
  * 6.13; on older kernels (another layout) direct accepts are not seen. */
@@ -78,73 +62,51 @@ static __always_inline struct sock *sock_of_slot(__u64 ring, __u32 slot)
 	return sock->sk;
 }
 
-/* An accept completed with `res` on `ring`: the socket it made, then its row. The task is the
- * process's own (the submitter running its task work, an io-wq worker or the SQPOLL thread: all
- * share its files), so its fds are the ones accept installed into. */
-static __always_inline void uring_accepted(__u64 ring, int res, __u32 file_slot)
+/* connection_accepted() once in the program, however many places call it: a subprogram (see
+ * common.h), its event in a stack frame of its own. */
+static __subprog int uring_accepted(struct sock *sk, int only_queued)
+{
+	return connection_accepted(sk, bpf_get_current_task_btf(), only_queued);
+}
+
+/* A completion without its request (multishot, or overflowed): `res` as an fd of the process,
+ * then as a slot of the ring; taken only for a connection waiting in `queued`. */
+static __always_inline void uring_maybe_accepted(__u64 ring, int res)
 {
 	if (res < 0)
 		return;
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct sock *sk = sock_of_fd(bpf_get_current_task_btf(), res);
+	if (sk && uring_accepted(sk, true))
+		return;
+	sk = sock_of_slot(ring, res);
+	if (sk)
+		uring_accepted(sk, true);
+}
+
+/* A CQE was posted into the ring (io_uring_complete). */
+static __always_inline void uring_completed(__u64 ring, __u64 req, const struct io_uring_cqe *cqe)
+{
+	if (!req) {
+		/* io_fill_cqe_aux(): a multishot request's completion. An accept's has
+		 * IORING_CQE_F_MORE and never a provided buffer (multishot recv's always has). */
+		__u32 flags = cqe->flags;
+		if ((flags & (IORING_CQE_F_MORE_ | IORING_CQE_F_BUFFER_)) == IORING_CQE_F_MORE_)
+			uring_maybe_accepted(ring, cqe->res);
+		return;
+	}
+	if (KCAST(struct io_kiocb, req)->opcode != IORING_OP_ACCEPT_)
+		return;
+	int res = cqe->res;
+	if (res < 0)
+		return;
+	__u32 file_slot = KCAST(struct io_accept, req)->file_slot;
 	struct sock *sk;
 	if (!file_slot)
-		sk = sock_of_fd(task, res);
+		sk = sock_of_fd(bpf_get_current_task_btf(), res);
 	else
 		sk = sock_of_slot(ring, file_slot == IORING_FILE_INDEX_ALLOC_ ? res : file_slot - 1);
 	if (sk)
-		connection_accepted(sk, task);
-}
-
-/* A request was submitted (BPF_ANY: a new request may reuse a finished one's user_data) or woken
- * by its poll (BPF_NOEXIST): an accept is remembered until its last completion. */
-static __always_inline void uring_request_seen(const struct io_kiocb *req, __u64 update)
-{
-	if (req->opcode != IORING_OP_ACCEPT_)
-		return;
-	struct uring_req_key k = { .ring = (__u64)req->ctx, .user_data = req->cqe.user_data };
-	__u32 file_slot = KCAST(struct io_accept, req)->file_slot;
-	bpf_map_update_elem(&uring_accepts, &k, &file_slot, update);
-}
-
-/* A CQE was posted into the ring. `req` is NULL for io_fill_cqe_aux(): a multishot request's
- * completion, and a multishot accept's (IORING_CQE_F_MORE, never a provided buffer) is found in
- * the table. With a request, its own opcode says; it is the request's last completion. */
-static __always_inline void uring_completed(__u64 ring, __u64 req, const struct io_uring_cqe *cqe)
-{
-	struct uring_req_key k = { .ring = ring, .user_data = cqe->user_data };
-	__u32 file_slot;
-	if (req) {
-		if (KCAST(struct io_kiocb, req)->opcode != IORING_OP_ACCEPT_)
-			return;
-		bpf_map_delete_elem(&uring_accepts, &k);
-		file_slot = KCAST(struct io_accept, req)->file_slot;
-		/* its own load: merged with the map value's below, one instruction would read two
-		 * kinds of pointer, which the verifier refuses */
-		barrier_var(file_slot);
-	} else {
-		__u32 flags = cqe->flags;
-		if (!(flags & IORING_CQE_F_MORE_) || (flags & IORING_CQE_F_BUFFER_))
-			return;
-		__u32 *found = bpf_map_lookup_elem(&uring_accepts, &k);
-		if (!found)
-			return;
-		file_slot = *found;
-	}
-	uring_accepted(ring, cqe->res, file_slot);
-}
-
-/* The CQ ring was full: the CQE went to the overflow list (the application reads it later). An
- * accept's CQE overflows only as its request's last one (a multishot accept that cannot post
- * ends with it), so its entry goes. */
-static __always_inline void uring_overflowed(__u64 ring, __u64 user_data, int res)
-{
-	struct uring_req_key k = { .ring = ring, .user_data = user_data };
-	__u32 *found = bpf_map_lookup_elem(&uring_accepts, &k);
-	if (!found)
-		return;
-	__u32 file_slot = *found;
-	bpf_map_delete_elem(&uring_accepts, &k);
-	uring_accepted(ring, res, file_slot);
+		uring_accepted(sk, false);
 }
 
 #endif

@@ -167,7 +167,7 @@ public class UringAcceptTests(ITestOutputHelper output)
             ours.ExceptWith(before);
             return BpfPrograms.Names(ours).Where(n => n.StartsWith("tcpq_uring_", StringComparison.Ordinal)).ToList();
         }
-        string[] all = ["tcpq_uring_complete", "tcpq_uring_overflow", "tcpq_uring_submit", "tcpq_uring_task_add"];
+        string[] all = ["tcpq_uring_complete", "tcpq_uring_overflow"];
         Assert.Equal(all, Loaded(new TraceConfig([port], new HashSet<EventKind> { EventKind.Accept }, TraceConfig.MinRingBufferKb)));
         Assert.Equal(all, Loaded(new TraceConfig([port], new HashSet<EventKind> { EventKind.FirstRead }, TraceConfig.MinRingBufferKb)));
         Assert.Empty(Loaded(new TraceConfig([port], new HashSet<EventKind> { EventKind.Syn, EventKind.SynAa }, TraceConfig.MinRingBufferKb)));

@@ -8,14 +8,12 @@ namespace Tcpq.Bpf;
 /// </summary>
 internal static class UringAccepts
 {
-    public static readonly string[] Programs = ["tcpq_uring_submit", "tcpq_uring_task_add", "tcpq_uring_complete", "tcpq_uring_overflow"];
+    public static readonly string[] Programs = ["tcpq_uring_complete", "tcpq_uring_overflow"];
 
     /// <summary>Each tracepoint and the arguments the programs read (include/trace/events/io_uring.h
     /// as of 6.x: io_uring_complete passes the CQE itself since it learned CQE32; before, 7 scalars).</summary>
     internal static readonly (string Tracepoint, int Arguments)[] Tracepoints =
     [
-        ("io_uring_submit_req", 1),   // req
-        ("io_uring_task_add", 2),     // req, mask
         ("io_uring_complete", 3),     // ctx, req, cqe
         ("io_uring_cqe_overflow", 5), // ctx, user_data, res, cflags, ocqe
     ];
