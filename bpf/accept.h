@@ -11,22 +11,7 @@
 #include "event.h"
 #include "conns.h"
 #include "app.h"
-
-/* The socket behind a file descriptor of the current process, or NULL. */
-static __always_inline struct sock *sock_of_fd(struct task_struct *task, long fd)
-{
-	struct fdtable *fdt = task->files->fdt;
-	if (fd >= fdt->max_fds)
-		return NULL;
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
-		return NULL;
-	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
-	if (!sock)
-		return NULL;
-	return sock->sk;
-}
+#include "fd.h"
 
 /* The connection `sk` left the accept queue for `task`: its `accept` row, joined with what the
  * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. `only_queued`: only if
@@ -55,8 +40,7 @@ static __always_inline bool connection_accepted(struct sock *sk, struct task_str
 		return false;
 	}
 
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_ACCEPT, &k, now);
+	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
 	if (!e)
 		return true;
 	if (cv.established_ns)
@@ -64,8 +48,6 @@ static __always_inline bool connection_accepted(struct sock *sk, struct task_str
 	if (cv.attempts)
 		set_attempt(e, cv.attempts);
 	set_task(e, task);
-	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
-		account_syn_to_accept(e, now - cv.first_syn_ns);
 	submit(e);
 	return true;
 }

@@ -5,7 +5,6 @@
  * which they include each other is the order of a connection's path:
  *
  *   common.h      this file
- *   aggregates.h  counting mode (serve, top): account() and its per-listener maps
  *   event.h       an event: the connection's key, made, filled, then a row or counted
  *   conns.h       a connection's state between hooks: half-open by 4-tuple, queued by socket
  *   mib.h         this CPU's TcpExt counters: what the kernel itself counted

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /* An event (struct tcpq_event in tcpq.h): the key of the connection it is about, made, filled
- * field by field with the flag that says the field holds a value, then sent: a row in the ring
- * buffer (trace), or counted by account() (serve, top). submit() is the only place that knows
- * which: every concern makes its events the same way in both modes. */
+ * field by field with the flag that says the field holds a value, then sent by submit(): a row in
+ * the ring buffer. (serve and top count in an object of their own, bpf/count.bpf.c.) */
 #ifndef TCPQ_EVENT_H
 #define TCPQ_EVENT_H
 
 #include "common.h"
-#include "aggregates.h"
 
 /* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
 struct {
@@ -99,24 +97,16 @@ static __always_inline struct tcpq_event *reserve(void)
 	return e;
 }
 
-/* A zeroed event of this kind for this connection, or NULL when the kind is not traced or the
- * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid.
- * Rows go straight into the ring buffer; when only counted (serve, top), the event is built in
- * the caller's `stack` slot and never leaves the kernel. */
-static __always_inline struct tcpq_event *new_event(struct tcpq_event *stack, __u8 kind,
-						    const struct conn_key *k, __u64 now)
+/* A zeroed event of this kind for this connection, reserved in the ring buffer, or NULL when the
+ * kind is not traced or the ring buffer is full. The set_*() helpers below fill a field and the
+ * flag that says it is valid. */
+static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
 {
-	struct tcpq_event *e;
-	if (cfg.mode & TCPQ_MODE_ROWS) {
-		if (!kind_on(kind))
-			return NULL;
-		e = reserve();
-		if (!e)
-			return NULL;
-	} else {
-		e = stack;
-		__builtin_memset(e, 0, sizeof(*e));
-	}
+	if (!kind_on(kind))
+		return NULL;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return NULL;
 	e->ts_ns = now;
 	e->kind = kind;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
@@ -182,10 +172,6 @@ static __always_inline void set_task(struct tcpq_event *e, struct task_struct *t
 #define WAKE_BAND 8192
 static __always_inline void submit(struct tcpq_event *e)
 {
-	if (!(cfg.mode & TCPQ_MODE_ROWS)) {
-		account(e);
-		return;
-	}
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
 	bpf_ringbuf_submit(e, avail >= mark && avail < mark + WAKE_BAND ? BPF_RB_FORCE_WAKEUP

@@ -16,10 +16,9 @@
  *   tp_btf/sock_recv_length, sock_send_length, sk_data_ready   into the application: its
  *                           first read and write of a followed connection (per-socket storage)
  *
- * Every event goes through submit() (event.h): a row in the ring buffer, or counted by account()
- * (aggregates.h). Every packet hook returns 1: tcpq never changes traffic. */
+ * Every event goes through submit() (event.h): a row in the ring buffer. serve and top count in
+ * an object of their own (count.bpf.c). Every packet hook returns 1: tcpq never changes traffic. */
 #include "common.h"
-#include "aggregates.h"
 #include "event.h"
 #include "conns.h"
 #include "mib.h"
@@ -132,18 +131,5 @@ SEC("tp_btf/sk_data_ready")
 int BPF_PROG(tcpq_data_ready, struct sock *sk)
 {
 	app_data_ready(sk);
-	return 0;
-}
-
-/* Never loaded by tcpq ("?": autoload off): tests/Tcpq.KernelTests/CountingRuleTests.cs loads it
- * alone and runs it with BPF_PROG_TEST_RUN on events of its choosing, then reads what account()
- * counted, so that the counting rule here and in src/Tcpq/Aggregates/CountingRule.cs cannot drift
- * apart unnoticed. The event is the context user space passes in. */
-SEC("?syscall")
-int tcpq_account_probe(struct tcpq_event *ctx)
-{
-	struct tcpq_event e;
-	__builtin_memcpy(&e, ctx, sizeof(e));
-	account(&e);
 	return 0;
 }

@@ -61,13 +61,7 @@ public sealed class Tracer : IEventSource
     /// <summary>Loads, attaches and starts reading. When it returns, tracing is live.</summary>
     public static Tracer Start(TraceConfig config, IEventSink sink, bool verbose = false)
     {
-        NativeLibraryResolver.Install();
-        Privileges.RequireTracing();
-        if (!File.Exists(KernelBtf.VmlinuxPath))
-            throw new TcpqException(ExitCode.NoBtf, $"no BTF at {KernelBtf.VmlinuxPath}: tcpq needs a kernel built with CONFIG_DEBUG_INFO_BTF (5.8 or later)");
-        LibbpfLog.Install(verbose);
-
-        var tracer = new Tracer(OpenEmbeddedObject());
+        var tracer = new Tracer(EmbeddedObject.Open("tcpq.bpf.o", verbose));
         try
         {
             tracer.Configure(config);
@@ -83,25 +77,10 @@ public sealed class Tracer : IEventSource
         }
     }
 
-    private static BpfObject OpenEmbeddedObject()
-    {
-        using var stream = typeof(Tracer).Assembly.GetManifestResourceStream("tcpq.bpf.o")
-            ?? throw new TcpqException(ExitCode.Failure, "the BPF object is not embedded in this build: rebuild with ./tcpq");
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        try { return BpfObject.Open(bytes); }
-        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open BPF object"); }
-    }
-
     /// <summary>Before load: the filters into .rodata, the ring buffer's size, and which programs load.</summary>
     private void Configure(TraceConfig config)
     {
-        var rodata = _object.FindMap(".rodata");
-        var bytes = config.ToRodata();
-        if (rodata.InitialValueSize != bytes.Length)
-            throw new TcpqException(ExitCode.Failure, $"the BPF object's .rodata is {rodata.InitialValueSize} bytes, expected {bytes.Length}: bpf/tcpq.bpf.c and TraceConfig differ");
-        try { rodata.SetInitialValue(bytes); }
-        catch (ErrnoException) { throw new TcpqException(ExitCode.Failure, "cannot set the BPF object's configuration"); }
+        EmbeddedObject.Configure(_object, config, "bpf/tcpq.bpf.c");
 
         if (!TraceConfig.IsValidRingBufferKb(config.RingBufferKb))
             throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: {TraceConfig.RingBufferRange}");
@@ -113,14 +92,10 @@ public sealed class Tracer : IEventSource
             Skip(program);
         }
 
-        // io_uring's accepts: rows only (counting mode counts accepts without per-operation hooks),
-        // on a kernel whose io_uring tracepoints the programs are written for
-        if (!_skipped.Contains(UringAccepts.Programs[0]))
-        {
-            if (!config.Aggregate) UringAcceptsUnseen = UringAccepts.UnsupportedHere();
-            if (config.Aggregate || UringAcceptsUnseen != null)
-                foreach (var program in UringAccepts.Programs) Skip(program);
-        }
+        // io_uring's accepts, on a kernel whose io_uring tracepoints the programs are written for
+        // (counting mode, bpf/count.bpf.c, has no such hook: it counts accepts without them)
+        if (!_skipped.Contains(UringAccepts.Programs[0]) && (UringAcceptsUnseen = UringAccepts.UnsupportedHere()) != null)
+            foreach (var program in UringAccepts.Programs) Skip(program);
     }
 
     private void Skip(string program)

@@ -2,9 +2,9 @@ namespace Tcpq.Bpf;
 
 /// <summary>
 /// The programs that see accepts made by io_uring (bpf/uring.h), and whether this kernel's io_uring
-/// tracepoints are the ones they are written for. They run on every io_uring operation of the
-/// machine, so they load only in rows mode and only when accept's or the application's rows are
-/// asked for; the counting mode (serve, top) counts accepts without them.
+/// tracepoints are the ones they are written for. They run on every io_uring completion of the
+/// machine, so they load only when accept's or the application's rows are asked for; counting mode
+/// (serve, top: another object) counts accepts without them.
 /// </summary>
 internal static class UringAccepts
 {

@@ -44,6 +44,12 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map_update_elem", SetLastError = true)]
+    internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
+    internal static partial int MapDeleteElem(int fd, void* key);
+
     [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
     internal static partial int MapGetNextKey(int fd, void* key, void* nextKey);
 
