@@ -13,21 +13,19 @@
 #include "app.h"
 #include "fd.h"
 
-static __always_inline void on_accept(long fd)
+/* The connection `sk` left the accept queue for `task`: its `accept` row, joined with what the
+ * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. `only_queued`: only if
+ * it is still in `queued` (established, never seen accepted): a caller that cannot tell an accept's
+ * result from another operation's asks so. Returns whether it was taken. */
+static __always_inline bool connection_accepted(struct sock *sk, struct task_struct *task, bool only_queued)
 {
-	if (fd < 0)
-		return;
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct sock *sk = sock_of_fd(task, fd);
-	if (!sk)
-		return;
 	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
-		return;
+		return false;
 	struct conn_key k;
 	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
 	if (!traced_conn(sk, true, &k))
-		return;
+		return false;
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
@@ -38,17 +36,30 @@ static __always_inline void on_accept(long fd)
 		cv = *found;
 		bpf_map_delete_elem(&queued, &sk_key);
 		app_accepted(&sk_key, &now);
+	} else if (only_queued) {
+		return false;
 	}
 
 	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
 	if (!e)
-		return;
+		return true;
 	if (cv.established_ns)
 		set_wait(e, cv.established_ns);
 	if (cv.attempts)
 		set_attempt(e, cv.attempts);
 	set_task(e, task);
 	submit(e);
+	return true;
+}
+
+static __always_inline void on_accept(long fd)
+{
+	if (fd < 0)
+		return;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct sock *sk = sock_of_fd(task, fd);
+	if (sk)
+		connection_accepted(sk, task, false);
 }
 
 #endif

@@ -13,6 +13,7 @@
  *   app.h         into the application: first read, first write, close (per-socket storage)
  *   sockstate.h   the connection's own socket: syn-aa, abort, child discarded, SYN-ACK retransmits
  *   accept.h      accept() returned the connection
+ *   uring.h       io_uring accepted it (IORING_OP_ACCEPT: single-shot, multishot, direct)
  */
 #ifndef TCPQ_COMMON_H
 #define TCPQ_COMMON_H

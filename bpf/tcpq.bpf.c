@@ -11,6 +11,8 @@
  *                           a child socket discarded before it was established
  *   tp_btf/tcp_retransmit_synack
  *   tracepoint/syscalls/sys_exit_accept{,4}   the process that accepted it
+ *   tp_btf/io_uring_complete, io_uring_cqe_overflow   the same, for accepts made by io_uring
+ *                           (IORING_OP_ACCEPT): their completions
  *   tp_btf/sock_recv_length, sock_send_length, sk_data_ready   into the application: its
  *                           first read and write of a followed connection (per-socket storage)
  *
@@ -25,6 +27,7 @@
 #include "app.h"
 #include "sockstate.h"
 #include "accept.h"
+#include "uring.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -84,6 +87,23 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int tcpq_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
 	on_accept(ctx->ret);
+	return 0;
+}
+
+/* io_uring posted a completion: with its request (io_fill_cqe_req()) or without it
+ * (io_fill_cqe_aux(): a multishot request's). Every completion of the machine passes here. */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(tcpq_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
+{
+	uring_completed((__u64)ring, (__u64)req, cqe);
+	return 0;
+}
+
+/* A completion that did not fit in the CQ ring, kept in the overflow list (no request). */
+SEC("tp_btf/io_uring_cqe_overflow")
+int BPF_PROG(tcpq_uring_overflow, void *ring, __u64 user_data, __s32 res, __u32 cflags, void *ocqe)
+{
+	uring_maybe_accepted((__u64)ring, res);
 	return 0;
 }
 

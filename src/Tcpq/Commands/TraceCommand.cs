@@ -44,6 +44,8 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                 started: () =>
                 {
                     console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)}; Ctrl-C to stop");
+                    if (tracer.UringAcceptsUnseen is string unseen)
+                        console.Error.WriteLine($"tcpq: {unseen}");
                     if (Tracer.KernelIsRealtime)
                         console.Error.WriteLine("tcpq: this is a PREEMPT_RT kernel: drop rows are not proven to match TcpExtListenDrops exactly (see docs/accuracy.md)");
                     dotnet.Start();

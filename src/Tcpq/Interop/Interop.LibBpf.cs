@@ -114,8 +114,11 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
     internal static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> fn);
 
+    internal const uint BtfKindPtr = 2;
     internal const uint BtfKindStruct = 4;
     internal const uint BtfKindEnum = 6;
+    internal const uint BtfKindTypedef = 8;
+    internal const uint BtfKindFuncProto = 13;
     internal const uint BtfKindEnum64 = 19;
 
     /// <summary>struct bpf_test_run_opts (libbpf 1.x), up to batch_size.</summary>
