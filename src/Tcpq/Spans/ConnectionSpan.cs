@@ -15,6 +15,10 @@ namespace Tcpq.Spans;
 /// </remarks>
 public sealed class ConnectionSpan
 {
+    /// <summary>The trace this connection becomes. Chosen by the source (ActivityTraceId.CreateRandom)
+    /// when something else must name it before the exporter runs, as a Prometheus exemplar does;
+    /// default: the exporter chooses.</summary>
+    public System.Diagnostics.ActivityTraceId TraceId;
     public ConnectionKey Key;
     /// <summary>The first SYN (the root span's start).</summary>
     public ulong FirstSynNs;
@@ -43,6 +47,7 @@ public sealed class ConnectionSpan
 
     public void Reset()
     {
+        TraceId = default;
         Key = default;
         FirstSynNs = EstablishedNs = AcceptNs = FirstReadNs = FirstWriteNs = EndNs = 0;
         Pid = 0;
