@@ -1,6 +1,6 @@
 namespace Tcpq;
 
-/// <summary>Exit codes: one per kind of failure, listed in --help and the README.</summary>
+/// <summary>Exit codes: one per kind of failure, listed in --help and docs/trace.md (a test keeps that table equal to this enum).</summary>
 public enum ExitCode
 {
     Ok = 0,

@@ -98,7 +98,6 @@ public class TopTests
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
-        var before = BpfPrograms.Tcpq();
         using var tcpq = PipedTcpq.Start(["top", "-p", port.ToString(), "--interval", "200ms", "--dotnet", "off"]);
         var wait = TimeSpan.FromSeconds(10);
 
@@ -116,8 +115,7 @@ public class TopTests
             Assert.StartsWith($"127.0.0.1:{port} ", tcpq.ReadLine(wait));
             Assert.DoesNotContain('\e', title); // plain: no escape codes
         }
-        var ours = BpfPrograms.Tcpq();
-        ours.ExceptWith(before);
+        var ours = BpfPrograms.HeldBy(tcpq.Pid);
         Assert.NotEmpty(ours);
 
         tcpq.CloseReader();
@@ -129,6 +127,47 @@ public class TopTests
             left = BpfPrograms.Tcpq().Intersect(ours).ToList();
         }
         Assert.Empty(left);
+    }
+
+    [Fact]
+    public void Top_with_the_diag_backend_counts_and_diagnoses_the_seed_scenario_from_one_sampled_stream()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
+        using var tcpq = PipedTcpq.Start(["top", "--backend", "diag", "-p", port.ToString(), "--interval", "500ms", "--dotnet", "off"],
+            prefix: ["ip", "netns", "exec", ns.Name]);
+        var wait = TimeSpan.FromSeconds(10);
+        string? title = tcpq.ReadLine(wait); // the first snapshot: the baseline is taken
+        Assert.NotNull(title);
+        Assert.Contains(" · diag (sampled, not exact) · port ", title);
+
+        // the sampled stream feeds the counts (a drop by reason in the row) and the tracker (the diagnosis line)
+        SeedScenario? scenario = null;
+        Exception? failed = null;
+        var run = new Thread(() =>
+        {
+            try { scenario = SeedScenario.Run(ns, listener, port); }
+            catch (Exception e) { failed = e; }
+        });
+        run.Start();
+        var lines = new List<string>();
+        bool counted = false, diagnosed = false;
+        var sw = Stopwatch.StartNew();
+        while (!(counted && diagnosed) && sw.Elapsed < TimeSpan.FromSeconds(20) && tcpq.ReadLine(wait) is string line)
+        {
+            lines.Add(line);
+            counted |= line.StartsWith($"127.0.0.1:{port} ", StringComparison.Ordinal) && line.EndsWith("/s", StringComparison.Ordinal) && line.Contains("accept-queue-full", StringComparison.Ordinal);
+            diagnosed |= line.Contains($"127.0.0.1:{port} backlog-too-small (critical): the accept queue of :{port} (Qmax 1)", StringComparison.Ordinal);
+        }
+        string shown = string.Join("\n", lines);
+        Assert.True(counted, shown);
+        Assert.True(diagnosed, shown);
+        Assert.True(run.Join(TimeSpan.FromSeconds(20)), "the scenario did not end");
+        Assert.Null(failed);
+        scenario?.Dispose();
+        tcpq.CloseReader();
+        Assert.Equal(0, tcpq.WaitForExit(TimeSpan.FromSeconds(5)));
     }
 
     /// <summary>The listener's row, cell by heading: numbers are right-aligned under their heading.</summary>

@@ -60,8 +60,13 @@ public class AggregateDiagnosisTests
         var without = new Tcpq.Top.AggregateDiagnosis(DropReasons.Empty, Context);
         without.Observe(snapshot);
         Assert.Equal("slow-accept", without.TopFindings()[a.Key].Rule);
-        var with = new Tcpq.Top.AggregateDiagnosis(DropReasons.Empty, Context) { Apps = k => k == a.Key ? starved : null };
-        with.Observe(snapshot);
+        // the app in the snapshot: in the listener's namespace, listening on its port
+        var app = new AppReading(812, "web", 10, 40, 7, 0, 0, 0, 0, 0) { NetNs = a.Key.NetNs, ListeningPorts = new HashSet<ushort> { a.Key.Port }, Summary = starved };
+        var elsewhere = app with { NetNs = a.Key.NetNs + 1 };
+        var with = new Tcpq.Top.AggregateDiagnosis(DropReasons.Empty, Context);
+        with.Observe(snapshot with { Apps = [elsewhere] });
+        Assert.Equal("slow-accept", with.TopFindings()[a.Key].Rule); // the same port in another namespace is another listener
+        with.Observe(snapshot with { Apps = [app] });
         var f = with.TopFindings()[a.Key];
         Assert.Equal(("thread-pool-starvation", Tcpq.Connections.Severity.Critical), (f.Rule, f.Severity));
         Assert.StartsWith("the thread pool of web[812] was starved: its queue of work items held 16 or more for 7 s (peak 42, from 0) with only 2→10 threads", f.Text);

@@ -12,7 +12,7 @@ public class DiagTraceOptionsTests
     [InlineData("60s", 60_000)]
     public void The_interval_is_milliseconds_unless_it_says_seconds(string text, double ms)
     {
-        Assert.Equal(TimeSpan.FromMilliseconds(ms), TraceVerb.ParseInterval(text));
+        Assert.Equal(TimeSpan.FromMilliseconds(ms), CommonOptions.ParseInterval(text));
     }
 
     [Theory]
@@ -23,7 +23,7 @@ public class DiagTraceOptionsTests
     [InlineData("-100")]
     public void A_bad_interval_is_a_usage_error(string text)
     {
-        var e = Assert.Throws<TcpqException>(() => TraceVerb.ParseInterval(text));
+        var e = Assert.Throws<TcpqException>(() => CommonOptions.ParseInterval(text));
         Assert.Equal(ExitCode.Usage, e.Code);
     }
 }

@@ -47,7 +47,7 @@ public class DisplayTextTests
     {
         var frame = new Tcpq.Top.TopFrame(new DateTime(2026, 12, 7, 0, 0, 0, DateTimeKind.Utc), 1, [], Tcpq.Top.TopSort.Worst, false, 0, 0)
         {
-            AppLines = ["pid 4242 evil\x1b]0;owned\a\rnginx: thread pool 8"],
+            AppLines = [new Tcpq.Top.AppLine("pid 4242 evil\x1b]0;owned\a\rnginx: thread pool 8", Tcpq.Connections.Severity.Ok)],
         };
         var to = new StringWriter();
         Tcpq.Top.TopPlainWriter.Write(to, frame, "ebpf");

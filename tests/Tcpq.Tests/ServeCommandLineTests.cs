@@ -125,8 +125,8 @@ public class ServeCommandLineTests
             return Encoding.Latin1.GetString(buffer.ToArray());
         });
         using (var otlp = new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, OtlpExportProtocol.HttpProtobuf), OtlpExportProtocol.HttpProtobuf,
-            TimeSpan.FromHours(1), () => snapshot, DropReasons.Empty, "ebpf",
-            () => [new Tcpq.Dotnet.AppReading(812, "kestrel-web", 6, 42, 3, 2, 1, 7, 0.0125, 9)]))
+            TimeSpan.FromHours(1), () => snapshot with { Apps = [new AppReading(812, "kestrel-web", 6, 42, 3, 2, 1, 7, 0.0125, 9)] }, DropReasons.Empty, "ebpf",
+            dotnet: true))
             otlp.Flush(TimeSpan.FromSeconds(10));
         var request = await received.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.StartsWith("POST /v1/metrics HTTP/1.1", request);

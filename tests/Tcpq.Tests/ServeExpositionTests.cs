@@ -31,12 +31,12 @@ public class ServeExpositionTests
     [Fact]
     public void A_joined_dotnet_process_has_its_pool_gc_and_refusals_labelled_by_pid_and_comm()
     {
-        var apps = new List<Dotnet.AppReading>
+        var apps = new List<AppReading>
         {
             new(812, "web", Threads: 6, QueuedWorkItems: 42, PoolSamples: 10, StarvationInjections: 3, BlockingInjections: 2, GcPauses: 7, GcPauseSeconds: 0.0125, KestrelRejected: 9),
             new(900, "odd\"name", 0, 0, PoolSamples: 0, 0, 0, 0, 0, 0), // no pool sample yet: no gauges, counters at 0
         };
-        var text = PrometheusExposition.Write(Snapshot([Listener("10.0.0.5", 2000)]), Reasons, "ebpf", apps);
+        var text = PrometheusExposition.Write(Snapshot([Listener("10.0.0.5", 2000)]) with { Apps = apps }, Reasons, "ebpf");
         Assert.Contains("# TYPE tcpq_dotnet_threadpool_threads gauge\n", text);
         Assert.Equal(["tcpq_dotnet_threadpool_threads{pid=\"812\",comm=\"web\"} 6"], Samples(text, "tcpq_dotnet_threadpool_threads"));
         Assert.Equal(["tcpq_dotnet_threadpool_queued_work_items{pid=\"812\",comm=\"web\"} 42"], Samples(text, "tcpq_dotnet_threadpool_queued_work_items"));

@@ -11,7 +11,7 @@ namespace Tcpq.Tests;
 public class TopSessionTests
 {
     /// <summary>Time that passes only when the loop sleeps.</summary>
-    private sealed class TestClock : ITopClock
+    private sealed class TestClock : ILoopClock
     {
         public long MonotonicNs { get; private set; } = 1_000_000_000_000;
         public void Sleep(TimeSpan duration, CancellationToken stop) => MonotonicNs += duration.Ticks * 100;

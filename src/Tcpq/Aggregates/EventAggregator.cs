@@ -3,8 +3,9 @@ using Tcpq.Events;
 namespace Tcpq.Aggregates;
 
 /// <summary>Counts an event stream into per-listener aggregates: the same figures the kernel side
-/// keeps in its maps, for sources that deliver events (the diag backend, a saved trace, the ring
-/// buffer). Bounded: past <see cref="MaxListeners"/> the rest are merged into one.</summary>
+/// keeps in its maps, by the same rule (<see cref="CountingRule"/>), for sources that deliver
+/// events (the diag backend, a saved trace, the ring buffer). Bounded: past
+/// <see cref="MaxListeners"/> the rest are merged into one.</summary>
 public sealed class EventAggregator(int maxListeners = EventAggregator.DefaultMaxListeners) : IEventSink
 {
     public const int DefaultMaxListeners = 1024;
@@ -24,35 +25,8 @@ public sealed class EventAggregator(int maxListeners = EventAggregator.DefaultMa
     {
         var a = Of(new ListenerKey(e.NetNs, e.DestAddress, e.DestPort));
         if (e.TsNs > a.LastNs) a.LastNs = e.TsNs;
-        if (e.Has(EventFlags.Queues))
-        {
-            (a.Q0, a.Q, a.QMax) = (e.Q0, e.Q, e.QMax);
-            if (e.Q > a.PeakQ) a.PeakQ = e.Q;
-            if (e.Q0 > a.PeakQ0) a.PeakQ0 = e.Q0;
-        }
-        switch (e.Kind)
-        {
-            case EventKind.Syn:
-                a.Syns++;
-                if (e.Has(EventFlags.Attempt) && e.Attempt > 1) a.SynRetries++;
-                break;
-            case EventKind.SynDrop: Bump(a.SynDrops, e.Reason); break;
-            case EventKind.AckDrop: Bump(a.AckDrops, e.Reason); break;
-            case EventKind.SynCookie: a.SynCookies++; break;
-            case EventKind.SynAckRetrans: a.SynAckRetransmits++; break;
-            case EventKind.SynAa:
-                a.Handshakes++;
-                if (e.Has(EventFlags.Wait)) a.Handshake.RecordNs(e.WaitNs);
-                break;
-            case EventKind.Accept:
-                a.Accepts++;
-                if (e.Has(EventFlags.Wait)) a.QueueWait.RecordNs(e.WaitNs);
-                break;
-            case EventKind.Abort: Bump(a.Aborts, e.Reason); break;
-        }
+        CountingRule.Count(a, e);
     }
-
-    private static void Bump(Dictionary<uint, long> counts, uint reason) => counts[reason] = counts.GetValueOrDefault(reason) + 1;
 
     private ListenerAggregate Of(in ListenerKey key)
     {

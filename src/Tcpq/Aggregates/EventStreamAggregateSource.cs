@@ -5,40 +5,36 @@ using Tcpq.Events;
 namespace Tcpq.Aggregates;
 
 /// <summary>
-/// Aggregates from an event stream: the eBPF tracer's ring buffer, or the diag sampler. A stream
-/// must be drained all the time (a ring buffer left alone between two scrapes fills and loses
-/// events; a sampler must sample at its interval), so a thread of its own drains it into an
-/// <see cref="EventAggregator"/>; <see cref="Read"/> drains once more and copies the figures out
-/// under the same lock, so a reader never sees a half-counted event.
+/// Aggregates counted from an event stream — the eBPF tracer's ring buffer, or sock_diag sampled —
+/// by an <see cref="EventAggregator"/> that is the stream's sink (with whatever else is to see the
+/// same events: top's tracker). A stream must be pumped all the time (a ring buffer left alone
+/// between two scrapes fills and loses events; a sampler must sample at its interval): the
+/// command's <see cref="PollLoop"/> pumps this source every <see cref="Pace"/>, and
+/// <see cref="Read"/> pumps once more and copies the figures out under the same lock, so a reader
+/// on another thread (a scrape) never sees a half-counted event.
 /// </summary>
-public sealed class EventStreamAggregateSource : IAggregateSource
+public sealed class EventStreamAggregateSource : IAggregateSource, IEventSource
 {
     /// <summary>How often the ring buffer is drained: at 40 k events/s that is ~1000 events a time,
     /// far below what the default 4 MiB ring holds.</summary>
     public static readonly TimeSpan RingDrainInterval = TimeSpan.FromMilliseconds(25);
 
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly EventAggregator _aggregator;
-    private readonly Action _drain;
-    private readonly Func<ulong> _lost;
-    private readonly IDisposable _stream;
+    private readonly IEventSource _stream;
     private readonly bool _measuresPrograms;
-    private readonly TimeSpan _interval;
-    private readonly ManualResetEventSlim _stop = new();
-    private Thread? _pump;
-    private Exception? _failure;
 
     public DropReasons Reasons { get; }
 
-    private EventStreamAggregateSource(EventAggregator aggregator, DropReasons reasons, TimeSpan interval,
-        Action drain, Func<ulong> lost, IDisposable stream, bool measuresPrograms)
+    /// <summary>How often the stream wants pumping: the loop's tick.</summary>
+    public TimeSpan Pace { get; }
+
+    private EventStreamAggregateSource(EventAggregator aggregator, IEventSource stream, DropReasons reasons, TimeSpan pace, bool measuresPrograms)
     {
         _aggregator = aggregator;
-        Reasons = reasons;
-        _interval = interval;
-        _drain = drain;
-        _lost = lost;
         _stream = stream;
+        Reasons = reasons;
+        Pace = pace;
         _measuresPrograms = measuresPrograms;
     }
 
@@ -48,65 +44,40 @@ public sealed class EventStreamAggregateSource : IAggregateSource
         int maxListeners = EventAggregator.DefaultMaxListeners)
     {
         var aggregator = new EventAggregator(maxListeners);
-        var tracer = Tracer.Start(config, aggregator, verbose);
-        return new EventStreamAggregateSource(aggregator, reasons, RingDrainInterval,
-            () => tracer.Poll(0), tracer.LostEvents, tracer, measuresPrograms: true).Started();
+        return new(aggregator, Tracer.Start(config, aggregator, verbose), reasons, RingDrainInterval, measuresPrograms: true);
     }
 
     /// <summary>Samples sock_diag in the current network namespace every <paramref name="interval"/>
-    /// (no eBPF; sampled, not exact). The first sample is the baseline: what is there already is not counted.</summary>
+    /// (no eBPF; sampled, not exact), into the aggregator and into <paramref name="alsoTo"/> (top's
+    /// tracker) when given. The first sample is the baseline: what is there already is not counted.</summary>
     public static EventStreamAggregateSource Diag(IReadOnlyList<ushort> ports, TimeSpan interval,
-        int maxListeners = EventAggregator.DefaultMaxListeners)
+        int maxListeners = EventAggregator.DefaultMaxListeners, IEventSink? alsoTo = null)
     {
         var aggregator = new EventAggregator(maxListeners);
-        var client = SockDiagClient.Open();
-        try
-        {
-            var sampler = new DiagSampler(NetNamespaces.CurrentInode(), ports, kinds: null, aggregator);
-            void Sample() => sampler.Sample(WallClock.MonotonicNowNs(), client.DumpBoth(DiagSampler.States, withDrops: true));
-            Sample();
-            return new EventStreamAggregateSource(aggregator, DropReasons.Empty, interval, Sample, () => 0, client, measuresPrograms: false).Started();
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
+        IEventSink sink = alsoTo is null ? aggregator : new EventFanOut(aggregator, alsoTo);
+        return new(aggregator, DiagSampler.Open(ports, kinds: null, sink), DropReasons.Empty, interval, measuresPrograms: false);
     }
 
-    private EventStreamAggregateSource Started()
+    /// <summary>Counts what the stream has now; never waits (a reader may be waiting on the lock).</summary>
+    public int Pump(TimeSpan wait)
     {
-        _pump = new Thread(Pump) { IsBackground = true, Name = "tcpq-aggregate-pump" };
-        _pump.Start();
-        return this;
+        lock (_gate) return _stream.Pump(TimeSpan.Zero);
     }
 
-    private void Pump()
-    {
-        try
-        {
-            while (!_stop.Wait(_interval))
-                lock (_gate) _drain();
-        }
-        catch (Exception e)
-        {
-            _failure = e; // Read rethrows it: a source that stopped counting must not look idle
-        }
-    }
+    public ulong Lost => _stream.Lost;
 
     public AggregateSnapshot Read()
     {
         lock (_gate)
         {
-            if (_failure is { } failure) throw failure is TcpqException ? failure : new TcpqException(ExitCode.Failure, $"reading events: {failure.Message}", failure);
-            _drain();
+            _stream.Pump(TimeSpan.Zero);
             var runTime = _measuresPrograms ? BpfProgramStats.OfThisProcess() : null;
             return new AggregateSnapshot(
                 DateTime.UtcNow,
                 (ulong)WallClock.MonotonicNowNs(),
                 [.. _aggregator.Listeners.Select(Copy)],
                 _aggregator.OtherListeners is { } other ? Copy(other) : null,
-                new AggregateCost(_lost(), _aggregator.ListenersOverflowed, runTime?.RunTime, runTime?.Runs ?? 0));
+                new AggregateCost(_stream.Lost, _aggregator.ListenersOverflowed, runTime?.RunTime, runTime?.Runs ?? 0));
         }
     }
 
@@ -130,9 +101,6 @@ public sealed class EventStreamAggregateSource : IAggregateSource
 
     public void Dispose()
     {
-        _stop.Set();
-        _pump?.Join();
         lock (_gate) _stream.Dispose();
-        _stop.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using Tcpq.Events;
 using Tcpq.Output;
 using Tcpq.Report;
 
@@ -15,11 +16,12 @@ public sealed class ReportCommand(ReportOptions options, CommandConsole console,
         using var pipeline = new EventPipeline(new NoEventWriter(), tracker);
         TraceReadResult read;
         using (var input = Open(options.Path))
-        using (var reader = TraceReader.Open(input, name))
+        using (var reader = TraceReader.Open(input, name, pipeline, options.Lenient))
         {
             // the seed format has no drop rows: they are inferred from the queues it shows
             tracker.InferDropsFromQueues = reader.Format == EventFormat.Seed;
-            read = reader.ReadInto(pipeline, options.Lenient);
+            new PollLoop(TimeSpan.Zero, CancellationToken.None).Pump(reader).Run(); // to the file's end, without pause
+            read = reader.Result;
         }
         if (read.Error != null) console.Error.WriteLine($"tcpq: {read.Error}; reporting the {read.Rows} rows before it");
         CommandLifetime.UntilReaderGoes(() =>

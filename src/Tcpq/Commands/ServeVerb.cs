@@ -19,54 +19,39 @@ public static class ServeVerb
             HelpName = "ADDRESS:PORT",
             Description = $"Serve Prometheus metrics at http://ADDRESS:PORT/metrics (default 127.0.0.1:{ServeOptions.DefaultPort}; 0.0.0.0:{ServeOptions.DefaultPort} for every address; port 0: any free port)",
         };
-        var port = new Option<string[]>("--port", "-p")
-        {
-            HelpName = "PORT",
-            Description = "Count only this listening port (repeatable, or a comma list); default: every port",
-            Arity = ArgumentArity.OneOrMore,
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var backend = EnumOption.Create<TraceBackend>("--backend", "-b", "ebpf (default: every event, exact) or diag (samples sock_diag in this network namespace; not exact)");
+        var port = CommonOptions.Ports("Count only this listening port");
+        var backend = CommonOptions.Backend("ebpf (default: every event, exact) or diag (samples sock_diag in this network namespace; not exact)");
         var otlp = new Option<string?>("--otlp-endpoint") { HelpName = "URL", Description = "Also push OTLP metrics there, e.g. http://127.0.0.1:4318 (OTLP/HTTP) or, with --otlp-protocol grpc, http://127.0.0.1:4317" };
         var otlpProtocol = EnumOption.Create<OtlpProtocolName>("--otlp-protocol", "", "http (default: OTLP/HTTP protobuf) or grpc");
         var otlpInterval = new Option<string?>("--otlp-interval") { HelpName = "SECONDS", Description = $"Time between OTLP pushes (default {ServeOptions.DefaultOtlpInterval.TotalSeconds:0} s)" };
-        var interval = new Option<string?>("--interval", "-i") { HelpName = "TIME", Description = "With --backend diag: time between samples, e.g. 100ms (default), 0.5s" };
+        var interval = CommonOptions.Interval("With --backend diag: time between samples, e.g. 100ms (default), 0.5s");
         var maxListeners = new Option<int>("--max-listeners")
         {
             HelpName = "N",
             Description = $"Listeners exported one by one (default {EventAggregator.DefaultMaxListeners}); the rest are merged into server_address=\"other\", so the series stay bounded (--source events, --backend diag; the kernel's maps hold 1024)",
             DefaultValueFactory = _ => EventAggregator.DefaultMaxListeners,
         };
-        var ringKb = new Option<int>("--ring-buffer-kb")
-        {
-            HelpName = "KIB",
-            Description = $"Size of the kernel's event ring buffer in KiB, {TraceConfig.RingBufferRange} (--source events)",
-            DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
-        };
+        var ringKb = CommonOptions.RingBufferKb("(--source events)");
         var source = EnumOption.Create<ServeOptions.EbpfSource>("--source", "", "With --backend ebpf: kernel (default: the kernel counts in per-CPU maps, nothing per connection crosses to user space) or events (the ring buffer's events, counted here as trace reads them)");
-        var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages (eBPF backend)" };
-        var dotnet = new Option<string?>("--dotnet")
-        {
-            HelpName = "auto|off|PID",
-            Description = "Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
-                "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id",
-        };
+        var latencySample = CommonOptions.LatencySample("1s/10s: tcpq_latency_sample_ratio says the share");
+        var duration = CommonOptions.Duration();
+        var verbose = CommonOptions.Verbose();
+        var dotnet = CommonOptions.Dotnet("Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
+            "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id");
 
         var webConfig = new Option<string?>("--web-config")
         {
             HelpName = "FILE",
             Description = "TLS and basic auth for the endpoint, in Prometheus exporter-toolkit's web config format (tls_server_config, basic_auth_users with bcrypt hashes), as node_exporter takes it",
         };
+        var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose, dotnet, webConfig,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet, webConfig,
         };
+        workloads.AddTo(serve);
         serve.SetAction(parse =>
         {
-            var given = new HashSet<string>();
-            foreach (var o in new Option[] { verbose, ringKb, interval, otlpProtocol, source, maxListeners })
-                if (parse.GetResult(o) is { Implicit: false }) given.Add(o.Name);
             var options = new ServeOptions(
                 ServeOptions.ParseListen(parse.GetValue(listen)),
                 PortList.Parse(parse.GetValue(port) ?? []),
@@ -74,16 +59,18 @@ public static class ServeVerb
                 ServeOptions.ParseOtlpEndpoint(parse.GetValue(otlp)),
                 parse.GetValue(otlpProtocol) == OtlpProtocolName.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf,
                 ServeOptions.ParseSeconds(parse.GetValue(otlpInterval), "--otlp-interval"),
-                TraceVerb.ParseInterval(parse.GetValue(interval)),
+                CommonOptions.ParseInterval(parse.GetValue(interval)),
                 parse.GetValue(maxListeners),
                 parse.GetValue(ringKb),
                 parse.GetValue(duration),
                 parse.GetValue(verbose),
                 parse.GetValue(source))
             {
-                Given = given,
+                Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample),
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
                 WebConfigPath = parse.GetValue(webConfig),
+                Workloads = workloads.Read(parse),
+                LatencySample = CommonOptions.ParseLatencySample(parse.GetValue(latencySample)),
             };
             options.Validate();
             return new ServeCommand(options, console).Run();

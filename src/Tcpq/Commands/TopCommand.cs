@@ -1,4 +1,5 @@
 using Spectre.Console;
+using Tcpq.Events;
 using Tcpq.Top;
 
 namespace Tcpq.Commands;
@@ -11,8 +12,8 @@ public sealed class TopCommand(TopOptions options, CommandConsole console)
     public int Run()
     {
         using var lifetime = new CommandLifetime(options.DurationSeconds);
-        using var source = TraceCommand.SuggestDiagOnFailure(() => TopSources.Open(options));
-        var session = new TopSession(options, source, SystemTopClock.Instance, lifetime.Token);
+        using var source = TopSources.Open(options);
+        var session = new TopSession(options, source, SystemLoopClock.Instance, lifetime.Token);
         if (console.OutIsTerminal)
         {
             session.RunLive(LiveConsole(), keys: !Console.IsInputRedirected);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Tcpq.Bpf;
 using Tcpq.Dotnet;
 using Tcpq.Events;
@@ -8,22 +7,14 @@ using Tcpq.Output;
 namespace Tcpq.Commands;
 
 /// <summary>The command line of <c>tcpq trace</c>, kept apart from the work: it turns the flags
-/// into checked <see cref="TraceOptions"/> and runs the backend asked for.</summary>
+/// into checked <see cref="TraceOptions"/> and runs <see cref="TraceCommand"/>.</summary>
 public static class TraceVerb
 {
-    public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(100);
-
     public static Command Build(CommandConsole console)
     {
-        var port = new Option<string[]>("--port", "-p")
-        {
-            HelpName = "PORT",
-            Description = "Trace this listening port (repeatable, or a comma list); default: every port",
-            Arity = ArgumentArity.OneOrMore,
-            AllowMultipleArgumentsPerToken = false,
-        };
+        var port = CommonOptions.Ports("Trace this listening port");
         var format = EnumOption.Create<EventFormat>("--format", "-f", "csv (default), json (one object per line), seed (the DTrace script's nine columns) or none (no rows: with --summary)");
-        var duration = new Option<double?>("--duration", "-d") { HelpName = "SECONDS", Description = "Stop after this many seconds" };
+        var duration = CommonOptions.Duration();
         var output = new Option<string?>("--output", "-o") { HelpName = "FILE", Description = "Write rows to this file instead of standard output" };
         var events = new Option<string[]>("--events", "-e")
         {
@@ -34,39 +25,24 @@ public static class TraceVerb
                 "Filtered in the kernel; without accept and the application's actions, no syscall tracepoint is attached (which every syscall on the machine pays for while attached)",
             Arity = ArgumentArity.OneOrMore,
         };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages (eBPF backend)" };
-        var ringKb = new Option<int>("--ring-buffer-kb")
-        {
-            HelpName = "KIB",
-            Description = $"Size of the kernel's event ring buffer in KiB, {TraceConfig.RingBufferRange} (eBPF backend); events that do not fit are counted and reported as lost",
-            DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
-        };
-        var backend = EnumOption.Create<TraceBackend>("--backend", "-b", "ebpf (default: every event, exact) or diag (samples sock_diag; no eBPF, no root for the current namespace; not exact)");
-        var interval = new Option<string?>("--interval", "-i")
-        {
-            HelpName = "TIME",
-            Description = "With --backend diag: time between samples, e.g. 100ms (default), 0.5s, or a number of ms",
-        };
+        var verbose = CommonOptions.Verbose();
+        var ringKb = CommonOptions.RingBufferKb("(eBPF backend); events that do not fit are counted and reported as lost");
+        var backend = CommonOptions.Backend("ebpf (default: every event, exact) or diag (samples sock_diag; no eBPF, no root for the current namespace; not exact)");
+        var interval = CommonOptions.Interval("With --backend diag: time between samples, e.g. 100ms (default), 0.5s, or a number of ms");
         var summary = new Option<bool>("--summary") { Description = "Also print a summary per listening port and a diagnosis when tracing ends (to stdout when rows go to -o FILE, else to stderr)" };
-
-        var dotnet = new Option<string?>("--dotnet")
-        {
-            HelpName = "auto|off|PID",
-            Description = "Join .NET processes over the runtime's diagnostics socket (EventPipe): the thread pool, GC pauses and Kestrel's refusals (app-* rows); " +
-                "with -e app-conn,app-request,app-close also Kestrel's connections and requests, joined to the kernel's rows. " +
-                "auto (default): every .NET process that owns a traced listener or accepts a traced connection; off; or one process id (eBPF backend)",
-        };
+        var dotnet = CommonOptions.Dotnet("Join .NET processes over the runtime's diagnostics socket (EventPipe): the thread pool, GC pauses and Kestrel's refusals (app-* rows); " +
+            "with -e app-conn,app-request,app-close also Kestrel's connections and requests, joined to the kernel's rows. " +
+            "auto (default): every .NET process that owns a traced listener or accepts a traced connection; off; or one process id (eBPF backend)");
         var summaryFormat = EnumOption.Create<SummaryFormat>("--summary-format", "", "text (default) or json");
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
             port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat, dotnet,
         };
+        var workloads = new WorkloadFlags();
+        workloads.AddTo(trace);
         trace.SetAction(parse =>
         {
-            var given = new HashSet<string>();
-            foreach (var o in new Option[] { verbose, ringKb, interval, dotnet })
-                if (parse.GetResult(o) is { Implicit: false }) given.Add(o.Name);
             var options = new TraceOptions(
                 PortList.Parse(parse.GetValue(port) ?? []),
                 parse.GetValue(format),
@@ -76,32 +52,17 @@ public static class TraceVerb
                 parse.GetValue(verbose),
                 parse.GetValue(ringKb),
                 parse.GetValue(backend),
-                ParseInterval(parse.GetValue(interval)))
+                CommonOptions.ParseInterval(parse.GetValue(interval)))
             {
                 Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
-                Given = given,
+                Given = CommonOptions.Given(parse, verbose, ringKb, interval, dotnet),
                 Dotnet = DotnetTarget.Parse(parse.GetValue(dotnet)),
+                Workloads = workloads.Read(parse),
             };
             options.Validate();
-            return options.Backend == TraceBackend.Diag
-                ? new DiagTraceCommand(options, console).Run()
-                : new TraceCommand(options, console).Run();
+            return new TraceCommand(options, console).Run();
         });
         return trace;
-    }
-
-    /// <summary>"100", "100ms", "0.5s": 10 ms to 60 s.</summary>
-    public static TimeSpan? ParseInterval(string? text)
-    {
-        if (text is null) return null;
-        var t = text.Trim();
-        double scale = 1;
-        if (t.EndsWith("ms", StringComparison.OrdinalIgnoreCase)) t = t[..^2];
-        else if (t.EndsWith('s') || t.EndsWith('S')) { t = t[..^1]; scale = 1000; }
-        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v)
-            || v * scale < 10 || v * scale > 60_000)
-            throw new TcpqException(ExitCode.Usage, $"bad --interval '{text}': 10ms to 60s, e.g. 100ms or 0.5s");
-        return TimeSpan.FromMilliseconds(v * scale);
     }
 
     /// <summary>Without -e, the default actions: every one but the application's (first-read,

@@ -9,9 +9,10 @@ namespace Tcpq.Diag;
 /// packets: a handshake that starts and finishes between two samples shows only as its syn-aa,
 /// one queued and accepted between two samples shows as a syn-aa and an accept in the same
 /// sample (with no Wait), one that comes and goes entirely is missed, and a syn-drop row carries in Attempt the number
-/// of drops the listener counted since the previous sample.
+/// of drops the listener counted since the previous sample. Made by <see cref="Open"/>, it is an
+/// <see cref="IEventSource"/> that samples the current namespace at every pump.
 /// </summary>
-public sealed class DiagSampler
+public sealed class DiagSampler : IEventSource
 {
     /// <summary>What one dump asks for: listeners, request sockets, and connections in every state
     /// one can be in while queued or just after accept() (to tell an accept from an abort).</summary>
@@ -31,9 +32,11 @@ public sealed class DiagSampler
     private HashSet<Connection> _connections = [];
     private bool _baseline = true;
     private readonly List<TcpqEvent> _events = [];
+    private SockDiagClient? _client;
 
     public long Events { get; private set; }
     public long Samples { get; private set; }
+    public uint NetNs => _netns;
 
     /// <param name="owners">Finds the processes holding the given socket inodes (for accept rows).</param>
     public DiagSampler(uint netns, IReadOnlyCollection<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventSink sink,
@@ -45,6 +48,39 @@ public sealed class DiagSampler
         _sink = sink;
         _owners = owners ?? (inodes => SocketOwners.Scan(inodes));
     }
+
+    /// <summary>Samples sock_diag in the current network namespace into <paramref name="sink"/>: the
+    /// one way every command makes this source. The first sample is taken here, as the baseline:
+    /// what is already there is not an event.</summary>
+    public static DiagSampler Open(IReadOnlyList<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventSink sink)
+    {
+        var client = SockDiagClient.Open();
+        try
+        {
+            var sampler = new DiagSampler(NetNamespaces.CurrentInode(), ports, kinds, sink) { _client = client };
+            sampler.Pump(TimeSpan.Zero);
+            return sampler;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One sample, now; never waits. Returns the events it handed on.</summary>
+    public int Pump(TimeSpan wait)
+    {
+        var client = _client ?? throw new InvalidOperationException("a sampler made without a sock_diag client (DiagSampler.Open makes one) is fed by Sample");
+        long before = Events;
+        Sample(WallClock.MonotonicNowNs(), client.DumpBoth(States, withDrops: true));
+        return (int)(Events - before);
+    }
+
+    /// <summary>Sampled: what came and went between two samples is not seen, and not counted either.</summary>
+    public ulong Lost => 0;
+
+    public void Dispose() => _client?.Dispose();
 
     private readonly record struct Connection(Address16 Local, ushort LocalPort, Address16 Remote, ushort RemotePort)
     {

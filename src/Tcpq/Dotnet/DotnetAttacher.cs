@@ -7,12 +7,14 @@ namespace Tcpq.Dotnet;
 /// <summary>
 /// The application side of <c>tcpq trace</c>: joins .NET processes as they show up — at the start
 /// those that own a traced listener, later each new PID on an accept row (auto), or the one PID
-/// given — and hands their app rows to the pipeline on the trace's own thread (<see cref="Drain"/>),
-/// so the tracker and the writers see one stream. Sits in front of the pipeline as the kernel's
-/// sink to see accept rows go by; attaching happens off that path, on a worker.
+/// given — and, as an <see cref="IEventSource"/>, hands their app rows to <paramref name="next"/>
+/// on the thread that pumps it (the trace's), so the tracker and the writers see one stream; what
+/// happened to the sessions (joined, ended) goes to <paramref name="messages"/> at the same time.
+/// Sits in front of <paramref name="next"/> as the kernel's sink to see accept rows go by;
+/// attaching happens off that path, on a worker.
 /// </summary>
-public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventSink next)
-    : IEventSink, IDisposable
+public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> ports, IReadOnlySet<EventKind>? kinds, IEventSink next, TextWriter? messages = null)
+    : IEventSink, IEventSource
 {
     private readonly HashSet<uint> _considered = [];
     private readonly ConcurrentQueue<TcpqEvent> _rows = new();
@@ -20,7 +22,8 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private readonly List<AppSession> _sessions = [];
     private readonly List<Task> _attaching = [];
     private readonly QueueSink _queue = new();
-    private bool _disposed;
+    private readonly TextWriter _said = messages ?? TextWriter.Null;
+    private bool _stopped;
 
     /// <summary>Off, or asked only for kernel actions: nothing to join.</summary>
     public bool Active => target.Enabled && (kinds is null || kinds.Any(EventKinds.IsDotnet));
@@ -68,7 +71,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private void Consider(uint pid, bool explicitly)
     {
         if (pid == (uint)Environment.ProcessId) return; // a framework-dependent tcpq serve listens too: never a session to itself
-        lock (_considered) if (!_considered.Add(pid) || _disposed) return;
+        lock (_considered) if (!_considered.Add(pid) || _stopped) return;
         lock (_attaching) _attaching.Add(Task.Run(() => Attach((int)pid, explicitly)));
     }
 
@@ -89,7 +92,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         {
             var session = AppSession.Start(p, new AppEventDecoder(p, _queue, kinds), Depth);
             bool keep;
-            lock (_sessions) { keep = !_disposed; if (keep) _sessions.Add(session); }
+            lock (_sessions) { keep = !_stopped; if (keep) _sessions.Add(session); }
             if (!keep) { session.Dispose(); return; }
             string what = Depth switch
             {
@@ -111,19 +114,24 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     /// accepted connections are to wait for their app rows (see ConnectionTracker.ExpectApp).</summary>
     public event Action<uint>? Joined;
 
-    /// <summary>On the trace's thread: says what happened, hands the app rows on. Returns the rows handed on.</summary>
-    public int Drain(IEventSink sink, TextWriter messages)
+    /// <summary>On the pumping thread: says what happened, hands the app rows on; never waits.
+    /// Returns the rows handed on.</summary>
+    public int Pump(TimeSpan wait)
     {
         while (_messages.TryDequeue(out var m))
         {
             if (m.JoinedPid != 0) Joined?.Invoke(m.JoinedPid);
-            messages.WriteLine(m.Text);
+            _said.WriteLine(m.Text);
         }
         int n = 0;
-        while (_rows.TryDequeue(out var e)) { sink.OnEvent(in e); n++; }
-        SayEnded(messages);
+        while (_rows.TryDequeue(out var e)) { next.OnEvent(in e); n++; }
+        SayEnded(_said);
         return n;
     }
+
+    /// <summary>A session's runtime drops what it cannot send in time, uncounted here; a session
+    /// that ends (its process exited) is said in a line, with what it still held.</summary>
+    public ulong Lost => 0;
 
     private readonly HashSet<AppSession> _endedSaid = [];
 
@@ -138,7 +146,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private void SayEnded(TextWriter messages)
     {
         List<AppSession> ended;
-        lock (_sessions) ended = _disposed ? [] : [.. _sessions.Where(s => s.Ended && !_endedSaid.Contains(s))];
+        lock (_sessions) ended = _stopped ? [] : [.. _sessions.Where(s => s.Ended && !_endedSaid.Contains(s))];
         foreach (var s in ended)
         {
             _endedSaid.Add(s);
@@ -147,16 +155,19 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         }
     }
 
-    /// <summary>Stops every session (each flushes what the runtime still holds); call <see cref="Drain"/> after.</summary>
-    public void Dispose()
+    /// <summary>Stops every session (each flushes what the runtime still holds): pump once more
+    /// after it for the last rows.</summary>
+    public void Stop()
     {
         Task[] pending;
         lock (_attaching) pending = [.. _attaching];
         Task.WaitAll(pending, TimeSpan.FromSeconds(5));
         List<AppSession> sessions;
-        lock (_sessions) { _disposed = true; sessions = [.. _sessions]; _sessions.Clear(); } // once: the trace stops them before its last drain
+        lock (_sessions) { _stopped = true; sessions = [.. _sessions]; _sessions.Clear(); } // once: the trace stops them before its last drain
         foreach (var s in sessions) s.Dispose();
     }
+
+    public void Dispose() => Stop();
 
     /// <summary>The decoders' sink: called on their reader threads, so only a queue.</summary>
     private sealed class QueueSink : IEventSink

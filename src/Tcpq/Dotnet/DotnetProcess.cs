@@ -89,23 +89,34 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
         return found;
     }
 
-    /// <summary>Whether the process owns a socket listening on <paramref name="port"/> (in its network namespace).</summary>
-    public static bool ListensOn(int pid, ushort port, string proc = "/proc")
+    /// <summary>The ports of <paramref name="ports"/> (every port when empty) the process owns a
+    /// listening socket on, in its network namespace; empty when it is gone or unreadable.</summary>
+    public static IReadOnlySet<ushort> ListeningPorts(int pid, IReadOnlyList<ushort> ports, string proc = "/proc")
     {
-        try { return OwnsListener($"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}", [port]); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        string dir = $"{proc}/{pid.ToString(CultureInfo.InvariantCulture)}";
+        var owned = new HashSet<ushort>();
+        try
+        {
+            var listening = ListeningSockets(dir, ports);
+            if (listening.Count > 0)
+                foreach (ulong inode in SocketInodes(dir))
+                    if (listening.TryGetValue(inode, out ushort port)) owned.Add(port);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return owned;
     }
 
     /// <summary>The process in <paramref name="dir"/> owns a socket listening on one of <paramref name="ports"/> (any when empty).</summary>
     private static bool OwnsListener(string dir, IReadOnlyList<ushort> ports)
     {
-        var listening = ListeningInodes(dir, ports);
-        return listening.Count > 0 && OwnsOneOf(dir, listening);
+        var listening = ListeningSockets(dir, ports);
+        return listening.Count > 0 && SocketInodes(dir).Any(listening.ContainsKey);
     }
 
-    private static HashSet<ulong> ListeningInodes(string dir, IReadOnlyList<ushort> ports)
+    /// <summary>The listening sockets of the process's network namespace on <paramref name="ports"/>: inode → port.</summary>
+    private static Dictionary<ulong, ushort> ListeningSockets(string dir, IReadOnlyList<ushort> ports)
     {
-        var inodes = new HashSet<ulong>();
+        var sockets = new Dictionary<ulong, ushort>();
         foreach (var table in new[] { $"{dir}/net/tcp", $"{dir}/net/tcp6" })
         {
             if (!File.Exists(table)) continue;
@@ -117,13 +128,14 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
                 int colon = f[1].LastIndexOf(':');
                 if (!ushort.TryParse(f[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ushort port)) continue;
                 if (ports.Count > 0 && !ports.Contains(port)) continue;
-                if (ulong.TryParse(f[9], CultureInfo.InvariantCulture, out ulong inode) && inode != 0) inodes.Add(inode);
+                if (ulong.TryParse(f[9], CultureInfo.InvariantCulture, out ulong inode) && inode != 0) sockets[inode] = port;
             }
         }
-        return inodes;
+        return sockets;
     }
 
-    private static bool OwnsOneOf(string dir, HashSet<ulong> inodes)
+    /// <summary>The inodes of the sockets the process holds a file descriptor for, read lazily.</summary>
+    private static IEnumerable<ulong> SocketInodes(string dir)
     {
         foreach (var fd in Directory.EnumerateFileSystemEntries($"{dir}/fd"))
         {
@@ -131,9 +143,8 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
             try { target = new FileInfo(fd).LinkTarget; }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
             if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal)
-                && ulong.TryParse(target.AsSpan(8, target.Length - 9), CultureInfo.InvariantCulture, out ulong inode) && inodes.Contains(inode))
-                return true;
+                && ulong.TryParse(target.AsSpan(8, target.Length - 9), CultureInfo.InvariantCulture, out ulong inode))
+                yield return inode;
         }
-        return false;
     }
 }

@@ -1,20 +1,16 @@
+using Tcpq.Aggregates;
 using Tcpq.Connections;
 using Tcpq.Events;
 
 namespace Tcpq.Dotnet;
 
-/// <summary>One .NET process's runtime as <c>serve</c> exports it: the thread pool at its last
-/// sample, and totals since tcpq joined it.</summary>
-public sealed record AppReading(
-    uint Pid, string Comm, uint Threads, uint QueuedWorkItems, long PoolSamples,
-    long StarvationInjections, long BlockingInjections, long GcPauses, double GcPauseSeconds, long KestrelRejected);
-
 /// <summary>
-/// The application side of the always-on commands (<c>serve</c>): joins, with the default session
-/// (thread pool, GC pauses, Kestrel's refusals), the .NET processes that own a traced listener —
-/// found again at each <see cref="Rescan"/>, since the kernel's aggregates carry no accept rows
-/// to find them by — or the one PID given, and keeps each one's figures. A process that has exited
-/// is dropped at the next read.
+/// The application side of the always-on commands (<c>serve</c>, <c>top</c>): joins, with the
+/// default session (thread pool, GC pauses, Kestrel's refusals), the .NET processes that own a
+/// watched listener — found again at each <see cref="Rescan"/>, since the kernel's aggregates
+/// carry no accept rows to find them by — or the one PID given, and keeps each one's figures. A
+/// process that has exited is dropped at the next read. <see cref="DotnetAggregateSource"/> puts
+/// its readings into the snapshots.
 /// </summary>
 public sealed class DotnetWatch : IDisposable
 {
@@ -22,24 +18,37 @@ public sealed class DotnetWatch : IDisposable
     public static readonly IReadOnlySet<EventKind> Kinds = new HashSet<EventKind> { EventKind.AppReject, EventKind.AppPool, EventKind.AppStarve, EventKind.AppGc };
 
     private readonly DotnetAttacher _attacher;
-    private readonly TextWriter _messages;
+    private readonly IReadOnlyList<ushort> _ports;
     private readonly Dictionary<uint, AppProcessStats> _apps = [];
+    /// <summary>The watched ports each process listens on, looked up again after each rescan.</summary>
+    private readonly Dictionary<uint, IReadOnlySet<ushort>> _listening = [];
+    /// <summary>Each process's last reading, made again only when a row of its came or a rescan
+    /// happened: top reads every tick, and a process's rows come about once a second.</summary>
+    private readonly Dictionary<uint, AppReading> _readings = [];
     private readonly Lock _lock = new();
-    private readonly Sink _sink;
 
+    /// <param name="messages">Where what happened to the sessions is said (joined, ended…).</param>
     public DotnetWatch(DotnetTarget target, IReadOnlyList<ushort> ports, TextWriter messages)
     {
-        _attacher = new DotnetAttacher(target, ports, Kinds, IEventSink.None);
-        _messages = messages;
-        _sink = new Sink(_apps);
+        _ports = ports;
+        _attacher = new DotnetAttacher(target, ports, Kinds, new Sink(_apps, _readings), messages);
     }
 
     public bool Active => _attacher.Active;
 
     public void Start() => _attacher.Start();
 
-    /// <summary>Joins .NET processes that began to listen on a traced port since the last time.</summary>
-    public void Rescan() => _attacher.Rescan();
+    /// <summary>Joins .NET processes that began to listen on a watched port since the last time,
+    /// and looks again at which ports the joined ones listen on.</summary>
+    public void Rescan()
+    {
+        _attacher.Rescan();
+        lock (_lock)
+        {
+            _listening.Clear();
+            _readings.Clear();
+        }
+    }
 
     /// <summary>Takes in what the sessions sent since the last read (and says what happened), and
     /// returns each joined process's figures, by pid.</summary>
@@ -47,31 +56,40 @@ public sealed class DotnetWatch : IDisposable
     {
         lock (_lock)
         {
-            _attacher.Drain(_sink, _messages);
-            foreach (var pid in _apps.Keys.Where(p => !Directory.Exists($"/proc/{p}")).ToList()) _apps.Remove(pid);
-            return [.. _apps.Values.OrderBy(a => a.Pid).Select(a => new AppReading(
-                a.Pid, a.Comm, a.LastThreads, a.LastQueue, a.PoolSamples, a.StarvationAdjustments, a.BlockingAdjustments,
-                a.GcPauses, a.GcPauseTotalNs / 1e9, a.Rejected))];
+            _attacher.Pump(TimeSpan.Zero);
+            if (_apps.Count == 0) return [];
+            foreach (var pid in _apps.Keys.Where(p => !Directory.Exists($"/proc/{p}")).ToList())
+            {
+                _apps.Remove(pid);
+                _listening.Remove(pid);
+                _readings.Remove(pid);
+            }
+            return [.. _apps.Values.OrderBy(a => a.Pid).Select(ReadingOf)];
         }
     }
 
-    /// <summary>For top's diagnosis: the joined process that listens on <paramref name="key"/>'s port
-    /// in its network namespace, as the rules read an app (its pool, injections, pauses, refusals;
-    /// no per-connection join: top's aggregates have none), or null.</summary>
-    public AppSummary? SummaryFor(in ListenerKey key)
+    private AppReading ReadingOf(AppProcessStats a)
     {
-        var (netns, port) = (key.NetNs, key.Port);
-        lock (_lock)
+        if (_readings.TryGetValue(a.Pid, out var reading)) return reading;
+        return _readings[a.Pid] = new AppReading(
+            a.Pid, a.Comm, a.LastThreads, a.LastQueue, a.PoolSamples, a.StarvationAdjustments, a.BlockingAdjustments,
+            a.GcPauses, a.GcPauseTotalNs / 1e9, a.Rejected)
         {
-            _attacher.Drain(_sink, _messages);
-            var a = _apps.Values.FirstOrDefault(a => _attacher.NetNsOf(a.Pid) == netns && DotnetProcess.ListensOn((int)a.Pid, port));
-            return a is null ? null : AppSummary.OfProcess(a);
-        }
+            NetNs = _attacher.NetNsOf(a.Pid),
+            ListeningPorts = ListeningPorts(a.Pid),
+            Summary = AppSummary.OfProcess(a),
+        };
+    }
+
+    private IReadOnlySet<ushort> ListeningPorts(uint pid)
+    {
+        if (!_listening.TryGetValue(pid, out var ports)) _listening[pid] = ports = DotnetProcess.ListeningPorts((int)pid, _ports);
+        return ports;
     }
 
     public void Dispose() => _attacher.Dispose();
 
-    private sealed class Sink(Dictionary<uint, AppProcessStats> apps) : IEventSink
+    private sealed class Sink(Dictionary<uint, AppProcessStats> apps, Dictionary<uint, AppReading> readings) : IEventSink
     {
         public void OnEvent(in TcpqEvent e)
         {
@@ -81,6 +99,7 @@ public sealed class DotnetWatch : IDisposable
                 apps.Add(e.Pid, app = new AppProcessStats(e.Pid, e.Comm));
             }
             app.OnEvent(e); // its list of pauses is bounded (AppProcessStats.MaxPausesKept)
+            readings.Remove(e.Pid);
         }
     }
 }

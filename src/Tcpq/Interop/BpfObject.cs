@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Tcpq.Interop;
 
 /// <summary>
@@ -42,6 +44,15 @@ internal sealed unsafe class BpfObject : IDisposable
         if (!_programs.TryGetValue(name, out var program))
             _programs[name] = program = new BpfProgram(name, new SafeBpfProgramHandle(Found(LibBpf.ObjectFindProgram(_handle, name), "program", name), _handle));
         return program;
+    }
+
+    /// <summary>The names of the object's programs, in the order of its sections.</summary>
+    public List<string> ProgramNames()
+    {
+        var names = new List<string>();
+        for (nint p = LibBpf.ObjectNextProgram(_handle, 0); p != 0; p = LibBpf.ObjectNextProgram(_handle, p))
+            names.Add(Marshal.PtrToStringUTF8((nint)LibBpf.ProgramName(p)) ?? "");
+        return names;
     }
 
     private static nint Found(nint pointer, string kind, string name) =>

@@ -10,6 +10,29 @@ internal sealed class BpfProgram(string name, SafeBpfProgramHandle handle)
     public void SetAutoload(bool autoload) =>
         ErrnoException.ThrowIfNegative(LibBpf.ProgramSetAutoload(Handle, autoload), $"bpf_program__set_autoload {Name}");
 
+    /// <summary>Runs the loaded program once, now, on <paramref name="context"/>
+    /// (BPF_PROG_TEST_RUN: for program types the kernel runs on request, such as <c>syscall</c>).
+    /// Returns what the program returned.</summary>
+    /// <exception cref="ErrnoException">the kernel refused the run.</exception>
+    public unsafe uint TestRun(ReadOnlySpan<byte> context)
+    {
+        bool added = false;
+        Handle.DangerousAddRef(ref added); // the fd is the object's: keep it open for the run
+        try
+        {
+            fixed (byte* ctx = context)
+            {
+                var opts = new LibBpf.TestRunOpts { Sz = (nuint)sizeof(LibBpf.TestRunOpts), CtxIn = ctx, CtxSizeIn = (uint)context.Length };
+                ErrnoException.ThrowIfNegative(LibBpf.ProgTestRunOpts(LibBpf.ProgramFd(Handle), &opts), $"bpf_prog_test_run_opts {Name}");
+                return opts.Retval;
+            }
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+    }
+
     /// <summary>Attaches where the program's section says (a tracepoint, a BTF tracepoint...).</summary>
     /// <exception cref="ErrnoException">the kernel refused, or has no such attach point.</exception>
     public SafeBpfLinkHandle Attach() => Link(LibBpf.ProgramAttach(Handle), "bpf_program__attach");

@@ -44,6 +44,12 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map_update_elem", SetLastError = true)]
+    internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
+    internal static partial int MapDeleteElem(int fd, void* key);
+
     [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
     internal static partial int MapGetNextKey(int fd, void* key, void* nextKey);
 
@@ -59,6 +65,18 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_program__attach_cgroup", SetLastError = true)]
     internal static partial nint ProgramAttachCgroup(SafeBpfProgramHandle prog, int cgroupFd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__next_program")]
+    internal static partial nint ObjectNextProgram(SafeBpfObjectHandle obj, nint previous);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__name")]
+    internal static partial byte* ProgramName(nint prog);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__fd")]
+    internal static partial int ProgramFd(SafeBpfProgramHandle prog);
+
+    [LibraryImport(Library, EntryPoint = "bpf_prog_test_run_opts")]
+    internal static partial int ProgTestRunOpts(int progFd, TestRunOpts* opts);
 
     [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
     internal static partial int LinkDestroy(nint link);
@@ -96,9 +114,33 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
     internal static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> fn);
 
+    internal const uint BtfKindPtr = 2;
     internal const uint BtfKindStruct = 4;
     internal const uint BtfKindEnum = 6;
+    internal const uint BtfKindTypedef = 8;
+    internal const uint BtfKindFuncProto = 13;
     internal const uint BtfKindEnum64 = 19;
+
+    /// <summary>struct bpf_test_run_opts (libbpf 1.x), up to batch_size.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TestRunOpts
+    {
+        public nuint Sz;
+        public void* DataIn;
+        public void* DataOut;
+        public uint DataSizeIn;
+        public uint DataSizeOut;
+        public void* CtxIn;
+        public void* CtxOut;
+        public uint CtxSizeIn;
+        public uint CtxSizeOut;
+        public uint Retval;
+        public int Repeat;
+        public uint Duration;
+        public uint Flags;
+        public uint Cpu;
+        public uint BatchSize;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     internal struct BtfType

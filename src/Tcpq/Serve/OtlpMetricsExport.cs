@@ -32,9 +32,9 @@ public sealed class OtlpMetricsExport : IDisposable
     private static string Version => typeof(OtlpMetricsExport).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
-    /// <param name="apps">The joined .NET processes' figures (--dotnet), or null.</param>
+    /// <param name="dotnet">--dotnet is on: the snapshots carry the joined .NET processes' figures.</param>
     public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
-        Func<IReadOnlyList<Dotnet.AppReading>>? apps = null)
+        bool dotnet = false)
     {
         _snapshot = snapshot;
         _reasons = reasons;
@@ -46,9 +46,10 @@ public sealed class OtlpMetricsExport : IDisposable
             _meter.CreateObservableGauge(g.Otel, () => PerListener(g.Value), "{connection}", g.Help);
         _histograms = [.. ListenerMetrics.Histograms.Select(h => _meter.CreateHistogram<double>(h.Otel, "s", h.Help))];
         _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
+        _meter.CreateObservableGauge("tcpq.latency.sample_ratio", () => _snapshot().Cost.LatencySampleRatio is double r ? [new Measurement<double>(r)] : Array.Empty<Measurement<double>>(), "1", "The share of accepts in the queue-wait and SYN-to-accept histograms (counting mode samples them).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
-        if (apps is not null) AddApps(apps);
+        if (dotnet) AddApps(() => _snapshot().Apps);
 
         double[] bounds = [.. ListenerMetrics.BucketBounds.Select(ListenerMetrics.BoundSeconds)];
         // tcpq pushes itself (see PushLoop) with a reader that has no timer of its own: a push's
@@ -136,9 +137,9 @@ public sealed class OtlpMetricsExport : IDisposable
     /// <summary>The .NET processes joined, as the Prometheus endpoint's tcpq_dotnet_*: the names
     /// follow OpenTelemetry's .NET runtime conventions (dotnet.thread_pool.*, dotnet.gc.pause.time)
     /// under tcpq., by process.pid and process.executable.name.</summary>
-    private void AddApps(Func<IReadOnlyList<Dotnet.AppReading>> apps)
+    private void AddApps(Func<IReadOnlyList<AppReading>> apps)
     {
-        static KeyValuePair<string, object?>[] Tags(Dotnet.AppReading a, string? reason = null) => reason is null
+        static KeyValuePair<string, object?>[] Tags(AppReading a, string? reason = null) => reason is null
             ? [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm)]
             : [new("process.pid", (long)a.Pid), new("process.executable.name", a.Comm), new("reason", reason)];
         _meter.CreateObservableGauge("tcpq.dotnet.thread_pool.thread.count", () => apps().Where(a => a.PoolSamples > 0).Select(a => new Measurement<long>(a.Threads, Tags(a))),
@@ -173,7 +174,7 @@ public sealed class OtlpMetricsExport : IDisposable
     private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
     {
         var s = _snapshot();
-        foreach (var a in s.Listeners) yield return new(value(a), Tags(a.Key));
+        foreach (var a in s.Listeners) yield return new(value(a), Tags(s, a.Key));
         if (s.OtherListeners is { } o) yield return new(value(o), OtherTags);
     }
 
@@ -182,7 +183,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key);
+            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key);
             foreach (var (segment, reason, count) in r.Values(a))
             {
                 var t = new TagList(tags) { { "reason", reason == 0 ? "unknown" : _reasons.Name(reason) } };
@@ -192,13 +193,21 @@ public sealed class OtlpMetricsExport : IDisposable
         }
     }
 
-    private static KeyValuePair<string, object?>[] Tags(in ListenerKey key) =>
-    [
-        new("server.address", key.AddressText),
-        new("server.port", (int)key.Port),
-        new("network.type", ListenerMetrics.NetworkType(key)),
-        new("netns", (long)key.NetNs),
-    ];
+    private static KeyValuePair<string, object?>[] Tags(AggregateSnapshot s, in ListenerKey key) => ListenerAttributes(key, s.Workloads.GetValueOrDefault(key));
+
+    /// <summary>A listener's attributes: OpenTelemetry's server.*, network.type, netns, then where
+    /// it runs (container.id, k8s.pod.uid…), when it runs in a container or pod.</summary>
+    internal static KeyValuePair<string, object?>[] ListenerAttributes(in ListenerKey key, Workload? workload)
+    {
+        KeyValuePair<string, object?>[] tags =
+        [
+            new("server.address", key.AddressText),
+            new("server.port", (int)key.Port),
+            new("network.type", ListenerMetrics.NetworkType(key)),
+            new("netns", (long)key.NetNs),
+        ];
+        return workload is null ? tags : [.. tags, .. workload.Attributes().Select(a => new KeyValuePair<string, object?>(a.Otel, a.Value))];
+    }
 
     private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
 
@@ -209,7 +218,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key));
+            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key));
             for (int h = 0; h < ListenerMetrics.Histograms.Length; h++)
             {
                 var counts = ListenerMetrics.Histograms[h].Value(a).Counts;

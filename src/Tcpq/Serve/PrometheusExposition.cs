@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Tcpq.Aggregates;
-using Tcpq.Dotnet;
 using Tcpq.Events;
 
 namespace Tcpq.Serve;
@@ -17,16 +16,15 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null) =>
-        Build(snapshot, reasons, backend, apps).ToString();
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend) =>
+        Build(snapshot, reasons, backend).ToString();
 
     /// <summary>The exposition as the endpoint serves it: UTF-8, shared by every scraper of this reading.</summary>
     /// <param name="auth">The endpoint's basic auth, whose cost is exported (null without one).</param>
-    public static RenderedExposition Render(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps = null,
-        Web.BasicAuthCheck? auth = null) =>
-        new(RenderedExposition.Utf8(Build(snapshot, reasons, backend, apps, auth)));
+    public static RenderedExposition Render(AggregateSnapshot snapshot, DropReasons reasons, string backend, Web.BasicAuthCheck? auth = null) =>
+        new(RenderedExposition.Utf8(Build(snapshot, reasons, backend, auth)));
 
-    private static StringBuilder Build(AggregateSnapshot snapshot, DropReasons reasons, string backend, IReadOnlyList<AppReading>? apps, Web.BasicAuthCheck? auth = null)
+    private static StringBuilder Build(AggregateSnapshot snapshot, DropReasons reasons, string backend, Web.BasicAuthCheck? auth = null)
     {
         var w = new StringBuilder(4096);
         var listeners = Ordered(snapshot);
@@ -58,7 +56,7 @@ public static class PrometheusExposition
             Family(w, h.Prometheus, "histogram", h.Help + " Bucket bounds are powers of two µs, exact.");
             foreach (var (a, labels) in with) Histogram(w, h.Prometheus, labels, h.Value(a));
         }
-        if (apps is { Count: > 0 }) WriteApps(w, apps);
+        if (snapshot.Apps.Count > 0) WriteApps(w, snapshot.Apps);
         WriteCost(w, snapshot, backend, listeners.Count);
         if (auth is not null)
         {
@@ -104,6 +102,11 @@ public static class PrometheusExposition
         Sample(w, "tcpq_events_lost_total", "", (long)cost.LostEvents);
         Family(w, "tcpq_listeners_overflowed_total", "counter", "Listeners past the listener limit, merged into server_address=\"other\".");
         Sample(w, "tcpq_listeners_overflowed_total", "", cost.ListenersOverflowed);
+        if (cost.LatencySampleRatio is double ratio)
+        {
+            Family(w, "tcpq_latency_sample_ratio", "gauge", "The share of accepts in tcpq_accept_queue_wait_seconds and tcpq_syn_to_accept_seconds: counting mode measures them while its accept hooks are attached, 1 s in every 10 (a syscall hook slows every syscall of the machine while attached).");
+            Sample(w, "tcpq_latency_sample_ratio", "", ratio);
+        }
         Family(w, "tcpq_listeners", "gauge", "Listeners exported (the series per metric), \"other\" included.");
         Sample(w, "tcpq_listeners", "", listenerSeries);
         if (cost.ProgramRunTime is TimeSpan runTime)
@@ -126,7 +129,7 @@ public static class PrometheusExposition
     {
         var list = snapshot.Listeners
             .OrderBy(a => a.Key.NetNs).ThenBy(a => a.Key.Port).ThenBy(a => a.Key.Address)
-            .Select(a => (a, ListenerLabels(a.Key)))
+            .Select(a => (a, ListenerLabels(a.Key) + WorkloadLabels(snapshot.Workloads.GetValueOrDefault(a.Key))))
             .ToList();
         if (snapshot.OtherListeners is { } other) list.Add((other, Label("server_address", ListenerMetrics.Other)));
         return list;
@@ -137,6 +140,16 @@ public static class PrometheusExposition
         Label("server_port", key.Port.ToString(CultureInfo.InvariantCulture)) +
         Label("network_type", ListenerMetrics.NetworkType(key)) +
         Label("netns", key.NetNs.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Where the listener runs, under OpenTelemetry's names as Prometheus spells them;
+    /// nothing for the host's. A function of the listener, so no series is added.</summary>
+    public static string WorkloadLabels(Workload? workload)
+    {
+        if (workload is null) return "";
+        var labels = new StringBuilder();
+        foreach (var (_, name, value) in workload.Attributes()) labels.Append(Label(name, value));
+        return labels.ToString();
+    }
 
     private static void Histogram(StringBuilder w, string name, string labels, Log2Histogram h)
     {

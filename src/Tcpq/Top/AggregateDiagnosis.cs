@@ -6,22 +6,22 @@ using Tcpq.Events;
 namespace Tcpq.Top;
 
 /// <summary>The diagnosis on a source that has no connection stream (the kernel's aggregates): each
-/// listener's aggregates since top began become a <see cref="PortSummary"/>, and the same rules run
-/// on it. The share of time a queue was full is the share of top's readings that found it full.</summary>
+/// listener's aggregates since top began become a <see cref="PortSummary"/>, with the .NET process
+/// behind it when the snapshot has one (--dotnet: for thread-pool-starvation and
+/// kestrel-connection-limit), and the same rules run on it. The share of time a queue was full is
+/// the share of top's readings that found it full.</summary>
 public sealed class AggregateDiagnosis(DropReasons reasons, DiagnosisContext context) : IListenerDiagnosis
 {
-    /// <summary>The .NET process behind a listener (--dotnet), for the rules that read it
-    /// (thread-pool-starvation, kestrel-connection-limit), or null.</summary>
-    public Func<ListenerKey, AppSummary?>? Apps { get; init; }
-
     private readonly DateTime _start = DateTime.UtcNow;
     private readonly Dictionary<ListenerKey, (long Readings, long Full)> _fullness = [];
     private IReadOnlyList<ListenerAggregate> _latest = [];
+    private IReadOnlyList<AppReading> _apps = [];
 
     /// <summary>Called with every reading top takes.</summary>
     public void Observe(AggregateSnapshot snapshot)
     {
         _latest = snapshot.Listeners;
+        _apps = snapshot.Apps;
         foreach (var a in snapshot.Listeners)
         {
             var (n, full) = _fullness.GetValueOrDefault(a.Key);
@@ -37,7 +37,7 @@ public sealed class AggregateDiagnosis(DropReasons reasons, DiagnosisContext con
         {
             var (n, full) = _fullness.GetValueOrDefault(a.Key);
             var port = AggregatePortSummary.Build(a, reasons, span, n == 0 ? 0 : (double)full / n);
-            if (Apps?.Invoke(a.Key) is { } app) port = port with { Dotnet = app };
+            if (_apps.FirstOrDefault(app => app.Owns(a.Key))?.Summary is { } app) port = port with { Dotnet = app };
             var worst = Rulebook.Diagnose([port], context)[0];
             if (worst.Severity > Severity.Info) findings[a.Key] = worst;
         }

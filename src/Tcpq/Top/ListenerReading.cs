@@ -50,6 +50,10 @@ public sealed class TopReading
     public required IReadOnlyDictionary<ListenerKey, ListenerReading> Listeners { get; init; }
     public ulong LostEvents { get; init; }
     public long ListenersOverflowed { get; init; }
+    /// <summary>The .NET processes joined (--dotnet), as the snapshot had them.</summary>
+    public IReadOnlyList<AppReading> Apps { get; init; } = [];
+    /// <summary>The container and pod of each listener (--workloads), as the snapshot had them.</summary>
+    public IReadOnlyDictionary<ListenerKey, Workload> Workloads { get; init; } = new Dictionary<ListenerKey, Workload>();
 
     public static TopReading Of(AggregateSnapshot s) => new()
     {
@@ -59,5 +63,7 @@ public sealed class TopReading
         Listeners = s.Listeners.Append(s.OtherListeners).OfType<ListenerAggregate>().Select(ListenerReading.Of).ToDictionary(r => r.Key),
         LostEvents = s.Cost.LostEvents,
         ListenersOverflowed = s.Cost.ListenersOverflowed,
+        Apps = s.Apps,
+        Workloads = s.Workloads,
     };
 }

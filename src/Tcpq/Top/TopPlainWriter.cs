@@ -21,7 +21,7 @@ public static class TopPlainWriter
         foreach (var row in cells) Line(text, row, columns, widths);
         foreach (var r in frame.Rows.Where(r => r.Finding is not null))
             text.Append("  ").Append(DisplayText.Of(TopColumns.Diagnosis(r))).Append('\n');
-        foreach (var app in frame.AppLines) text.Append("  ").Append(DisplayText.Of(app)).Append('\n');
+        foreach (var app in frame.AppLines) text.Append("  ").Append(DisplayText.Of(app.Text)).Append('\n');
         text.Append('\n');
         to.Write(text.ToString());
         to.Flush();

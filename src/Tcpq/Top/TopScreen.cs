@@ -52,7 +52,7 @@ public static class TopScreen
         foreach (var r in frame.Rows.Where(r => r.Finding is not null).Take(MaxDiagnosisLines))
             lines.Add(new OneLine(TopColumns.Diagnosis(r), new Style(SeverityColor(r.Finding!.Severity))));
         foreach (var app in frame.AppLines)
-            lines.Add(new OneLine(app, new Style(TopApps.Troubled(app) ? Color.Yellow : Color.Default)));
+            lines.Add(new OneLine(app.Text, new Style(SeverityColor(app.Severity))));
         lines.Add(new OneLine(TopColumns.LatencyNote, new Style(decoration: Decoration.Dim)));
         lines.Add(new OneLine(Keys, new Style(decoration: Decoration.Dim)));
         return new Rows(lines);

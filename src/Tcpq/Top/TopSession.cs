@@ -1,26 +1,23 @@
 using Spectre.Console;
+using Spectre.Console.Rendering;
 using Tcpq.Connections;
 using Tcpq.Events;
 
 namespace Tcpq.Top;
 
-/// <summary>The loop of <c>tcpq top</c>: reads the source every tick (which also drains it), and
-/// at every interval turns the last two readings into a frame; draws it live in a terminal with
-/// the keys, or writes it as a plain snapshot. Ends on <paramref name="stop"/> (Ctrl-C, SIGTERM,
-/// --duration), 'q', or after --iterations frames.</summary>
-public sealed class TopSession(TopOptions options, TopSource source, ITopClock clock, CancellationToken stop)
+/// <summary>top on the <see cref="PollLoop"/>: reads the source every tick (which also pumps a
+/// sampled stream, and shows the diagnosis how full the queues are), and at every interval turns
+/// the last two readings into a frame; draws it live in a terminal with the keys, or writes it as
+/// a plain snapshot. Ends on <paramref name="stop"/> (Ctrl-C, SIGTERM, --duration), 'q', or after
+/// --iterations frames.</summary>
+public sealed class TopSession(TopOptions options, TopSource source, ILoopClock clock, CancellationToken stop)
 {
-    /// <summary>How often the source is read between frames, and the keys looked at.</summary>
-    public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
-
     private TopReading? _previous;
     private TopReading _current = null!;
-    private IReadOnlyList<Dotnet.AppReading>? _appsBefore, _apps;
-    private long _rescanNs;
-    /// <summary>How often auto looks for .NET processes that began to listen since.</summary>
-    private static readonly TimeSpan Rescan = TimeSpan.FromSeconds(5);
     private IReadOnlyDictionary<ListenerKey, Finding>? _findings;
-    private long _nextNs;
+    /// <summary>When the last screen read the source: a tick at the same moment need not read again
+    /// (a sample of sock_diag is a dump of the namespace).</summary>
+    private long _screenReadNs = long.MinValue;
 
     public int Frames { get; private set; }
 
@@ -29,12 +26,13 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
     public void RunBatch(TextWriter to)
     {
         Begin();
-        while (WaitForNextFrame(() => false))
+        var loop = Loop();
+        loop.Every(options.Interval, () =>
         {
             Advance();
             TopPlainWriter.Write(to, Frame(new TopState(options.Sort)), source.Description);
-            if (++Frames >= (options.Iterations ?? int.MaxValue)) return;
-        }
+            if (++Frames >= (options.Iterations ?? int.MaxValue)) loop.Stop();
+        }).Run();
     }
 
     /// <summary>The live view, redrawn in place (in the alternate screen where the terminal has
@@ -43,86 +41,62 @@ public sealed class TopSession(TopOptions options, TopSource source, ITopClock c
     {
         var state = new TopState(options.Sort);
         Begin();
-        void Live() => console.Live(TopScreen.Render(Frame(state), source.Description, state.Paused, console.Profile.Width))
+        IRenderable Screen() => TopScreen.Render(Frame(state), source.Description, state.Paused, console.Profile.Width);
+        void Live() => console.Live(Screen())
             .AutoClear(false)
             .Overflow(VerticalOverflow.Crop)
             .Cropping(VerticalOverflowCropping.Bottom)
             .Start(ctx =>
             {
                 ctx.Refresh();
-                while (!state.Quit)
+                void Draw()
                 {
-                    bool redraw = false;
-                    bool due = WaitForNextFrame(() => keys && console.Input.IsKeyAvailable());
-                    // one key at a time, each drawn before the next is read
-                    if (keys && console.Input.IsKeyAvailable() && console.Input.ReadKey(intercept: true) is ConsoleKeyInfo key)
-                        redraw = state.Apply(key);
-                    if (state.Quit || stop.IsCancellationRequested) return;
-                    if (due && !state.Paused)
-                    {
-                        Advance();
-                        Frames++;
-                        redraw = true;
-                    }
-                    if (redraw)
-                    {
-                        ctx.UpdateTarget(TopScreen.Render(Frame(state), source.Description, state.Paused, console.Profile.Width));
-                        ctx.Refresh();
-                    }
-                    if (Frames >= (options.Iterations ?? int.MaxValue)) return;
+                    ctx.UpdateTarget(Screen());
+                    ctx.Refresh();
                 }
+                var loop = Loop();
+                loop.EveryTick(() =>
+                {
+                    // one key a tick, each drawn before the next is read
+                    if (keys && console.Input.IsKeyAvailable() && console.Input.ReadKey(intercept: true) is ConsoleKeyInfo key && state.Apply(key)) Draw();
+                    if (state.Quit) loop.Stop();
+                });
+                loop.Every(options.Interval, () =>
+                {
+                    if (state.Paused) return;
+                    Advance();
+                    Frames++;
+                    Draw();
+                    if (Frames >= (options.Iterations ?? int.MaxValue)) loop.Stop();
+                });
+                loop.Run();
             });
         if (console.Profile.Capabilities.Ansi && console.Profile.Capabilities.AlternateBuffer) console.AlternateScreen(Live);
         else Live();
     }
 
+    /// <summary>Reads the source every tick: a stream is pumped, the diagnosis sees the queues.</summary>
+    private PollLoop Loop() => new PollLoop(source.Tick, stop, clock).EveryTick(() =>
+    {
+        if (clock.MonotonicNs - _screenReadNs >= source.Tick.Ticks * 50) source.Aggregates.Read(); // not within half a tick of a screen's read
+    });
+
     private void Begin()
     {
-        source.Dotnet?.Start();
-        _rescanNs = clock.MonotonicNs + Ns(Rescan);
-        _apps = source.Dotnet?.Read();
         _current = Reading();
         _findings = source.Diagnosis?.TopFindings();
-        _nextNs = clock.MonotonicNs + Ns(options.Interval);
-    }
-
-    /// <summary>Reads (drains) the source every tick until the next frame is due (true), a key
-    /// waits (false), or the command is stopping (false).</summary>
-    private bool WaitForNextFrame(Func<bool> keyWaiting)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            long now = clock.MonotonicNs;
-            if (now >= _nextNs)
-            {
-                // late (a slow draw, a paused screen): the next frame an interval from now, no burst
-                _nextNs = Math.Max(_nextNs + Ns(options.Interval), now + Ns(Tick));
-                return true;
-            }
-            if (keyWaiting()) return false;
-            clock.Sleep(TimeSpan.FromTicks(Math.Min(Tick.Ticks, (_nextNs - now) / 100 + 1)), stop);
-            source.Aggregates.Read();
-        }
-        return false;
     }
 
     private void Advance()
     {
-        if (source.Dotnet is { } dotnet)
-        {
-            if (clock.MonotonicNs >= _rescanNs) { dotnet.Rescan(); _rescanNs = clock.MonotonicNs + Ns(Rescan); }
-            _appsBefore = _apps;
-            _apps = dotnet.Read();
-        }
         _previous = _current;
         _current = Reading();
+        _screenReadNs = clock.MonotonicNs;
         _findings = source.Diagnosis?.TopFindings();
     }
 
     private TopReading Reading() => TopReading.Of(source.Aggregates.Read());
 
     private TopFrame Frame(TopState state) =>
-        TopView.Frame(_previous, _current, source.Aggregates.Reasons, _findings, state.Sort, state.Reversed) with { AppLines = TopApps.Lines(_appsBefore, _apps) };
-
-    private static long Ns(TimeSpan t) => t.Ticks * 100;
+        TopView.Frame(_previous, _current, source.Aggregates.Reasons, _findings, state.Sort, state.Reversed);
 }

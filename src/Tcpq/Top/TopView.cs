@@ -10,7 +10,7 @@ public sealed record TopFrame(
     ulong LostEvents, long ListenersOverflowed)
 {
     /// <summary>The .NET processes joined (<see cref="TopApps"/>), a line each.</summary>
-    public IReadOnlyList<string> AppLines { get; init; } = [];
+    public IReadOnlyList<AppLine> AppLines { get; init; } = [];
 }
 
 /// <summary>Turns two readings of the aggregates into rows: rates are the difference over the
@@ -22,7 +22,10 @@ public static class TopView
         new(current.TimeUtc,
             previous is null ? 0 : Seconds(previous, current),
             Sorted(Rows(previous, current, reasons, findings), sort, reversed),
-            sort, reversed, current.LostEvents, current.ListenersOverflowed);
+            sort, reversed, current.LostEvents, current.ListenersOverflowed)
+        {
+            AppLines = TopApps.Lines(previous?.Apps, current.Apps),
+        };
 
     public static List<TopRow> Rows(TopReading? previous, TopReading current, DropReasons reasons, IReadOnlyDictionary<ListenerKey, Finding>? findings)
     {
@@ -53,7 +56,7 @@ public static class TopView
                 allDrops, drops, Rate(r => r.SynCookies),
                 Percentile(handshake, 50), Percentile(handshake, 99),
                 Percentile(wait, 50), Percentile(wait, 99),
-                findings?.GetValueOrDefault(key)));
+                findings?.GetValueOrDefault(key)) { Workload = current.Workloads.GetValueOrDefault(key) });
         }
         return rows;
     }

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* An event (struct tcpq_event in tcpq.h): the key of the connection it is about, made, filled
+ * field by field with the flag that says the field holds a value, then sent by submit(): a row in
+ * the ring buffer. (serve and top count in an object of their own, bpf/count.bpf.c.) */
+#ifndef TCPQ_EVENT_H
+#define TCPQ_EVENT_H
+
+#include "common.h"
+
+/* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Events that did not fit in the ring buffer, per CPU: user space reports them. */
+PERCPU_COUNTER(lost);
+
+/* A connection: the client is saddr/sport, the listener daddr/dport; addresses as in the event. */
+struct conn_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 netns;
+	__u16 sport;
+	__u16 dport;
+};
+
+static __always_inline void set_v4mapped(__u8 *dst, __be32 a)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
+{
+	__u32 *d = (__u32 *)dst;
+	d[0] = a->in6_u.u6_addr32[0];
+	d[1] = a->in6_u.u6_addr32[1];
+	d[2] = a->in6_u.u6_addr32[2];
+	d[3] = a->in6_u.u6_addr32[3];
+}
+
+/* inet_sport, not skc_num: moving to TCP_CLOSE releases the port (inet_num = 0) before the
+ * state change is traced. */
+static __always_inline __u16 local_port(const struct sock *sk)
+{
+	return bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
+}
+
+/* The 4-tuple of a connection's socket or request socket (the client is its remote end). The
+ * local port is the caller's: skc_num is 0 in a socket that TCP_CLOSE released. A request
+ * socket's skc_net is its listener's.
+ * Callers cast: sock_common is the first member of sock and request_sock (the kernel's
+ * req_to_sk() relies on it), and `&sk->__sk_common` would cost a relocated add. */
+static __always_inline void key_from_common(const struct sock_common *c, __u16 lport,
+					    struct conn_key *k)
+{
+	if (c->skc_family == AF_INET) {
+		set_v4mapped(k->saddr, c->skc_daddr);
+		set_v4mapped(k->daddr, c->skc_rcv_saddr);
+	} else {
+		/* an IPv4 client of a dual-stack listener is already ::ffff:a.b.c.d here */
+		copy_in6(k->saddr, &c->skc_v6_daddr);
+		copy_in6(k->daddr, &c->skc_v6_rcv_saddr);
+	}
+	k->sport = bpf_ntohs(c->skc_dport);
+	k->dport = lport;
+	k->netns = c->skc_net.net->ns.inum;
+}
+
+/* How every hook on a connection's own socket begins: a TCP socket (inet_sock_set_state fires for
+ * other protocols too), on a port tcpq traces, and its key. `closing`: the socket may be in
+ * TCP_CLOSE, with its port released (see local_port()); if not, skc_num is the cheaper load.
+ * Callers pass a constant, so each keeps one of the two loads. */
+static __always_inline bool traced_conn(const struct sock *sk, bool closing, struct conn_key *k)
+{
+	if (sk->sk_protocol != IPPROTO_TCP_)
+		return false;
+	__u16 lport = closing ? local_port(sk) : sk->__sk_common.skc_num;
+	if (!port_traced(lport))
+		return false;
+	__builtin_memset(k, 0, sizeof(*k));
+	key_from_common((const struct sock_common *)sk, lport, k);
+	return true;
+}
+
+static __always_inline struct tcpq_event *reserve(void)
+{
+	struct tcpq_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		bump(&lost);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* A zeroed event of this kind for this connection, reserved in the ring buffer, or NULL when the
+ * kind is not traced or the ring buffer is full. The set_*() helpers below fill a field and the
+ * flag that says it is valid. */
+static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
+{
+	if (!kind_on(kind))
+		return NULL;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return NULL;
+	e->ts_ns = now;
+	e->kind = kind;
+	__builtin_memcpy(e->saddr, k->saddr, 16);
+	__builtin_memcpy(e->daddr, k->daddr, 16);
+	e->netns = k->netns;
+	e->sport = k->sport;
+	e->dport = k->dport;
+	return e;
+}
+
+/* A listener's queues at one moment: the fields behind TCPQ_F_QUEUES and TCPQ_F_DROPS. */
+struct listener_queues {
+	__u32 q0, q, qmax, drops;
+};
+
+static __always_inline void read_queues(const struct inet_connection_sock *icsk,
+					struct listener_queues *qs)
+{
+	qs->q0 = icsk->icsk_accept_queue.qlen.counter;
+	qs->q = icsk->icsk_inet.sk.sk_ack_backlog;
+	qs->qmax = icsk->icsk_inet.sk.sk_max_ack_backlog;
+	qs->drops = icsk->icsk_inet.sk.sk_drops.counter;
+}
+
+static __always_inline void set_queues(struct tcpq_event *e, const struct listener_queues *qs)
+{
+	e->q0 = qs->q0;
+	e->q = qs->q;
+	e->qmax = qs->qmax;
+	e->drops = qs->drops;
+	e->flags |= TCPQ_F_QUEUES | TCPQ_F_DROPS;
+}
+
+/* the time from `since` to the event */
+static __always_inline void set_wait(struct tcpq_event *e, __u64 since)
+{
+	e->wait_ns = e->ts_ns - since;
+	e->flags |= TCPQ_F_WAIT;
+}
+
+static __always_inline void set_attempt(struct tcpq_event *e, __u32 attempt)
+{
+	e->attempt = attempt;
+	e->flags |= TCPQ_F_ATTEMPT;
+}
+
+/* The process running now: its name, not the thread's (a runtime's worker threads have their
+ * own). The caller passes the task it already holds. */
+static __always_inline void set_task(struct tcpq_event *e, struct task_struct *task)
+{
+	__builtin_memcpy(e->comm, task->group_leader->comm, sizeof(e->comm));
+	e->flags |= TCPQ_F_TASK;
+	/* last: after a helper call the compiler reloads what it wrote to the event */
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+}
+
+/* The reader polls every 50 ms; it is woken early only when the unread data crosses a quarter
+ * of the ring, by the few records that land in a narrow band there. A wake-up is an irq_work:
+ * a self-IPI, which in a VM is an exit costing about a microsecond. Waking on every record past a
+ * threshold (as before) raised one per record whenever the reader was behind: 1 us per
+ * connection at 50k connections/s. The band is far wider than what CPUs can reserve between one
+ * producer's reserve and its query, so a crossing is not missed; if it were, the timer reads. */
+#define WAKE_BAND 8192
+static __always_inline void submit(struct tcpq_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
+	bpf_ringbuf_submit(e, avail >= mark && avail < mark + WAKE_BAND ? BPF_RB_FORCE_WAKEUP
+									  : BPF_RB_NO_WAKEUP);
+}
+
+#endif
