@@ -200,15 +200,19 @@ public class MetricsEndpointTests
         try
         {
             // from 127.0.0.1: its share, then one more, which is closed at once
+            bool resetAtConnect = false;
             for (int i = 0; i < EndpointLimits.ConnectionsPerClient + 1; i++)
             {
                 var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                await s.ConnectAsync(server.Bound);
                 held.Add(s);
+                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                try { await s.ConnectAsync(server.Bound); }
+                // the one past the share may be reset before connect() reports (the server's RST
+                // came first on a busy machine): that is the same answer, seen earlier
+                catch (SocketException e) when (i == EndpointLimits.ConnectionsPerClient && e.SocketErrorCode == SocketError.ConnectionReset) { resetAtConnect = true; }
             }
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            Assert.True(await Closed(held[^1], timeout.Token), "the connection past the share should be closed"); // closed: past the share
+            Assert.True(resetAtConnect || await Closed(held[^1], timeout.Token), "the connection past the share should be closed"); // closed: past the share
 
             // another address (127.0.0.2 is loopback too) still scrapes
             using var other = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
