@@ -1,5 +1,6 @@
 using Tcpq.Aggregates;
 using Tcpq.Bpf;
+using Tcpq.Diag;
 using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Serve;
@@ -28,6 +29,8 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         var counted = OpenSource(options);
         // an event stream is pumped by the loop between reads; the kernel's own aggregates need nothing
         var stream = counted as EventStreamAggregateSource;
+        // an event stream knows the queues as of its last event: read them now for the gauges
+        if (stream is not null) counted = new LiveQueueSource(counted, new LiveListenerQueues(console.Error));
         using var source = WithWorkloads(options.Dotnet.Enabled ? new DotnetAggregateSource(counted, options.Dotnet, options.Ports, console.Error) : counted);
         string backend = options.Backend == TraceBackend.Diag ? "diag" : options.Source == ServeOptions.EbpfSource.Events ? "ebpf-events" : "ebpf";
         var cache = new SnapshotCache(source, MaxSnapshotAge);
@@ -55,7 +58,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
             var snapshot = cache.Read(); // surfaces a source that failed
             if (snapshot.Cost.LostEvents > lostReported)
             {
-                console.Error.WriteLine($"tcpq: lost {snapshot.Cost.LostEvents - lostReported} events (ring buffer full), {snapshot.Cost.LostEvents} in all");
+                console.Error.WriteLine($"tcpq: lost {snapshot.Cost.LostEvents - lostReported} events (ring buffer full, or a packet's verdict missed: docs/accuracy.md), {snapshot.Cost.LostEvents} in all");
                 lostReported = snapshot.Cost.LostEvents;
             }
         }).Run();

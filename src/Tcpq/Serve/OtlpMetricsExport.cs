@@ -43,9 +43,9 @@ public sealed class OtlpMetricsExport : IDisposable
         foreach (var r in ListenerMetrics.Reasons)
             _meter.CreateObservableCounter(r.Otel, () => ByReason(r), "{" + Unit(r.Otel) + "}", r.Help);
         foreach (var g in ListenerMetrics.Gauges)
-            _meter.CreateObservableGauge(g.Otel, () => PerListener(g.Value), "{connection}", g.Help);
+            _meter.CreateObservableGauge(g.Otel, () => PerListener(g), "{connection}", g.Help);
         _histograms = [.. ListenerMetrics.Histograms.Select(h => _meter.CreateHistogram<double>(h.Otel, "s", h.Help))];
-        _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
+        _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full), or packets whose verdict it missed.");
         _meter.CreateObservableGauge("tcpq.latency.sample_ratio", () => _snapshot().Cost.LatencySampleRatio is double r ? [new Measurement<double>(r)] : Array.Empty<Measurement<double>>(), "1", "The share of accepts in the queue-wait and SYN-to-accept histograms (counting mode samples them).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
@@ -170,6 +170,14 @@ public sealed class OtlpMetricsExport : IDisposable
 
     private IEnumerable<Measurement<double>> ProgramTime() =>
         _snapshot().Cost.ProgramRunTime is TimeSpan t ? [new Measurement<double>(t.TotalSeconds)] : [];
+
+    /// <summary>A gauge where it has a value (<see cref="ListenerMetrics.Shows"/>).</summary>
+    private IEnumerable<Measurement<long>> PerListener(ListenerMetrics.Gauge gauge)
+    {
+        var s = _snapshot();
+        foreach (var a in s.Listeners)
+            if (ListenerMetrics.Shows(gauge, s, a)) yield return new(gauge.Value(a), Tags(s, a.Key));
+    }
 
     private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
     {

@@ -47,7 +47,8 @@ public static class PrometheusExposition
         foreach (var g in ListenerMetrics.Gauges)
         {
             Family(w, g.Prometheus, "gauge", g.Help);
-            foreach (var (a, labels) in listeners) Sample(w, g.Prometheus, labels, g.Value(a));
+            foreach (var (a, labels) in listeners)
+                if (ListenerMetrics.Shows(g, snapshot, a)) Sample(w, g.Prometheus, labels, g.Value(a));
         }
         foreach (var h in ListenerMetrics.Histograms)
         {
@@ -98,7 +99,7 @@ public static class PrometheusExposition
     private static void WriteCost(StringBuilder w, AggregateSnapshot snapshot, string backend, int listenerSeries)
     {
         var cost = snapshot.Cost;
-        Family(w, "tcpq_events_lost_total", "counter", "Events the kernel could not hand to tcpq (ring buffer full): the counters above miss them.");
+        Family(w, "tcpq_events_lost_total", "counter", "Events the kernel could not hand to tcpq (ring buffer full), or packets whose verdict it missed: the counters above miss them.");
         Sample(w, "tcpq_events_lost_total", "", (long)cost.LostEvents);
         Family(w, "tcpq_listeners_overflowed_total", "counter", "Listeners past the listener limit, merged into server_address=\"other\".");
         Sample(w, "tcpq_listeners_overflowed_total", "", cost.ListenersOverflowed);
