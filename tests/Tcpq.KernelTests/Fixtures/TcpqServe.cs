@@ -20,12 +20,18 @@ public sealed class TcpqServe : IDisposable
 
     public IReadOnlyList<string> Stderr { get { lock (_stderr) return [.. _stderr]; } }
 
-    public static TcpqServe Start(params string[] args)
+    public static TcpqServe Start(params string[] args) => Start([], TcpqBinary.Path, args);
+
+    /// <summary>Started through <paramref name="prefix"/> (e.g. setpriv as another user with fewer
+    /// capabilities), from a copy of tcpq that user can read.</summary>
+    public static TcpqServe StartAs(string[] prefix, params string[] args) => Start(prefix, UnprivilegedCopy.Binary, args);
+
+    private static TcpqServe Start(string[] prefix, string binary, string[] args)
     {
         Requirements.Check();
         // the test host is a .NET process that listens: tests not about --dotnet serve the kernel's side only
         if (!args.Contains("--dotnet")) args = [.. args, "--dotnet", "off"];
-        string[] command = [.. Posix.WithDefaultSigint, TcpqBinary.Path, "serve", "--listen", "127.0.0.1:0", .. args];
+        string[] command = [.. Posix.WithDefaultSigint, .. prefix, binary, "serve", "--listen", "127.0.0.1:0", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
