@@ -82,7 +82,7 @@ public sealed class KernelCounters : IAggregateSource
         {
             CountingPrograms.SlotInfo info = default;
             if (slot != 0 && (!_infos.Lookup(slot, out info) || info.State == CountingPrograms.SlotFree)) continue;
-            var figures = slot == 0 ? other : new ListenerAggregate(new ListenerKey(info.NetNs, info.Address, info.Port));
+            var figures = slot == 0 ? other : new ListenerAggregate(new ListenerKey(info.NetNs, info.Address, info.Port)) { CgroupId = info.CgroupId };
             long established = AddCounts(slot, figures, ref lost);
             if (kernelDrops.TryGetValue(slot, out var drops))
                 foreach (var (reason, n) in drops) CountingRule.Count(figures, EventKind.SynDrop, reason, n);
@@ -250,6 +250,7 @@ public sealed class KernelCounters : IAggregateSource
         to.PeakQ = Math.Max(to.PeakQ, from.PeakQ);
         to.PeakQ0 = Math.Max(to.PeakQ0, from.PeakQ0);
         to.LastNs = Math.Max(to.LastNs, from.LastNs);
+        if (to.CgroupId == 0) to.CgroupId = from.CgroupId; // the first socket's of a reuseport group
         to.Handshake.Add(from.Handshake.Counts, from.Handshake.Count, from.Handshake.SumNs);
         to.QueueWait.Add(from.QueueWait.Counts, from.QueueWait.Count, from.QueueWait.SumNs);
         to.SynToAccept.Add(from.SynToAccept.Counts, from.SynToAccept.Count, from.SynToAccept.SumNs);

@@ -23,14 +23,20 @@ public sealed class TcpqServe : IDisposable
     public static TcpqServe Start(params string[] args) => Start(null, args);
 
     /// <summary>Started inside <paramref name="ns"/> (its endpoint there too) when one is given.</summary>
-    public static TcpqServe Start(NetNamespace? ns, params string[] args)
+    public static TcpqServe Start(NetNamespace? ns, params string[] args) => Start(ns, [], TcpqBinary.Path, args);
+
+    /// <summary>Started through <paramref name="prefix"/> (e.g. setpriv as another user with fewer
+    /// capabilities), from a copy of tcpq that user can read.</summary>
+    public static TcpqServe StartAs(string[] prefix, params string[] args) => Start(null, prefix, UnprivilegedCopy.Binary, args);
+
+    private static TcpqServe Start(NetNamespace? ns, string[] prefix, string binary, string[] args)
     {
         Requirements.Check();
         // the test host is a .NET process that listens: tests not about --dotnet serve the kernel's side only
         if (!args.Contains("--dotnet")) args = [.. args, "--dotnet", "off"];
         if (!args.Contains("--listen")) args = ["--listen", "127.0.0.1:0", .. args];
         string[] inside = ns is null ? [] : ["ip", "netns", "exec", ns.Name];
-        string[] command = [.. Posix.WithDefaultSigint, .. inside, TcpqBinary.Path, "serve", .. args];
+        string[] command = [.. Posix.WithDefaultSigint, .. inside, .. prefix, binary, "serve", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
