@@ -7,7 +7,7 @@ import sys
 from collections import defaultdict
 
 kernel_path, events_path, port, sample, requests = sys.argv[1:6]
-LINE = re.compile(r'^([a-z_]+)\{([^}]*)\} ([0-9.e+-]+|\+Inf|NaN)$')
+LINE = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+|\+Inf|NaN)$')
 
 
 def parse(path):
@@ -15,9 +15,12 @@ def parse(path):
     out = defaultdict(lambda: defaultdict(float))
     for line in open(path):
         m = LINE.match(line.strip())
-        if not m or f'server_port="{port}"' not in m.group(2):
+        if not m:
             continue
         name, labels, value = m.groups()
+        labels = labels or ""
+        if labels and f'server_port="{port}"' not in labels:
+            continue
         le = re.search(r'le="([^"]*)"', labels)
         out[name][le.group(1) if le else ""] += float(value)
     return out
