@@ -68,6 +68,8 @@ public sealed class KernelCounters : IAggregateSource
 
     public AggregateSnapshot Read()
     {
+        try { _kernel.SettleVerdicts(); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "settle the last verdicts (BPF_PROG_TEST_RUN on each CPU)"); }
         long now = WallClock.MonotonicNowNs();
         _meta.Lookup(0u, out CountingPrograms.SlotMeta meta);
         uint high = Math.Min(meta.High, CountingPrograms.Slots - 1);
