@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+using Tcpq.Bpf;
+using Tcpq.Events;
+
+namespace Tcpq.Tests;
+
+/// <summary>The per-CPU rings' records, merged back into one stream in time order: what a read
+/// hands on, what it keeps for the next, and how big each CPU's ring is.</summary>
+public class RecordsInTimeOrderTests
+{
+    private sealed class Collect : IEventSink
+    {
+        public List<ulong> Times { get; } = [];
+        public void OnEvent(in TcpqEvent e) => Times.Add(e.TsNs);
+    }
+
+    private sealed class ThrowAt(ulong ts) : IEventSink
+    {
+        public List<ulong> Times { get; } = [];
+        public void OnEvent(in TcpqEvent e)
+        {
+            if (e.TsNs == ts) throw new IOException("the reader went away");
+            Times.Add(e.TsNs);
+        }
+    }
+
+    private static void Add(RecordsInTimeOrder records, int ring, params ulong[] times)
+    {
+        foreach (var ts in times)
+        {
+            var e = TestEvents.Syn();
+            e.TsNs = ts;
+            records.Add(ring, MemoryMarshal.AsBytes(new ReadOnlySpan<TcpqEvent>(in e)));
+        }
+    }
+
+    [Fact]
+    public void Two_CPUs_records_come_out_oldest_first()
+    {
+        var records = new RecordsInTimeOrder(2);
+        Add(records, 0, 10, 30, 31, 60);
+        Add(records, 1, 20, 21, 40, 50);
+        var sink = new Collect();
+
+        Assert.Equal(8, records.HandOnAll(sink));
+
+        Assert.Equal([10, 20, 21, 30, 31, 40, 50, 60], sink.Times);
+        Assert.Equal(0, records.Staged);
+    }
+
+    [Fact]
+    public void A_read_keeps_what_was_stamped_after_it_began_for_the_next_one()
+    {
+        var records = new RecordsInTimeOrder(3);
+        Add(records, 0, 10, 100);
+        Add(records, 2, 20, 90, 110);
+        var sink = new Collect();
+
+        Assert.Equal(2, records.HandOn(beforeNs: 50, sink));
+        Assert.Equal(3, records.Staged);
+
+        // meanwhile CPU 1 committed one stamped before those kept: it goes first
+        Add(records, 1, 60);
+        Add(records, 0, 120);
+        Assert.Equal(4, records.HandOn(beforeNs: 115, sink));
+
+        Assert.Equal([10, 20, 60, 90, 100, 110], sink.Times);
+        Assert.Equal(1, records.Staged);
+    }
+
+    [Fact]
+    public void Records_of_an_older_layout_are_skipped()
+    {
+        var records = new RecordsInTimeOrder(1);
+        records.Add(0, new byte[TcpqEvent.Size - 8]);
+        Assert.Equal(0, records.Staged);
+    }
+
+    [Fact]
+    public void A_busy_CPU_grows_its_array_and_loses_nothing()
+    {
+        var records = new RecordsInTimeOrder(2);
+        var times = Enumerable.Range(1, 10_000).Select(i => (ulong)i * 2).ToArray();
+        Add(records, 1, times);
+        Add(records, 0, 3);
+        var sink = new Collect();
+
+        Assert.Equal(10_001, records.HandOnAll(sink));
+
+        Assert.Equal(10_001, sink.Times.Count);
+        Assert.True(sink.Times.SequenceEqual(sink.Times.Order()));
+    }
+
+    [Fact]
+    public void When_the_sink_throws_the_rest_stays_for_the_next_read()
+    {
+        var records = new RecordsInTimeOrder(2);
+        Add(records, 0, 1, 3, 5);
+        Add(records, 1, 2, 4);
+
+        Assert.Throws<IOException>(() => records.HandOnAll(new ThrowAt(3)));
+
+        var sink = new Collect();
+        records.HandOnAll(sink);
+        Assert.Equal([4, 5], sink.Times);
+    }
+
+    [Theory]
+    [InlineData(4096, 2, 2048)]     // the default on this machine: 4 MiB in all, as with one ring
+    [InlineData(4096, 64, 256)]     // never under 256 KiB a CPU: one CPU may have every event
+    [InlineData(65536, 3, 16384)]   // 3 CPUs: a quarter each (a power of two), 48 MiB in all
+    [InlineData(4, 2, 4)]           // less than 256 KiB in all: each CPU the total, at least a page
+    [InlineData(1024, 1, 1024)]
+    public void Each_CPU_has_its_share_of_the_ring_buffer(int totalKb, int cpus, int perCpuKb) =>
+        Assert.Equal((uint)perCpuKb * 1024, TraceConfig.RingBytesPerCpu(totalKb, cpus, pageBytes: 4096));
+}
