@@ -49,12 +49,9 @@ static __always_inline void on_accept(long fd)
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
-	__u64 sk_key = (__u64)sk;
 	struct conn_val cv = {};
-	struct conn_val *found = bpf_map_lookup_elem(&queued, &sk_key);
-	if (found) {
-		cv = *found;
-		bpf_map_delete_elem(&queued, &sk_key);
+	if (established_state(sk, &k, &cv, true)) {
+		__u64 sk_key = (__u64)sk;
 		app_accepted(&sk_key, &now);
 	}
 
