@@ -62,11 +62,40 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 	d[3] = a->in6_u.u6_addr32[3];
 }
 
-/* inet_sport, not skc_num: moving to TCP_CLOSE releases the port (inet_num = 0) before the
- * state change is traced. */
+/* skc_num, or inet_sport when it is 0: moving to TCP_CLOSE releases the port (inet_num = 0)
+ * before the state change is traced. skc_num first: it shares a cache line with the addresses,
+ * read anyway, where inet_sport, further into struct inet_sock, is one more line to fetch. */
 static __always_inline __u16 local_port(const struct sock *sk)
 {
-	return bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
+	__u16 num = KCAST(struct sock, sk)->__sk_common.skc_num;
+	return num ? num : bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
+}
+
+/* The network namespace's inode number, in every row's key. struct net keeps it next to the
+ * namespace's reference count, which every socket's creation and destruction changes, so on a
+ * busy machine that line is more often than not in another CPU's cache (perf: the load that
+ * stalled tcpq_ingress most). Each CPU remembers the last namespace it saw, by net_cookie (never
+ * reused, read-mostly), with its inode number in one 64-bit word: a program nested on this CPU
+ * (a softirq) never sees half an update. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64); /* low 32 bits of net_cookie << 32 | inode number */
+} netns_seen SEC(".maps");
+
+static __always_inline __u32 netns_inum(const struct net *net)
+{
+	struct net *n = KCAST(struct net, net);
+	__u64 cookie = (__u32)n->net_cookie;
+	__u32 zero = 0;
+	__u64 *seen = bpf_map_lookup_elem(&netns_seen, &zero);
+	if (seen && *seen >> 32 == cookie && cookie)
+		return (__u32)*seen;
+	__u32 inum = n->ns.inum;
+	if (seen)
+		*seen = cookie << 32 | inum;
+	return inum;
 }
 
 /* The 4-tuple of a connection's socket or request socket (the client is its remote end). The
@@ -87,7 +116,7 @@ static __always_inline void key_from_common(const struct sock_common *c, __u16 l
 	}
 	k->sport = bpf_ntohs(c->skc_dport);
 	k->dport = lport;
-	k->netns = c->skc_net.net->ns.inum;
+	k->netns = netns_inum(c->skc_net.net);
 }
 
 /* How every hook on a connection's own socket begins: a TCP socket (inet_sock_set_state fires for

@@ -149,7 +149,7 @@ static __always_inline void listener_ingress(struct __sk_buff *skb)
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return;
-	p.key.netns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
+	p.key.netns = netns_inum(tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net);
 	read_queues((const struct inet_connection_sock *)tp, &p.qs);
 	__u64 now = bpf_ktime_get_ns();
 	p.ts = now;
