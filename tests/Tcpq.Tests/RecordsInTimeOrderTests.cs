@@ -69,6 +69,33 @@ public class RecordsInTimeOrderTests
     }
 
     [Fact]
+    public void Many_reads_of_four_CPUs_give_the_sorted_stream()
+    {
+        var random = new Random(21);
+        var records = new RecordsInTimeOrder(4);
+        var sink = new Collect();
+        var all = new List<ulong>();
+        var last = new ulong[4];
+        ulong now = 0;
+        for (int read = 0; read < 200; read++)
+        {
+            // between two reads each CPU writes its records in order, some with equal times
+            for (int n = random.Next(0, 40); n > 0; n--)
+            {
+                int cpu = random.Next(4);
+                last[cpu] = Math.Max(last[cpu], now) + (ulong)random.Next(0, 3);
+                Add(records, cpu, last[cpu]);
+                all.Add(last[cpu]);
+            }
+            now += 20;
+            records.HandOn(beforeNs: now, sink);
+        }
+        records.HandOnAll(sink);
+
+        Assert.Equal(all.Order(), sink.Times);
+    }
+
+    [Fact]
     public void Records_of_an_older_layout_are_skipped()
     {
         var records = new RecordsInTimeOrder(1);

@@ -5,7 +5,7 @@ namespace Tcpq.Bpf;
 
 /// <summary>
 /// The records of the per-CPU rings, handed on as one stream in the order of their timestamps
-/// (a k-way merge: each ring is in order already, as its one CPU wrote it). The rings are read one
+/// (a merge: each ring is in order already, as its one CPU wrote it). The rings are read one
 /// after the other, and while one is read the others fill: so a read hands on only what was
 /// stamped before it began, and keeps the rest for the next read, one tick later at most, when what
 /// the other CPUs stamped before that is in. A record comes out of order only when its program was
@@ -18,7 +18,6 @@ internal sealed class RecordsInTimeOrder
     private readonly TcpqEvent[][] _staged;
     private readonly int[] _head;
     private readonly int[] _count;
-    private readonly PriorityQueue<int, ulong> _heads;
 
     public RecordsInTimeOrder(int rings)
     {
@@ -26,7 +25,6 @@ internal sealed class RecordsInTimeOrder
         for (int i = 0; i < rings; i++) _staged[i] = new TcpqEvent[64];
         _head = new int[rings];
         _count = new int[rings];
-        _heads = new PriorityQueue<int, ulong>(rings);
     }
 
     /// <summary>Records kept for a later read.</summary>
@@ -62,16 +60,36 @@ internal sealed class RecordsInTimeOrder
         int handed = 0;
         try
         {
-            _heads.Clear();
-            for (int r = 0; r < _staged.Length; r++)
-                if (_head[r] < _count[r]) _heads.Enqueue(r, _staged[r][_head[r]].TsNs);
-            while (_heads.TryPeek(out int r, out ulong ts) && ts < beforeNs)
+            // the ring with the oldest head hands on a run of its records, up to the next ring's
+            // oldest: one comparison a record, a scan of the rings only when the run ends
+            while (true)
             {
-                _heads.Dequeue();
-                int i = _head[r]++;
-                handed++;
-                sink.OnEvent(in _staged[r][i]);
-                if (_head[r] < _count[r]) _heads.Enqueue(r, _staged[r][_head[r]].TsNs);
+                int oldest = -1;
+                ulong oldestTs = beforeNs, nextTs = beforeNs;
+                for (int r = 0; r < _staged.Length; r++)
+                {
+                    if (_head[r] == _count[r]) continue;
+                    ulong ts = _staged[r][_head[r]].TsNs;
+                    if (ts < oldestTs)
+                    {
+                        nextTs = oldestTs;
+                        oldestTs = ts;
+                        oldest = r;
+                    }
+                    else if (ts < nextTs)
+                    {
+                        nextTs = ts;
+                    }
+                }
+                if (oldest < 0) break;
+                var staged = _staged[oldest];
+                do
+                {
+                    int i = _head[oldest]++;
+                    handed++;
+                    sink.OnEvent(in staged[i]);
+                }
+                while (_head[oldest] < _count[oldest] && staged[_head[oldest]].TsNs <= nextTs && staged[_head[oldest]].TsNs < beforeNs);
             }
         }
         finally
