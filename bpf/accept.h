@@ -11,24 +11,42 @@
 #include "event.h"
 #include "conns.h"
 #include "app.h"
+#include "fd.h"
 
-/* The socket behind a file descriptor of the current process, or NULL: task->files->fdt->fd[fd]
- * ->private_data->sk, every step a plain load (a fault reads 0). The fd array holds pointers, which
- * BTF loads cannot index, so the slot is read as the first member of a struct that begins with a
- * struct file * (struct kiocb's ki_filp, in every kernel tcpq runs on): one bpf_probe_read_kernel()
- * call less. fd < max_fds keeps the read inside the array. */
-static __always_inline struct sock *sock_of_fd(struct task_struct *task, long fd)
+/* The connection `sk` left the accept queue for `task`: its `accept` row, joined with what the
+ * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. `only_queued`: only if
+ * tcpq saw it established and not yet accepted (conns.h keeps it): a caller that cannot tell an accept's
+ * result from another operation's asks so. Returns whether it was taken. */
+static __always_inline bool connection_accepted(struct sock *sk, struct task_struct *task, bool only_queued)
 {
-	struct fdtable *fdt = task->files->fdt;
-	if (fd >= fdt->max_fds)
-		return NULL;
-	struct file *f = KCAST(struct kiocb, (__u64)fdt->fd + fd * sizeof(struct file *))->ki_filp;
-	if (!f)
-		return NULL;
-	struct socket *sock = KCAST(struct socket, KCAST(struct file, f)->private_data);
-	if (!sock)
-		return NULL;
-	return sock->sk;
+	__u16 family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	struct conn_key k;
+	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
+	if (!traced_conn(sk, true, &k))
+		return false;
+
+	/* the connection leaves the table whether or not its row fits in the ring buffer */
+	__u64 now = bpf_ktime_get_ns();
+	struct conn_val cv = {};
+	if (established_state(sk, &k, &cv, true)) {
+		__u64 sk_key = (__u64)sk;
+		app_accepted(&sk_key, &now);
+	} else if (only_queued) {
+		return false;
+	}
+
+	struct tcpq_event *e = new_event(TCPQ_ACCEPT, &k, now);
+	if (!e)
+		return true;
+	if (cv.established_ns)
+		set_wait(e, cv.established_ns);
+	if (cv.attempts)
+		set_attempt(e, cv.attempts);
+	set_task(e, task);
+	submit(e);
+	return true;
 }
 
 static __always_inline void on_accept(long fd)
@@ -37,36 +55,8 @@ static __always_inline void on_accept(long fd)
 		return;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct sock *sk = sock_of_fd(task, fd);
-	if (!sk)
-		return;
-	__u16 family = sk->__sk_common.skc_family;
-	if (family != AF_INET && family != AF_INET6)
-		return;
-	struct conn_key k;
-	/* a connection reset while queued is accepted in TCP_CLOSE, its inet_num already 0 */
-	if (!traced_conn(sk, true, &k))
-		return;
-
-	/* the connection leaves the table whether or not its row fits in the ring buffer */
-	__u64 now = bpf_ktime_get_ns();
-	struct conn_val cv = {};
-	if (established_state(sk, &k, &cv, true)) {
-		__u64 sk_key = (__u64)sk;
-		app_accepted(&sk_key, &now);
-	}
-
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_ACCEPT, &k, now);
-	if (!e)
-		return;
-	if (cv.established_ns)
-		set_wait(e, cv.established_ns);
-	if (cv.attempts)
-		set_attempt(e, cv.attempts);
-	set_task(e, task);
-	if ((cfg.mode & TCPQ_MODE_AGGREGATE) && cv.first_syn_ns)
-		account_syn_to_accept(e, now - cv.first_syn_ns);
-	submit(e);
+	if (sk)
+		connection_accepted(sk, task, false);
 }
 
 #endif

@@ -95,14 +95,14 @@ static __always_inline void take_accept(struct sock *sk, struct app_conn *a)
 	bpf_map_delete_elem(&accepts, &sk_key);
 }
 
-static __always_inline struct tcpq_event *new_app_event(struct tcpq_event *stack, __u8 kind, struct sock *sk,
+static __always_inline struct tcpq_event *new_app_event(__u8 kind, struct sock *sk,
 							struct app_conn *a, __u64 now)
 {
 	if (!kind_on(kind))
 		return NULL;
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)sk, local_port(sk), &k);
-	struct tcpq_event *e = new_event(stack, kind, &k, now);
+	struct tcpq_event *e = new_event(kind, &k, now);
 	if (!e)
 		return NULL;
 	e->bytes_in = a->bytes_in;
@@ -137,8 +137,7 @@ static __always_inline void app_transfer(struct sock *sk, int ret, __u64 op)
 	if (read)
 		a->first_read_ns = now;
 	take_accept(sk, a);
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_app_event(&ev, read ? TCPQ_FIRST_READ : TCPQ_FIRST_WRITE, sk, a, now);
+	struct tcpq_event *e = new_app_event(read ? TCPQ_FIRST_READ : TCPQ_FIRST_WRITE, sk, a, now);
 	if (e) {
 		if (read) {
 			e->bytes_in = ret; /* what this read returned */
@@ -175,7 +174,7 @@ static __always_inline void app_data_ready(struct sock *sk)
  * `close` row). A reset is known by sk_err, which tcp_reset() sets just before tcp_done(), or by a
  * jump to TCP_CLOSE from ESTABLISHED or CLOSE_WAIT, which only an abortive close makes (unread
  * data at close(), SO_LINGER 0: the RST is sent right after the state changes).
- * A subprogram, with its own stack frame for its event: see sockstate_changed(). */
+ * A subprogram, with its own stack frame: see sockstate_changed(). */
 static __subprog int on_app_state(struct sock *sk, int oldstate, int newstate)
 {
 	struct app_conn *a = bpf_sk_storage_get(&app_conns, sk, 0, 0);
@@ -202,8 +201,7 @@ static __subprog int on_app_state(struct sock *sk, int oldstate, int newstate)
 		bpf_sk_storage_delete(&app_conns, sk);
 		return 0;
 	}
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_app_event(&ev, TCPQ_CLOSE, sk, a, bpf_ktime_get_ns());
+	struct tcpq_event *e = new_app_event(TCPQ_CLOSE, sk, a, bpf_ktime_get_ns());
 	if (e) {
 		if (a->accept_ns)
 			set_wait(e, a->accept_ns);

@@ -5,7 +5,6 @@
  * which they include each other is the order of a connection's path:
  *
  *   common.h      this file
- *   aggregates.h  counting mode (serve, top): account() and its per-listener maps
  *   event.h       an event: the connection's key, made, filled, then a row or counted
  *   conns.h       a connection's state between hooks, by 4-tuple, from its first SYN to accept()
  *   mib.h         this CPU's TcpExt counters: what the kernel itself counted
@@ -14,6 +13,7 @@
  *   app.h         into the application: first read, first write, close (per-socket storage)
  *   sockstate.h   the connection's own socket: syn-aa, abort, child discarded, SYN-ACK retransmits
  *   accept.h      accept() returned the connection
+ *   uring.h       io_uring accepted it (IORING_OP_ACCEPT: single-shot, multishot, direct)
  */
 #ifndef TCPQ_COMMON_H
 #define TCPQ_COMMON_H

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /* An event (struct tcpq_event in tcpq.h): the key of the connection it is about, made, filled
- * field by field with the flag that says the field holds a value, then sent: a row in the ring
- * buffer (trace), or counted by account() (serve, top). submit() is the only place that knows
- * which: every concern makes its events the same way in both modes. */
+ * field by field with the flag that says the field holds a value, then sent by submit(): a row in
+ * the ring buffer. (serve and top count in an object of their own, bpf/count.bpf.c.) */
 #ifndef TCPQ_EVENT_H
 #define TCPQ_EVENT_H
 
 #include "common.h"
-#include "aggregates.h"
 
 /* Rows go into a ring buffer of this CPU's own: user space makes one per possible CPU before load
  * (--ring-buffer-kb split among them: TraceConfig.RingBytesPerCpu), puts them here, and merges
@@ -147,24 +145,16 @@ static __always_inline struct tcpq_event *reserve(void)
 	return e;
 }
 
-/* A zeroed event of this kind for this connection, or NULL when the kind is not traced or the
- * ring buffer is full. The set_*() helpers below fill a field and the flag that says it is valid.
- * Rows go straight into the ring buffer; when only counted (serve, top), the event is built in
- * the caller's `stack` slot and never leaves the kernel. */
-static __always_inline struct tcpq_event *new_event(struct tcpq_event *stack, __u8 kind,
-						    const struct conn_key *k, __u64 now)
+/* A zeroed event of this kind for this connection, reserved in the ring buffer, or NULL when the
+ * kind is not traced or the ring buffer is full. The set_*() helpers below fill a field and the
+ * flag that says it is valid. */
+static __always_inline struct tcpq_event *new_event(__u8 kind, const struct conn_key *k, __u64 now)
 {
-	struct tcpq_event *e;
-	if (cfg.mode & TCPQ_MODE_ROWS) {
-		if (!kind_on(kind))
-			return NULL;
-		e = reserve();
-		if (!e)
-			return NULL;
-	} else {
-		e = stack;
-		__builtin_memset(e, 0, sizeof(*e));
-	}
+	if (!kind_on(kind))
+		return NULL;
+	struct tcpq_event *e = reserve();
+	if (!e)
+		return NULL;
 	e->ts_ns = now;
 	e->kind = kind;
 	__builtin_memcpy(e->saddr, k->saddr, 16);
@@ -231,10 +221,6 @@ static __always_inline void set_task(struct tcpq_event *e, struct task_struct *t
 #define RING_RECORD_BYTES ((sizeof(struct tcpq_event) + 8 + 7) / 8 * 8) /* with its header */
 static __always_inline void submit(struct tcpq_event *e)
 {
-	if (!(cfg.mode & TCPQ_MODE_ROWS)) {
-		account(e);
-		return;
-	}
 	void *ring = this_cpu_ring();
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	if (ring) {

@@ -53,8 +53,7 @@ static __always_inline struct pending *this_cpu_pending(void)
 static __always_inline void emit_listener_event(const struct pending *p, __u8 kind, __u64 now,
 						__u32 reason)
 {
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, kind, &p->key, now);
+	struct tcpq_event *e = new_event(kind, &p->key, now);
 	if (!e)
 		return;
 	set_queues(e, &p->qs);
@@ -93,8 +92,7 @@ static __always_inline void on_rst(struct pending *p, __u64 now)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &p->key, now);
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &p->key, now);
 	if (!e)
 		return;
 	set_queues(e, &p->qs);

@@ -46,8 +46,7 @@ static __subprog int on_established(const struct sock *sk)
 		p->kind = 0;
 	}
 
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_SYN_AA, &k, now);
+	struct tcpq_event *e = new_event(TCPQ_SYN_AA, &k, now);
 	if (!e)
 		return 0;
 	/* the queues as the final ACK arrived, as the seed printed them */
@@ -74,8 +73,7 @@ static __subprog int on_queued_close(const struct sock *sk, int newstate)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, now);
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
 	if (!e)
 		return 0;
 	e->reason = newstate == TCP_CLOSE ? TCPQ_REASON_PEER_RESET : TCPQ_REASON_PEER_CLOSED;
@@ -100,8 +98,7 @@ static __subprog int on_child_discarded(const struct sock *sk)
 	struct conn_key k;
 	if (!traced_conn(sk, true, &k))
 		return 0;
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_ABORT, &k, bpf_ktime_get_ns());
+	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, bpf_ktime_get_ns());
 	if (!e)
 		return 0;
 	e->reason = TCPQ_REASON_CHILD_DISCARDED;
@@ -114,9 +111,8 @@ static __subprog int on_child_discarded(const struct sock *sk)
 	return 0;
 }
 
-/* Its jobs are subprograms (__subprog), each with its own stack frame: inlined, their events
- * (struct tcpq_event built on the stack when only counted) would not fit the 512-byte stack
- * together. */
+/* Its jobs are subprograms (__subprog), each with its own stack frame: their keys and tables'
+ * values, inlined together, would crowd the 512-byte stack. */
 static __always_inline void sockstate_changed(const struct sock *sk, int oldstate, int newstate)
 {
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
@@ -140,8 +136,7 @@ static __always_inline void on_synack_retransmit(const struct sock *sk, const st
 	struct conn_key k = {};
 	key_from_common((const struct sock_common *)req, req->__req_common.skc_num, &k);
 
-	struct tcpq_event ev;
-	struct tcpq_event *e = new_event(&ev, TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
+	struct tcpq_event *e = new_event(TCPQ_SYNACK_RETRANS, &k, bpf_ktime_get_ns());
 	if (!e)
 		return;
 	struct listener_queues qs;

@@ -11,13 +11,14 @@
  *                           a child socket discarded before it was established
  *   tp_btf/tcp_retransmit_synack
  *   tracepoint/syscalls/sys_exit_accept{,4}   the process that accepted it
+ *   tp_btf/io_uring_complete, io_uring_cqe_overflow   the same, for accepts made by io_uring
+ *                           (IORING_OP_ACCEPT): their completions
  *   tp_btf/sock_recv_length, sock_send_length, sk_data_ready   into the application: its
  *                           first read and write of a followed connection (per-socket storage)
  *
- * Every event goes through submit() (event.h): a row in the ring buffer, or counted by account()
- * (aggregates.h). Every packet hook returns 1: tcpq never changes traffic. */
+ * Every event goes through submit() (event.h): a row in the ring buffer. serve and top count in
+ * an object of their own (count.bpf.c). Every packet hook returns 1: tcpq never changes traffic. */
 #include "common.h"
-#include "aggregates.h"
 #include "event.h"
 #include "conns.h"
 #include "mib.h"
@@ -26,6 +27,7 @@
 #include "app.h"
 #include "sockstate.h"
 #include "accept.h"
+#include "uring.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -88,6 +90,23 @@ int tcpq_exit_accept(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* io_uring posted a completion: with its request (io_fill_cqe_req()) or without it
+ * (io_fill_cqe_aux(): a multishot request's). Every completion of the machine passes here. */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(tcpq_uring_complete, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
+{
+	uring_completed((__u64)ring, (__u64)req, cqe);
+	return 0;
+}
+
+/* A completion that did not fit in the CQ ring, kept in the overflow list (no request). */
+SEC("tp_btf/io_uring_cqe_overflow")
+int BPF_PROG(tcpq_uring_overflow, void *ring, __u64 user_data, __s32 res, __u32 cflags, void *ocqe)
+{
+	uring_maybe_accepted((__u64)ring, res);
+	return 0;
+}
+
 /* sock_recvmsg() returned: read(), recv*(), readv(), io_uring's recv and read alike. A read that
  * failed (EAGAIN on a non-blocking socket, ...), saw the end (0) or only peeked is no read. */
 SEC("tp_btf/sock_recv_length")
@@ -112,18 +131,5 @@ SEC("tp_btf/sk_data_ready")
 int BPF_PROG(tcpq_data_ready, struct sock *sk)
 {
 	app_data_ready(sk);
-	return 0;
-}
-
-/* Never loaded by tcpq ("?": autoload off): tests/Tcpq.KernelTests/CountingRuleTests.cs loads it
- * alone and runs it with BPF_PROG_TEST_RUN on events of its choosing, then reads what account()
- * counted, so that the counting rule here and in src/Tcpq/Aggregates/CountingRule.cs cannot drift
- * apart unnoticed. The event is the context user space passes in. */
-SEC("?syscall")
-int tcpq_account_probe(struct tcpq_event *ctx)
-{
-	struct tcpq_event e;
-	__builtin_memcpy(&e, ctx, sizeof(e));
-	account(&e);
 	return 0;
 }

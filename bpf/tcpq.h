@@ -63,6 +63,8 @@ enum tcpq_reason {
 	TCPQ_REASON_CONNECTION_LIMIT = TCPQ_REASON_BASE + 8,
 	TCPQ_REASON_STARVATION = TCPQ_REASON_BASE + 9,
 	TCPQ_REASON_COOPERATIVE_BLOCKING = TCPQ_REASON_BASE + 10,
+	/* still in the accept queue when its listener closed: the server's own kernel reset it */
+	TCPQ_REASON_LISTENER_CLOSED = TCPQ_REASON_BASE + 11,
 };
 
 /* The flags byte: which fields of an event hold a value. An enum, not #defines, so that the
@@ -109,25 +111,9 @@ struct tcpq_event {
 	__u8 pad2[6];
 };
 
-/* ---- per-listener aggregates in the kernel (bpf/aggregates.h; src/Tcpq/Aggregates/) ---- */
+/* ---- histograms kept in the kernel (counting mode: count.bpf.c) ---- */
 
 #define TCPQ_AGG_BUCKETS 32
-
-/* A listener: its network namespace, local address (16 bytes, IPv4-mapped) and port. */
-struct tcpq_agg_listener {
-	__u8 addr[16];
-	__u32 netns;
-	__u16 port;
-	__u16 pad;
-};
-
-/* One exact counter: events of this kind and reason at this listener (for `syn`, reason 1 is a
- * client retry, 0 a first SYN). */
-struct tcpq_agg_counter_key {
-	struct tcpq_agg_listener listener;
-	__u32 kind;
-	__u32 reason;
-};
 
 /* Durations in power-of-two microsecond buckets (bucket k: [2^(k-1), 2^k) us). */
 struct tcpq_agg_hist {
@@ -136,19 +122,10 @@ struct tcpq_agg_hist {
 	__u64 buckets[TCPQ_AGG_BUCKETS];
 };
 
-/* Per listener, per CPU: the queues at this CPU's last event that carried them, peaks, latencies. */
-struct tcpq_agg_stats {
-	__u64 last_ns;
-	__u32 q0, q, qmax, peak_q, peak_q0, pad;
-	struct tcpq_agg_hist handshake;     /* first SYN -> syn-aa */
-	struct tcpq_agg_hist queue_wait;    /* syn-aa -> accept */
-	struct tcpq_agg_hist syn_to_accept; /* first SYN -> accept */
-};
-
-/* What the programs do with an event: write it to the ring buffer (trace), count it (serve, top). */
+/* What the programs do with an event: write it to the ring buffer (trace). One mode left since
+ * serve and top count in an object of their own (count.bpf.c); the field stays for the layout. */
 enum tcpq_mode {
 	TCPQ_MODE_ROWS = 0x1,
-	TCPQ_MODE_AGGREGATE = 0x2,
 };
 
 #define TCPQ_MAX_PORTS 64
@@ -161,6 +138,93 @@ struct tcpq_config {
 	__u32 mode;             /* enum tcpq_mode bits */
 	__u32 pad;
 	__u16 ports[TCPQ_MAX_PORTS];
+};
+
+/* ---- counting mode (bpf/count.bpf.c; src/Tcpq/Aggregates/KernelCounters.cs) ----
+ * serve and top: counters per listener socket, in a slot of its own, with nothing kept per
+ * connection and no syscall hooked. */
+
+/* Listener sockets counted apart; slot 0 holds every listener past them ("other"). */
+#define TCPQ_SLOTS 1024
+
+/* What a slot counts: an index into tcpq_slot_counts.n. KernelCounters.cs maps each to the event
+ * kind and reason that `tcpq trace` would have written a row of (Aggregates/CountingRule.cs). */
+enum tcpq_counter {
+	TCPQ_C_SYN = 0,               /* a first SYN */
+	TCPQ_C_SYN_RETRY,             /* a client's retried SYN: its earlier one was dropped, or a
+				       * request socket answered it with a SYN-ACK again */
+	TCPQ_C_SYN_COOKIE,            /* answered with a SYN cookie (SyncookiesSent) */
+	TCPQ_C_SYNACK_RETRANS,        /* the listener retransmitted a SYN-ACK */
+	TCPQ_C_ESTABLISHED,           /* SYN_RECV -> ESTABLISHED: a handshake completed (syn-aa) */
+	TCPQ_C_SYN_DROP_AQF,          /* a SYN dropped: accept queue full (ListenOverflows) */
+	TCPQ_C_SYN_DROP_SQF,          /* a SYN dropped: SYN queue full, no cookies (TCPReqQFullDrop) */
+	TCPQ_C_SYN_DROP_LISTEN,       /* a SYN dropped, counted in ListenDrops, neither queue full */
+	TCPQ_C_ACK_DROP_AQF,          /* a final ACK refused: accept queue full */
+	TCPQ_C_ACK_DROP_COOKIE,       /* a SYN cookie's ACK refused: accept queue full */
+	TCPQ_C_ACK_DROP_LISTEN,       /* a final ACK refused, counted in ListenDrops */
+	TCPQ_C_ABORT_HALF_OPEN,       /* reset in the SYN queue (EmbryonicRsts) */
+	TCPQ_C_ABORT_RESET,           /* reset while in the accept queue */
+	TCPQ_C_ABORT_CLOSED,          /* closed (FIN) while in the accept queue */
+	TCPQ_C_ABORT_LISTENER_CLOSED, /* still queued when the listener closed: its kernel reset it */
+	TCPQ_C_ABORT_DISCARDED,       /* a child socket discarded before it was established */
+	TCPQ_C_MISSED,                /* a SYN whose verdict this CPU did not see */
+	TCPQ_C_UNCOUNTED,             /* a verdict without this CPU's TcpExt counters: a drop may be
+				       * missing */
+	TCPQ_COUNTERS,
+};
+
+/* Per slot, per CPU. */
+struct tcpq_slot_counts {
+	__u64 n[TCPQ_COUNTERS];
+	__u32 peak_q, peak_q0;          /* the largest queues a SYN or final ACK arrived at */
+	struct tcpq_agg_hist handshake; /* the handshake: the kernel's SYN-ACK RTT sample, or since
+					 * the first SYN of a client whose SYN was dropped */
+	struct tcpq_agg_hist queue_wait;    /* sampled (count_accept.h): established -> accept() */
+	struct tcpq_agg_hist syn_to_accept; /* sampled: first SYN -> accept() */
+};
+
+/* A SYN dropped before the listener took it, with the kernel's own reason (filter, checksum...):
+ * counted by (slot, reason), only when it happens. */
+struct tcpq_kernel_drop {
+	__u32 slot;
+	__u32 reason;
+};
+
+enum tcpq_slot_state {
+	TCPQ_SLOT_FREE = 0,
+	TCPQ_SLOT_OPEN = 1,   /* its listener is listening */
+	TCPQ_SLOT_CLOSED = 2, /* its listener closed: user space reads it a last time and frees it */
+};
+
+/* Who a slot counts for: written once when the slot is taken, and when its listener closes. */
+struct tcpq_slot_info {
+	__u64 sk;          /* the listener's struct sock *, for the live reader (checked by cookie) */
+	__u64 cookie;      /* its socket cookie */
+	__u64 opened_ns;
+	__u64 closed_ns;
+	__u8 addr[16];     /* IPv4-mapped for IPv4 */
+	__u32 netns;
+	__u32 q_base;      /* its accept queue when the slot was taken: accepts are counted from then */
+	__u32 q_at_close;  /* connections still queued when it closed */
+	__u16 port;
+	__u8 family;
+	__u8 state;        /* enum tcpq_slot_state */
+};
+
+/* A listener's queues now, as the live reader (tcpq_count_read_live) found them. */
+struct tcpq_slot_live {
+	__u64 cookie;
+	__u32 ok;          /* 1: the socket is still this slot's listener */
+	__u32 state;       /* its TCP state */
+	__u32 q, q0, qmax;
+	__u32 pad;
+};
+
+/* Slots in use, and listeners that found every slot taken. */
+struct tcpq_slot_meta {
+	__u32 high;        /* the highest slot ever taken */
+	__u32 pad;
+	__u64 overflowed;  /* listeners counted in slot 0 */
 };
 
 #endif

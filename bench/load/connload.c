@@ -10,6 +10,8 @@
 // a quarter of a 4 s run). -w 0 turns the window off (open loop).
 // Prints one line: "connections=N seconds=S rate=R failed=F accepted=A" (A: accept() calls that
 // returned a connection; the ones still queued when it stops are never accepted).
+// Built with -DCONNLOAD_URING -luring (bench/uring/run), -u makes the server accept through one
+// multishot io_uring accept instead of accept4() (no accept syscall; issue 22); not with -x.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int port = 9100, threads = 4, backlog = 4096, window = -1, exchange = 0;
+#ifdef CONNLOAD_URING
+#include <liburing.h>
+#endif
+
+static int port = 9100, threads = 4, backlog = 4096, window = -1, exchange = 0, uring = 0;
 static long max_conns = 1000000;
 static double seconds = 5.0;
 static atomic_long done, failed, accepted, connected;
@@ -68,6 +74,65 @@ static void *server(void *arg)
 	}
 	return NULL;
 }
+
+#ifdef CONNLOAD_URING
+/* -u: one multishot IORING_OP_ACCEPT, re-armed if the kernel ends it; each connection closed.
+ * At the end it is cancelled and its completions counted up to its last, so that `accepted` is
+ * every connection the kernel accepted for it (what a tracer of accepts should count). */
+enum { UD_ACCEPT = 1, UD_CANCEL = 2 };
+static void *uring_server(void *arg)
+{
+	(void)arg;
+	struct io_uring ring;
+	if (io_uring_queue_init(256, &ring, 0)) {
+		fprintf(stderr, "connload: io_uring_queue_init failed\n");
+		exit(1);
+	}
+	int armed = 0, cancelling = 0, cancelled = 0;
+	struct __kernel_timespec tick = { 0, 100000000 };
+	for (int idle = 0; idle < 50;) { /* bounded: 5 s without a completion while cancelling */
+		if (atomic_load(&stop) && !cancelling) {
+			if (!armed)
+				break;
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_cancel64(sqe, UD_ACCEPT, 0);
+			io_uring_sqe_set_data64(sqe, UD_CANCEL);
+			io_uring_submit(&ring);
+			cancelling = 1;
+		}
+		if (cancelling && !armed && cancelled)
+			break;
+		if (!armed && !cancelling) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_multishot_accept(sqe, listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			io_uring_sqe_set_data64(sqe, UD_ACCEPT);
+			io_uring_submit(&ring);
+			armed = 1;
+		}
+		struct io_uring_cqe *cqe;
+		int ret = io_uring_wait_cqe_timeout(&ring, &cqe, &tick);
+		if (ret == -ETIME || ret == -EINTR) {
+			idle += cancelling;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		int fd = cqe->res;
+		__u64 ud = cqe->user_data;
+		if (ud == UD_CANCEL)
+			cancelled = 1;
+		else if (!(cqe->flags & IORING_CQE_F_MORE))
+			armed = 0;
+		io_uring_cqe_seen(&ring, cqe);
+		if (ud == UD_ACCEPT && fd >= 0) {
+			atomic_fetch_add(&accepted, 1);
+			close(fd);
+		}
+	}
+	io_uring_queue_exit(&ring);
+	return NULL;
+}
+#endif
 
 static void *client(void *arg)
 {
@@ -115,7 +180,7 @@ static void *client(void *arg)
 int main(int argc, char **argv)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "p:t:n:d:b:w:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:t:n:d:b:w:x:u")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 't': threads = atoi(optarg); break;
@@ -124,13 +189,16 @@ int main(int argc, char **argv)
 		case 'b': backlog = atoi(optarg); break;
 		case 'w': window = atoi(optarg); break;
 		case 'x': exchange = atoi(optarg); if (exchange > 4096) exchange = 4096; break;
+#ifdef CONNLOAD_URING
+		case 'u': uring = 1; break;
+#endif
 		default:
 			fprintf(stderr, "usage: connload -p PORT -t THREADS -n MAX -d SECONDS [-b BACKLOG] [-w WINDOW] [-x BYTES]\n");
 			return 2;
 		}
 	}
-	if (seconds <= 0 || seconds > 600 || max_conns <= 0 || threads < 1 || threads > 64) {
-		fprintf(stderr, "connload: bounds: 0 < seconds <= 600, max > 0, 1 <= threads <= 64\n");
+	if (seconds <= 0 || seconds > 600 || max_conns <= 0 || threads < 1 || threads > 64 || (uring && exchange)) {
+		fprintf(stderr, "connload: bounds: 0 < seconds <= 600, max > 0, 1 <= threads <= 64; -u without -x\n");
 		return 2;
 	}
 	if (window < 0)
@@ -148,7 +216,11 @@ int main(int argc, char **argv)
 	setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
 	pthread_t srv, cl[64];
+#ifdef CONNLOAD_URING
+	pthread_create(&srv, NULL, uring ? uring_server : server, NULL);
+#else
 	pthread_create(&srv, NULL, server, NULL);
+#endif
 	double t0 = now();
 	for (int i = 0; i < threads; i++)
 		pthread_create(&cl[i], NULL, client, NULL);

@@ -19,13 +19,10 @@ public class PipeReaderGoneTests
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
-        var before = BpfPrograms.Tcpq();
-
         using var tcpq = PipedTcpq.Start(["trace", "--backend", backend, "-p", port.ToString(), "-e", "syn-aa"],
             prefix: backend == "diag" ? ["ip", "netns", "exec", ns.Name] : null);
         Assert.StartsWith("TS,Date,Action,", tcpq.ReadLine(Wait));
-        var ours = BpfPrograms.Tcpq();
-        ours.ExceptWith(before);
+        var ours = BpfPrograms.HeldBy(tcpq.Pid);
         Assert.True(backend == "ebpf" ? ours.Count > 0 : ours.Count == 0, $"{ours.Count} programs");
 
         Connect(ns, listener, port);

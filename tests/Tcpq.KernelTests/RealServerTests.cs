@@ -45,7 +45,7 @@ public class RealServerTests(ITestOutputHelper output)
             // reset what ab left (those believing clients retransmit for a minute), so that nothing
             // reaches the listener once the counters are read
             ns.Exec("ss", "-K", "-tn", "state", "all", "dport", "=", $":{port}");
-            var after = Quiet(ns);
+            var after = ns.Quiet();
             var all = SettledRows(trace, ns);
             var rows = all.Skip(seen).ToList();
             seen = all.Count;
@@ -107,21 +107,6 @@ public class RealServerTests(ITestOutputHelper output)
         foreach (var tool in new[] { "nginx", "ab", "nstat", "ss" })
             if (Shell.RunWithCode("sh", ["-c", $"command -v {tool}"], out int code) is var _ && code != 0)
                 throw new InvalidOperationException($"kernel tests need {tool}: run scripts/setup --test (nginx-light, apache2-utils, iproute2)");
-    }
-
-    /// <summary>The namespace's counters once the listener has had no segment to count for 300 ms.</summary>
-    private static Dictionary<string, long> Quiet(NetNamespace ns)
-    {
-        string[] watched = ["TcpExtListenDrops", "TcpPassiveOpens", "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtListenOverflows"];
-        var waited = Stopwatch.StartNew();
-        var last = ns.Nstat();
-        while (true)
-        {
-            Thread.Sleep(300);
-            var now = ns.Nstat();
-            if (watched.All(k => now.GetValueOrDefault(k) == last.GetValueOrDefault(k)) || waited.Elapsed > TimeSpan.FromSeconds(10)) return now;
-            last = now;
-        }
     }
 
     /// <summary>The namespace's rows once no new one has come for 300 ms (tcpq writes within ~100 ms).</summary>

@@ -98,7 +98,6 @@ public class TopTests
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
-        var before = BpfPrograms.Tcpq();
         using var tcpq = PipedTcpq.Start(["top", "-p", port.ToString(), "--interval", "200ms", "--dotnet", "off"]);
         var wait = TimeSpan.FromSeconds(10);
 
@@ -116,8 +115,7 @@ public class TopTests
             Assert.StartsWith($"127.0.0.1:{port} ", tcpq.ReadLine(wait));
             Assert.DoesNotContain('\e', title); // plain: no escape codes
         }
-        var ours = BpfPrograms.Tcpq();
-        ours.ExceptWith(before);
+        var ours = BpfPrograms.HeldBy(tcpq.Pid);
         Assert.NotEmpty(ours);
 
         tcpq.CloseReader();

@@ -21,6 +21,7 @@ public class DiagReplyParserTests
         Assert.Equal(1u, l.Drops);
         Assert.Equal(94274u, l.Inode);
         Assert.Equal(0x1008ul, l.Cookie);
+        Assert.Equal(1ul, l.CgroupId); // INET_DIAG_CGROUP_ID, sent unasked: the root cgroup's id
     }
 
     [Fact]

@@ -1,7 +1,5 @@
 using Tcpq.Aggregates;
-using System.Reflection;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Tcpq.Bpf;
 using Tcpq.Events;
 
@@ -10,25 +8,10 @@ namespace Tcpq.Tests;
 /// <summary>The C# mirrors of bpf/tcpq.h against the BTF of the compiled object embedded in tcpq.</summary>
 public sealed class EventLayoutTests : IDisposable
 {
-    private readonly string _path = Path.Combine(Path.GetTempPath(), $"tcpq-layout-{Guid.NewGuid():N}.bpf.o");
-    private readonly KernelBtf _btf;
+    private readonly EmbeddedObjectBtf _object = new("tcpq.bpf.o");
+    private KernelBtf Btf => _object.Btf;
 
-    public EventLayoutTests()
-    {
-        using (var resource = typeof(Tracer).Assembly.GetManifestResourceStream("tcpq.bpf.o"))
-        using (var file = File.Create(_path))
-        {
-            Assert.NotNull(resource);
-            resource.CopyTo(file);
-        }
-        _btf = KernelBtf.Open(_path);
-    }
-
-    public void Dispose()
-    {
-        _btf.Dispose();
-        File.Delete(_path);
-    }
+    public void Dispose() => _object.Dispose();
 
     private static readonly Dictionary<string, string> EventFields = new()
     {
@@ -45,45 +28,18 @@ public sealed class EventLayoutTests : IDisposable
         ["nports"] = "NPorts", ["kinds"] = "Kinds", ["mode"] = "Mode", ["pad"] = "Pad", ["ports"] = "Ports",
     };
 
-    private void AssertSameLayout<T>(string cStruct, Dictionary<string, string> names) where T : struct
-    {
-        var layout = _btf.StructLayout(cStruct);
-        Assert.True(layout.HasValue, $"struct {cStruct} is not in the object's BTF");
-        var (size, offsets) = layout.Value;
-
-        Assert.Equal(size, Unsafe.SizeOf<T>());
-        Assert.Equal(names.Keys.Order(), offsets.Keys.Order()); // every C member is mapped, and no more
-        var csFields = typeof(T).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Select(f => f.Name);
-        Assert.Equal(names.Values.Order(), csFields.Order()); // every C# field is mapped
-        foreach (var (c, cs) in names)
-            Assert.True(offsets[c] == (int)Marshal.OffsetOf<T>(cs), $"{cStruct}.{c} is at {offsets[c]}, {typeof(T).Name}.{cs} at {Marshal.OffsetOf<T>(cs)}");
-    }
 
     [Fact]
     public void TcpqEvent_is_laid_out_as_struct_tcpq_event()
     {
-        AssertSameLayout<TcpqEvent>("tcpq_event", EventFields);
+        _object.AssertSameLayout<TcpqEvent>("tcpq_event", EventFields);
         Assert.Equal(TcpqEvent.Size, Unsafe.SizeOf<TcpqEvent>());
     }
 
     [Fact]
     public void The_rodata_config_is_laid_out_as_struct_tcpq_config()
     {
-        AssertSameLayout<TraceConfig.RodataConfig>("tcpq_config", ConfigFields);
-    }
-
-    [Fact]
-    public void The_kernel_aggregates_are_laid_out_as_their_structs()
-    {
-        AssertSameLayout<KernelAggregates.ListenerKey>("tcpq_agg_listener", new() { ["addr"] = "Address", ["netns"] = "NetNs", ["port"] = "Port", ["pad"] = "Pad" });
-        AssertSameLayout<KernelAggregates.CounterKey>("tcpq_agg_counter_key", new() { ["listener"] = "Listener", ["kind"] = "Kind", ["reason"] = "Reason" });
-        AssertSameLayout<KernelAggregates.Histogram>("tcpq_agg_hist", new() { ["count"] = "Count", ["sum_ns"] = "SumNs", ["buckets"] = "Buckets" });
-        AssertSameLayout<KernelAggregates.Stats>("tcpq_agg_stats", new()
-        {
-            ["last_ns"] = "LastNs", ["q0"] = "Q0", ["q"] = "Q", ["qmax"] = "QMax", ["peak_q"] = "PeakQ", ["peak_q0"] = "PeakQ0", ["pad"] = "Pad",
-            ["handshake"] = "Handshake", ["queue_wait"] = "QueueWait", ["syn_to_accept"] = "SynToAccept",
-        });
-        Assert.Equal(Tcpq.Aggregates.Log2Histogram.Buckets, KernelAggregates.Buckets);
+        _object.AssertSameLayout<TraceConfig.RodataConfig>("tcpq_config", ConfigFields);
     }
 
     [Fact]
@@ -99,7 +55,7 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_APP_GC"] = EventKind.AppGc,
             ["TCPQ_FIRST_READ"] = EventKind.FirstRead, ["TCPQ_FIRST_WRITE"] = EventKind.FirstWrite, ["TCPQ_CLOSE"] = EventKind.Close,
         };
-        var values = _btf.EnumValues("tcpq_kind");
+        var values = Btf.EnumValues("tcpq_kind");
         Assert.NotNull(values);
         Assert.Equal(names.Keys.Order(), values.Values.Order());
         Assert.Equal(Enum.GetValues<EventKind>().Order(), names.Values.Order());
@@ -115,7 +71,7 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_F_TASK"] = EventFlags.Task, ["TCPQ_F_DROPS"] = EventFlags.Drops,
             ["TCPQ_F_BYTES"] = EventFlags.Bytes, ["TCPQ_F_DATA_AGE"] = EventFlags.DataAge, ["TCPQ_F_CLOSER"] = EventFlags.Closer,
         };
-        var values = _btf.EnumValues("tcpq_flag");
+        var values = Btf.EnumValues("tcpq_flag");
         Assert.NotNull(values);
         Assert.Equal(names.Keys.Order(), values.Values.Order());
         Assert.Equal(Enum.GetValues<EventFlags>().Where(f => f != EventFlags.None).Order(), names.Values.Order());
@@ -130,7 +86,7 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_CLOSER_NONE"] = Closer.None, ["TCPQ_CLOSER_APP"] = Closer.Application,
             ["TCPQ_CLOSER_PEER"] = Closer.Peer, ["TCPQ_CLOSER_TIMEOUT"] = Closer.Timeout,
         };
-        var values = _btf.EnumValues("tcpq_closer");
+        var values = Btf.EnumValues("tcpq_closer");
         Assert.NotNull(values);
         Assert.Equal(names.Keys.Order(), values.Values.Order());
         Assert.Equal(Enum.GetValues<Closer>().Order(), names.Values.Order());
@@ -148,9 +104,9 @@ public sealed class EventLayoutTests : IDisposable
             ["TCPQ_REASON_CONNECTION_LIMIT"] = DropReasons.ConnectionLimit, ["TCPQ_REASON_STARVATION"] = DropReasons.Starvation,
             ["TCPQ_REASON_COOPERATIVE_BLOCKING"] = DropReasons.CooperativeBlocking,
             ["TCPQ_REASON_COOKIE_ACK_OVERFLOW"] = DropReasons.CookieAckOverflow, ["TCPQ_REASON_LISTEN_DROP"] = DropReasons.ListenDrop,
-            ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded,
+            ["TCPQ_REASON_CHILD_DISCARDED"] = DropReasons.ChildDiscarded, ["TCPQ_REASON_LISTENER_CLOSED"] = DropReasons.ListenerClosed,
         };
-        var values = _btf.EnumValues("tcpq_reason");
+        var values = Btf.EnumValues("tcpq_reason");
         Assert.NotNull(values);
         Assert.Equal(names.Keys.Order(), values.Values.Order());
         foreach (var (value, name) in values) Assert.Equal(names[name], value);

@@ -81,8 +81,8 @@ public class ListenersOutputTests
         w.Write(Time, [Row("::", 80, 0, 0, 5, null)], repeated: true);
         Assert.Equal(
             ListenersCsvWriter.Header + "\n" +
-            "2026-01-02T03:04:05.678Z,4026531840,127.0.0.1,8080,1,2,1,3,\"42/a,\"\"b\"\" 43/c\"\n" +
-            "2026-01-02T03:04:05.678Z,4026531840,::,80,0,0,5,,unknown (uid 0; 3 processes not readable: permission denied)\n",
+            "2026-01-02T03:04:05.678Z,4026531840,127.0.0.1,8080,1,2,1,3,\"42/a,\"\"b\"\" 43/c\",,,,,,\n" +
+            "2026-01-02T03:04:05.678Z,4026531840,::,80,0,0,5,,unknown (uid 0; 3 processes not readable: permission denied),,,,,,\n",
             output.ToString());
     }
 
@@ -98,5 +98,38 @@ public class ListenersOutputTests
             "4026531840  127.0.0.1:8080       1  2     1      3  42/srv\n" +
             "4026531840  [::]:443             0  0  4096      -  unknown (uid 0; 3 processes not readable: permission denied)\n",
             output.ToString());
+    }
+
+    private const string Id = "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa99887766554433221100";
+    private const string Uid = "2d9e2d38-2b5b-4e4c-9f44-3d6f2a3c1b7e";
+
+    [Fact]
+    public void A_listener_in_a_pod_says_so_in_every_format_and_a_host_listener_says_nothing()
+    {
+        var pod = Row("0.0.0.0", 8080, 0, 0, 128, 0, new SocketOwner(42, "srv")) with { Workload = new(Id, Uid, "web", "web-0", "shop", "nginx") };
+        var host = Row("0.0.0.0", 22, 0, 0, 128, 0, new SocketOwner(1, "sshd"));
+
+        var table = new StringWriter();
+        ListenersWriters.Create(ListenersFormat.Table, table).Write(Time, [pod, host], repeated: false);
+        Assert.Equal(
+            "NETNS       LOCAL ADDRESS:PORT  Q0  Q  QMAX  DROPS  WORKLOAD          OWNERS\n" +
+            "4026531840  0.0.0.0:8080         0  0   128      0  shop/web-0/nginx  42/srv\n" +
+            "4026531840  0.0.0.0:22           0  0   128      0  -                 1/sshd\n",
+            table.ToString());
+
+        var csv = new StringWriter();
+        ListenersWriters.Create(ListenersFormat.Csv, csv).Write(Time, [pod, host], repeated: false);
+        var lines = csv.ToString().Split('\n');
+        Assert.EndsWith(",owners,container_id,k8s_pod_uid,container_name,k8s_pod_name,k8s_namespace_name,k8s_container_name", lines[0]);
+        Assert.EndsWith($",42/srv,{Id},{Uid},web,web-0,shop,nginx", lines[1]);
+        Assert.EndsWith(",1/sshd,,,,,,", lines[2]);
+
+        var json = new StringWriter();
+        ListenersWriters.Create(ListenersFormat.Json, json).Write(Time, [pod, host], repeated: false);
+        using var doc = JsonDocument.Parse(json.ToString());
+        var a = doc.RootElement[0];
+        Assert.Equal((Id, Uid, "web", "web-0", "shop", "nginx"), (a.GetProperty("container_id").GetString(), a.GetProperty("k8s_pod_uid").GetString(),
+            a.GetProperty("container_name").GetString(), a.GetProperty("k8s_pod_name").GetString(), a.GetProperty("k8s_namespace_name").GetString(), a.GetProperty("k8s_container_name").GetString()));
+        Assert.False(doc.RootElement[1].TryGetProperty("container_id", out _));
     }
 }

@@ -4,13 +4,13 @@ namespace Tcpq.Aggregates;
 
 /// <summary>
 /// The counting rule, once: which of a listener's figures an event moves. Both ways of counting go
-/// through it: <see cref="EventAggregator"/> with each event of a stream, <see cref="KernelAggregates"/>
-/// with each counter the kernel kept, so serve and top say the same whichever source counted.
-/// <para>The kernel's half is <c>account()</c> in bpf/aggregates.h: it keys each event by (listener,
-/// kind, <see cref="SlotOf">slot</see>), keeps the queues of an event that carries them, and
-/// records the wait of the kinds that have a wait histogram in <see cref="ByKind"/>.
-/// tests/Tcpq.KernelTests/CountingRuleTests.cs runs that account() in the compiled object on an
-/// event of each case and checks what it counted against this table.</para>
+/// through it: <see cref="EventAggregator"/> with each event of a stream, <see cref="KernelCounters"/>
+/// with each counter counting mode's kernel side kept, so serve and top say the same whichever
+/// source counted.
+/// <para>The kernel's half is <see cref="KernelCounters.CounterRows"/>: each of bpf/count.bpf.c's
+/// counters is one kind of row, (kind, <see cref="SlotOf">slot</see>). tests/Tcpq.Tests/CountLayoutTests.cs
+/// checks that table against the compiled object's enum, and tests/Tcpq.KernelTests/KernelCountersTests.cs
+/// that the counts equal the kernel's own (nstat) and nginx's accepts.</para>
 /// </summary>
 public static class CountingRule
 {
@@ -34,7 +34,7 @@ public static class CountingRule
         (EventKind.SynAa, (a, _, n) => a.Handshakes += n, a => a.Handshake),   // its wait: first SYN -> syn-aa
         (EventKind.Accept, (a, _, n) => a.Accepts += n, a => a.QueueWait));    // its wait: syn-aa -> accept
 
-    /// <summary>What account() counts an event under beside its kind: for a syn whether it was a
+    /// <summary>What an event counts under beside its kind: for a syn whether it was a
     /// retry, for every other kind its reason.</summary>
     public static uint SlotOf(in TcpqEvent e) => e.Kind == EventKind.Syn
         ? (e.Has(EventFlags.Attempt) && e.Attempt > 1 ? RetriedSyn : FirstSyn)

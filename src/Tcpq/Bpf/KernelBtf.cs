@@ -39,5 +39,9 @@ internal sealed class KernelBtf : IDisposable
         return (layout.Size, offsets);
     }
 
+    /// <summary>How many arguments a tracepoint passes to a BTF program (tp_btf/NAME), or null when
+    /// the kernel has no such tracepoint. Its btf_trace_NAME typedef takes a context pointer first.</summary>
+    public int? TracepointArguments(string tracepoint) => _btf.FunctionPointerParameters("btf_trace_" + tracepoint) - 1;
+
     public void Dispose() => _btf.Dispose();
 }

@@ -18,10 +18,6 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
     /// <summary>In 64-bit arithmetic: a KiB count times 1024 must not wrap into a "power of two".</summary>
     public static bool IsValidRingBufferKb(long kb) => kb >= MinRingBufferKb && kb <= MaxRingBufferKb && (kb & (kb - 1)) == 0;
 
-    /// <summary>Count every event into the kernel's per-listener aggregates (serve, top) instead of
-    /// writing rows to the ring buffer: no record per connection.</summary>
-    public bool Aggregate { get; init; }
-
     public static string RingBufferRange => $"a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)";
 
     /// <summary>No CPU's ring is smaller than this (unless the total is): one CPU may have all of
@@ -51,7 +47,7 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
     internal unsafe byte[] ToRodata()
     {
         RequireFilterablePorts(Ports, "traced");
-        var raw = new RodataConfig { NPorts = (uint)Ports.Count, Kinds = 0xffffffff, Mode = Aggregate ? ModeAggregate : ModeRows };
+        var raw = new RodataConfig { NPorts = (uint)Ports.Count, Kinds = 0xffffffff, Mode = ModeRows };
         if (Kinds != null)
         {
             raw.Kinds = 0;
@@ -62,7 +58,7 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
     }
 
     /// <summary>enum tcpq_mode in bpf/tcpq.h.</summary>
-    internal const uint ModeRows = 0x1, ModeAggregate = 0x2;
+    internal const uint ModeRows = 0x1;
 
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct RodataConfig

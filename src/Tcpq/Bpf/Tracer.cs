@@ -15,6 +15,7 @@ public sealed class Tracer : IEventSource
     [
         "tcpq_consume_skb", "tcpq_kfree_skb", "tcpq_set_state", "tcpq_synack_retrans",
         "tcpq_exit_accept4", "tcpq_exit_accept", "tcpq_recv", "tcpq_send", "tcpq_data_ready",
+        .. UringAccepts.Programs,
     ];
 
     private static readonly EventKind[] ApplicationKinds = [EventKind.FirstRead, EventKind.FirstWrite, EventKind.Close];
@@ -22,7 +23,8 @@ public sealed class Tracer : IEventSource
     /// <summary>Programs that only serve some kinds of rows: not loaded when --events leaves all of
     /// them out. The accept hooks are syscall tracepoints, which put every syscall of every process on
     /// the machine through the tracepoint exit path while attached (~35 ns a syscall, measured with
-    /// dd bs=1); the application's rows need them too, for the time of accept(). The read, write and
+    /// dd bs=1); the application's rows need them too, for the time of accept(), and so do io_uring's
+    /// accept hooks (which rows mode alone loads: <see cref="UringAccepts"/>). The read, write and
     /// data-ready hooks run for every socket operation on the machine (bench/RESULTS.md says what
     /// that costs).</summary>
     private static readonly (string Program, EventKind[] Kinds)[] OptionalPrograms =
@@ -30,6 +32,7 @@ public sealed class Tracer : IEventSource
         ("tcpq_synack_retrans", [EventKind.SynAckRetrans]),
         ("tcpq_exit_accept4", [EventKind.Accept, .. ApplicationKinds]),
         ("tcpq_exit_accept", [EventKind.Accept, .. ApplicationKinds]),
+        .. UringAccepts.Programs.Select(p => (p, (EventKind[])[EventKind.Accept, .. ApplicationKinds])),
         ("tcpq_recv", ApplicationKinds),
         ("tcpq_send", ApplicationKinds),
         ("tcpq_data_ready", [EventKind.FirstRead]),
@@ -50,18 +53,17 @@ public sealed class Tracer : IEventSource
 
     public long Events => Interlocked.Read(ref _events);
 
+    /// <summary>Why accepts made by io_uring are not traced although accept's rows were asked
+    /// for (this kernel's io_uring tracepoints), one line for the user; null when they are, or
+    /// were not asked for.</summary>
+    public string? UringAcceptsUnseen { get; private set; }
+
     private Tracer(BpfObject obj) => _object = obj;
 
     /// <summary>Loads, attaches and starts reading. When it returns, tracing is live.</summary>
     public static Tracer Start(TraceConfig config, IEventSink sink, bool verbose = false)
     {
-        NativeLibraryResolver.Install();
-        Privileges.RequireTracing();
-        if (!File.Exists(KernelBtf.VmlinuxPath))
-            throw new TcpqException(ExitCode.NoBtf, $"no BTF at {KernelBtf.VmlinuxPath}: tcpq needs a kernel built with CONFIG_DEBUG_INFO_BTF (5.8 or later)");
-        LibbpfLog.Install(verbose);
-
-        var tracer = new Tracer(OpenEmbeddedObject());
+        var tracer = new Tracer(EmbeddedObject.Open("tcpq.bpf.o", verbose));
         try
         {
             tracer.Configure(config);
@@ -77,25 +79,10 @@ public sealed class Tracer : IEventSource
         }
     }
 
-    private static BpfObject OpenEmbeddedObject()
-    {
-        using var stream = typeof(Tracer).Assembly.GetManifestResourceStream("tcpq.bpf.o")
-            ?? throw new TcpqException(ExitCode.Failure, "the BPF object is not embedded in this build: rebuild with ./tcpq");
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        try { return BpfObject.Open(bytes); }
-        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open BPF object"); }
-    }
-
     /// <summary>Before load: the filters into .rodata, the ring buffer's size, and which programs load.</summary>
     private void Configure(TraceConfig config)
     {
-        var rodata = _object.FindMap(".rodata");
-        var bytes = config.ToRodata();
-        if (rodata.InitialValueSize != bytes.Length)
-            throw new TcpqException(ExitCode.Failure, $"the BPF object's .rodata is {rodata.InitialValueSize} bytes, expected {bytes.Length}: bpf/tcpq.bpf.c and TraceConfig differ");
-        try { rodata.SetInitialValue(bytes); }
-        catch (ErrnoException) { throw new TcpqException(ExitCode.Failure, "cannot set the BPF object's configuration"); }
+        EmbeddedObject.Configure(_object, config, "bpf/tcpq.bpf.c");
 
         if (!TraceConfig.IsValidRingBufferKb(config.RingBufferKb))
             throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: {TraceConfig.RingBufferRange}");
@@ -108,9 +95,19 @@ public sealed class Tracer : IEventSource
         foreach (var (program, kinds) in OptionalPrograms)
         {
             if (config.Kinds is null || kinds.Any(config.Kinds.Contains)) continue;
-            _object.FindProgram(program).SetAutoload(false);
-            _skipped.Add(program);
+            Skip(program);
         }
+
+        // io_uring's accepts, on a kernel whose io_uring tracepoints the programs are written for
+        // (counting mode, bpf/count.bpf.c, has no such hook: it counts accepts without them)
+        if (!_skipped.Contains(UringAccepts.Programs[0]) && (UringAcceptsUnseen = UringAccepts.UnsupportedHere()) != null)
+            foreach (var program in UringAccepts.Programs) Skip(program);
+    }
+
+    private void Skip(string program)
+    {
+        _object.FindProgram(program).SetAutoload(false);
+        _skipped.Add(program);
     }
 
     private void Load()

@@ -37,6 +37,20 @@ internal static class CommonOptions
         DefaultValueFactory = _ => TraceConfig.DefaultRingBufferKb,
     };
 
+    /// <summary>When counting mode's accept hooks, behind the queue-wait histograms, are attached.</summary>
+    /// <param name="byDefault">the verb's default, as the help says it: "1s/10s", "always".</param>
+    public static Option<string?> LatencySample(string byDefault) => new("--latency-sample")
+    {
+        HelpName = "WINDOW/PERIOD|always|off",
+        Description = "When the accept hooks behind the accept-queue wait histograms are attached (syscall hooks: every syscall of the machine is slower meanwhile): " +
+            $"a window in every period, always, or off (default {byDefault}; --backend ebpf, counted in the kernel)",
+    };
+
+    /// <summary>--latency-sample's text, or the default when not given.</summary>
+    public static LatencySampling ParseLatencySample(string? text) =>
+        text is null ? LatencySampling.Default
+        : LatencySampling.Parse(text) ?? throw new TcpqException(ExitCode.Usage, $"bad --latency-sample '{text}': {LatencySampling.Syntax}");
+
     public static Option<string?> Dotnet(string description) => new("--dotnet") { HelpName = "auto|off|PID", Description = description };
 
     /// <summary>The flags among <paramref name="options"/> the user gave (not defaulted), by name:

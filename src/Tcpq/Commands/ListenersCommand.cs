@@ -1,6 +1,7 @@
 using Tcpq.Diag;
 using Tcpq.Events;
 using Tcpq.Output;
+using Tcpq.Workloads;
 
 namespace Tcpq.Commands;
 
@@ -17,24 +18,25 @@ public sealed class ListenersCommand(ListenersOptions options, CommandConsole co
         if (options.WatchSeconds is double w && (w <= 0 || double.IsNaN(w) || double.IsInfinity(w)))
             throw new TcpqException(ExitCode.Usage, $"bad --watch '{w}': a number of seconds above 0");
 
+        using var workloads = options.Workloads.Enabled ? new WorkloadResolver(options.Workloads, console.Error) : null;
         var stdout = new StreamWriter(console.Out, new System.Text.UTF8Encoding(false), 64 * 1024, leaveOpen: true);
         var writer = ListenersWriters.Create(options.Format, stdout);
         CommandLifetime.UntilReaderGoes(() =>
         {
-            if (options.WatchSeconds is double seconds) Watch(stdout, writer, TimeSpan.FromSeconds(seconds));
-            else writer.Write(DateTime.UtcNow, Snapshot(), repeated: false);
+            if (options.WatchSeconds is double seconds) Watch(stdout, writer, TimeSpan.FromSeconds(seconds), workloads);
+            else writer.Write(DateTime.UtcNow, Snapshot(workloads), repeated: false);
             stdout.Flush();
         });
         return (int)ExitCode.Ok;
     }
 
-    private void Watch(TextWriter stdout, IListenersWriter writer, TimeSpan every)
+    private void Watch(TextWriter stdout, IListenersWriter writer, TimeSpan every, WorkloadResolver? workloads)
     {
         using var lifetime = new CommandLifetime();
         bool redraw = console.OutIsTerminal && options.Format == ListenersFormat.Table;
         void Write()
         {
-            var rows = Snapshot();
+            var rows = Snapshot(workloads);
             if (redraw) stdout.Write(ClearScreen);
             writer.Write(DateTime.UtcNow, rows, repeated: true);
         }
@@ -42,8 +44,9 @@ public sealed class ListenersCommand(ListenersOptions options, CommandConsole co
         new PollLoop(every, lifetime.Token).EveryTick(Write).Run();
     }
 
-    /// <summary>Every listener of the chosen namespaces, fullest queue first.</summary>
-    public List<ListenerQueue> Snapshot()
+    /// <summary>Every listener of the chosen namespaces, fullest queue first, each with its
+    /// container and pod when <paramref name="workloads"/> is given.</summary>
+    public List<ListenerQueue> Snapshot(WorkloadResolver? workloads = null)
     {
         var dumps = new List<(uint NetNs, List<DiagSocket> Sockets)>();
         var seen = new HashSet<uint>();
@@ -69,6 +72,9 @@ public sealed class ListenersCommand(ListenersOptions options, CommandConsole co
 
         var rows = new List<ListenerQueue>();
         foreach (var (netns, sockets) in dumps) rows.AddRange(ListenerSnapshot.Build(netns, sockets, owners));
+        if (workloads is not null)
+            for (int i = 0; i < rows.Count; i++)
+                rows[i] = rows[i] with { Workload = workloads.Of(rows[i].CgroupId, rows[i].Owners.Select(o => o.Pid)) };
         rows.Sort(ListenerQueue.CompareFullestFirst);
         return rows;
     }

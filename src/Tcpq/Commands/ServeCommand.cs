@@ -3,6 +3,7 @@ using Tcpq.Bpf;
 using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Serve;
+using Tcpq.Workloads;
 
 namespace Tcpq.Commands;
 
@@ -25,7 +26,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         var counted = OpenSource(options);
         // an event stream is pumped by the loop between reads; the kernel's own aggregates need nothing
         var stream = counted as EventStreamAggregateSource;
-        using var source = options.Dotnet.Enabled ? new DotnetAggregateSource(counted, options.Dotnet, options.Ports, console.Error) : counted;
+        using var source = WithWorkloads(options.Dotnet.Enabled ? new DotnetAggregateSource(counted, options.Dotnet, options.Ports, console.Error) : counted);
         string backend = options.Backend == TraceBackend.Diag ? "diag" : options.Source == ServeOptions.EbpfSource.Events ? "ebpf-events" : "ebpf";
         var cache = new SnapshotCache(source, MaxSnapshotAge);
         http.Serve(() => PrometheusExposition.Write(cache.Read(), source.Reasons, backend));
@@ -59,6 +60,10 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         return (int)ExitCode.Ok;
     }
 
+    /// <summary>Each listener's container and pod in every reading (--workloads), for the labels.</summary>
+    private IAggregateSource WithWorkloads(IAggregateSource source) =>
+        options.Workloads.Enabled ? new WorkloadAggregateSource(source, new WorkloadResolver(options.Workloads, console.Error)) : source;
+
     /// <summary>The one place a source is chosen: the kernel's own aggregates (per-CPU maps, no
     /// record per connection), the ring buffer's events counted here, or sock_diag sampled.</summary>
     internal static IAggregateSource OpenSource(ServeOptions options) => options.Backend switch
@@ -66,6 +71,6 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         TraceBackend.Diag => EventStreamAggregateSource.Diag(options.Ports, options.Interval ?? CommonOptions.DefaultInterval, options.MaxListeners),
         _ when options.Source == ServeOptions.EbpfSource.Events => EbpfStart.OrSuggestDiag(() => EventStreamAggregateSource.Ebpf(
             new TraceConfig(options.Ports, EventKinds.Connection, options.RingBufferKb), DropReasons.FromKernel(), options.Verbose, options.MaxListeners)),
-        _ => new ProgramCostSource(EbpfStart.OrSuggestDiag(() => KernelAggregates.Start(options.Ports, DropReasons.FromKernel(), options.Verbose))),
+        _ => new ProgramCostSource(EbpfStart.OrSuggestDiag(() => KernelCounters.Start(options.Ports, DropReasons.FromKernel(), options.Verbose, options.LatencySample))),
     };
 }

@@ -33,6 +33,12 @@ public sealed record ServeOptions(
     /// <summary>--dotnet: which .NET processes to join for the tcpq_dotnet_* metrics.</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
 
+    /// <summary>Where listeners' container and pod names come from (--workloads, --runtime-socket, --kubelet-logs).</summary>
+    public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
+
+    /// <summary>--latency-sample: counting mode's accept hooks (--source kernel).</summary>
+    public LatencySampling LatencySample { get; init; } = LatencySampling.Default;
+
     /// <summary>Flags the user gave that only one backend uses.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 
@@ -51,12 +57,14 @@ public sealed record ServeOptions(
             throw new TcpqException(ExitCode.Usage, "--otlp-interval needs --otlp-endpoint");
         if (Given.Contains("--otlp-protocol") && OtlpEndpoint is null)
             throw new TcpqException(ExitCode.Usage, "--otlp-protocol needs --otlp-endpoint");
-        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb", "--source"] : ["--interval"];
+        string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb", "--source", "--latency-sample"] : ["--interval"];
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
         if (Backend == TraceBackend.Ebpf && Source == EbpfSource.Kernel && Given.Contains("--ring-buffer-kb"))
             throw new TcpqException(ExitCode.Usage, "--ring-buffer-kb needs --source events (the kernel's aggregates use no ring buffer)");
+        if (Backend == TraceBackend.Ebpf && Source == EbpfSource.Events && Given.Contains("--latency-sample"))
+            throw new TcpqException(ExitCode.Usage, "--latency-sample needs --source kernel (the events' source measures every accept)");
         if (Backend == TraceBackend.Ebpf && Source == EbpfSource.Kernel && Given.Contains("--max-listeners"))
             throw new TcpqException(ExitCode.Usage, "--max-listeners needs --source events (the kernel's maps hold 1024 listeners)");
         return this;

@@ -33,15 +33,18 @@ public static class ServeVerb
         };
         var ringKb = CommonOptions.RingBufferKb("(--source events)");
         var source = EnumOption.Create<ServeOptions.EbpfSource>("--source", "", "With --backend ebpf: kernel (default: the kernel counts in per-CPU maps, nothing per connection crosses to user space) or events (the ring buffer's events, counted here as trace reads them)");
+        var latencySample = CommonOptions.LatencySample("1s/10s: tcpq_latency_sample_ratio says the share");
         var duration = CommonOptions.Duration();
         var verbose = CommonOptions.Verbose();
         var dotnet = CommonOptions.Dotnet("Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
             "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id");
 
+        var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, duration, verbose, dotnet,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet,
         };
+        workloads.AddTo(serve);
         serve.SetAction(parse =>
         {
             var options = new ServeOptions(
@@ -58,8 +61,10 @@ public static class ServeVerb
                 parse.GetValue(verbose),
                 parse.GetValue(source))
             {
-                Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners),
+                Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample),
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
+                Workloads = workloads.Read(parse),
+                LatencySample = CommonOptions.ParseLatencySample(parse.GetValue(latencySample)),
             };
             options.Validate();
             return new ServeCommand(options, console).Run();

@@ -5,6 +5,7 @@ using Tcpq.Connections.Diagnosis;
 using Tcpq.Dotnet;
 using Tcpq.Events;
 using Tcpq.Top;
+using Tcpq.Workloads;
 
 namespace Tcpq.Commands;
 
@@ -26,14 +27,19 @@ public static class TopSources
             var tracker = new ConnectionTracker();
             var sampled = EventStreamAggregateSource.Diag(options.Ports, DiagSampleEvery, alsoTo: tracker);
             var tracked = new TrackerDiagnosis(tracker, sampled.Reasons, DiagnosisContext.FromProc());
-            return new TopSource(WithApps(sampled, options), tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}") { Tick = DiagSampleEvery };
+            return new TopSource(WithWorkloads(WithApps(sampled, options), options), tracked, $"diag (sampled, not exact) · {PortList.Text(options.Ports)}") { Tick = DiagSampleEvery };
         }
-        var kernel = EbpfStart.OrSuggestDiag(() => KernelAggregates.Start(options.Ports, DropReasons.FromKernel()));
+        var kernel = EbpfStart.OrSuggestDiag(() => KernelCounters.Start(options.Ports, DropReasons.FromKernel(), sample: options.LatencySample));
         var diagnosis = new AggregateDiagnosis(kernel.Reasons, DiagnosisContext.FromProc());
-        return new TopSource(new ObservedAggregateSource(WithApps(kernel, options), diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}");
+        return new TopSource(new ObservedAggregateSource(WithWorkloads(WithApps(kernel, options), options), diagnosis.Observe), diagnosis, $"ebpf (kernel aggregates) · {PortList.Text(options.Ports)}");
     }
 
     /// <summary>What a joined process says (joined, no socket…) would tear the live screen: its line under the table says it.</summary>
     private static IAggregateSource WithApps(IAggregateSource source, TopOptions options) =>
         options.Dotnet.Enabled ? new DotnetAggregateSource(source, options.Dotnet, options.Ports, TextWriter.Null) : source;
+
+    /// <summary>Each listener's container and pod, for the WORKLOAD column; what the lookup says (a
+    /// namespace it cannot enter…) would tear the live screen too.</summary>
+    private static IAggregateSource WithWorkloads(IAggregateSource source, TopOptions options) =>
+        options.Workloads.Enabled ? new WorkloadAggregateSource(source, new WorkloadResolver(options.Workloads, TextWriter.Null)) : source;
 }

@@ -19,11 +19,16 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
 
     public int Run() => options.Backend == TraceBackend.Diag ? RunSampled() : RunEbpf();
 
+    /// <summary>JSON rows name their listener's container and pod; the other formats' columns are fixed.</summary>
+    private Workloads.WorkloadResolver? OpenWorkloads() =>
+        options.Format == EventFormat.Json && options.Workloads.Enabled ? new Workloads.WorkloadResolver(options.Workloads, console.Error) : null;
+
     private int RunEbpf()
     {
         var reasons = EbpfStart.OrSuggestDiag(DropReasons.FromKernel);
         using var output = RowOutput.Open(options.OutputPath, console);
-        var context = new EventContext(WallClock.System(), reasons);
+        using var workloads = OpenWorkloads();
+        var context = new EventContext(WallClock.System(), reasons) { Workloads = workloads is null ? null : workloads.Of };
         using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, EventPipeline.Tracking(options.Kinds));
         using var lifetime = new CommandLifetime(options.DurationSeconds);
         DotnetAttacher.Check(options.Dotnet);
@@ -39,6 +44,8 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                 started: () =>
                 {
                     console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)}; Ctrl-C to stop");
+                    if (tracer.UringAcceptsUnseen is string unseen)
+                        console.Error.WriteLine($"tcpq: {unseen}");
                     if (Tracer.KernelIsRealtime)
                         console.Error.WriteLine("tcpq: this is a PREEMPT_RT kernel: drop rows are not proven to match TcpExtListenDrops exactly (see docs/accuracy.md)");
                     dotnet.Start();
@@ -61,7 +68,8 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
     {
         var interval = options.Interval ?? CommonOptions.DefaultInterval;
         using var output = RowOutput.Open(options.OutputPath, console);
-        var context = new EventContext(WallClock.System(), DropReasons.Empty);
+        using var workloads = OpenWorkloads();
+        var context = new EventContext(WallClock.System(), DropReasons.Empty) { Workloads = workloads is null ? null : workloads.Of };
         using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, new TrackerOptions { Application = ApplicationRows.None });
         using var sampler = DiagSampler.Open(options.Ports, options.Kinds, pipeline); // the baseline: what is already there is not an event
         using var lifetime = new CommandLifetime(options.DurationSeconds);

@@ -24,6 +24,9 @@ public sealed record TraceOptions(
     /// <summary>--dotnet: which .NET processes to join over their diagnostics socket (eBPF backend).</summary>
     public DotnetTarget Dotnet { get; init; } = DotnetTarget.Auto;
 
+    /// <summary>Where JSON rows' container and pod names come from (--workloads, --runtime-socket, --kubelet-logs).</summary>
+    public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
+
     /// <summary>Options the user gave that only one backend uses (--verbose, --ring-buffer-kb for
     /// eBPF; --interval for diag), by their flag.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();

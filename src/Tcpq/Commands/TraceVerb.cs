@@ -39,6 +39,8 @@ public static class TraceVerb
         {
             port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat, dotnet,
         };
+        var workloads = new WorkloadFlags();
+        workloads.AddTo(trace);
         trace.SetAction(parse =>
         {
             var options = new TraceOptions(
@@ -55,6 +57,7 @@ public static class TraceVerb
                 Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
                 Given = CommonOptions.Given(parse, verbose, ringKb, interval, dotnet),
                 Dotnet = DotnetTarget.Parse(parse.GetValue(dotnet)),
+                Workloads = workloads.Read(parse),
             };
             options.Validate();
             return new TraceCommand(options, console).Run();

@@ -79,6 +79,7 @@ public static class DiagReplyParser
         uint inode = BinaryPrimitives.ReadUInt32LittleEndian(tail[16..]);
 
         uint? drops = null;
+        ulong cgroupId = 0;
         var attrs = m[DiagMsgSize..];
         int at = 0;
         while (attrs.Length - at >= AttrHeaderSize)
@@ -91,9 +92,11 @@ public static class DiagReplyParser
             // older kernels send fewer counters; without SK_MEMINFO_DROPS there is no drop count
             if ((atype & 0x3fff) == INET_DIAG_SKMEMINFO && value.Length >= (SK_MEMINFO_DROPS + 1) * 4)
                 drops = BinaryPrimitives.ReadUInt32LittleEndian(value[(SK_MEMINFO_DROPS * 4)..]);
+            else if ((atype & 0x3fff) == INET_DIAG_CGROUP_ID && value.Length >= 8)
+                cgroupId = BinaryPrimitives.ReadUInt64LittleEndian(value);
             at += Align4(alen);
         }
-        return new DiagSocket(family, state, src, sport, dst, dport, cookie, rqueue, wqueue, uid, inode, drops);
+        return new DiagSocket(family, state, src, sport, dst, dport, cookie, rqueue, wqueue, uid, inode, drops, cgroupId);
     }
 
     private static TcpqException Malformed(string what) =>

@@ -23,6 +23,12 @@ public sealed record ListenerQueue(
 {
     public string LocalAddressText => LocalAddress.ToString();
 
+    /// <summary>The socket's cgroup v2 id (its creator's), 0 when unknown.</summary>
+    public ulong CgroupId { get; init; }
+
+    /// <summary>The container and pod it runs in; null for the host's (or when not looked up).</summary>
+    public Workload? Workload { get; init; }
+
     /// <summary>How full the accept queue is; a queue over its backlog counts above 1.</summary>
     public double Fill => QMax == 0 ? (Q > 0 ? double.PositiveInfinity : 0) : (double)Q / QMax;
 

@@ -25,7 +25,7 @@ public static class ListenerSnapshot
             var l = index.Listeners[i];
             var who = owners.Of(l.Inode);
             rows.Add(new ListenerQueue(netns, l.LocalAddress, l.LocalPort, q0[i], l.Q, l.QMax, l.Drops, l.Uid, l.Inode,
-                who, who.Count > 0 ? null : WhyNoOwner(l, owners)));
+                who, who.Count > 0 ? null : WhyNoOwner(l, owners)) { CgroupId = l.CgroupId });
         }
         return rows;
     }

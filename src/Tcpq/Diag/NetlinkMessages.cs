@@ -27,6 +27,9 @@ public static class NetlinkMessages
     // attributes after inet_diag_msg: struct rtattr { u16 len; u16 type; }
     public const int AttrHeaderSize = 4;
     public const ushort INET_DIAG_SKMEMINFO = 7;
+    /// <summary>The socket's cgroup v2 id (its creator's cgroup): sent with every socket since
+    /// Linux 5.7, never asked for.</summary>
+    public const ushort INET_DIAG_CGROUP_ID = 21;
     public const int SK_MEMINFO_DROPS = 8;
 
     /// <summary>The idiag_ext bit that asks for an attribute: 1 &lt;&lt; (type - 1).</summary>

@@ -18,6 +18,8 @@ public sealed class DropReasons
     public const uint ConnectionLimit = TcpqBase + 8;
     public const uint Starvation = TcpqBase + 9;
     public const uint CooperativeBlocking = TcpqBase + 10;
+    /// <summary>Still in the accept queue when its listener closed: the server's kernel reset it.</summary>
+    public const uint ListenerClosed = TcpqBase + 11;
 
     /// <summary>tcpq's own reasons and their names: the one table the writers and the readers use.</summary>
     private static readonly (uint Value, byte[] Name)[] Own =
@@ -32,6 +34,7 @@ public sealed class DropReasons
         (ConnectionLimit, "connection-limit"u8.ToArray()),
         (Starvation, "starvation"u8.ToArray()),
         (CooperativeBlocking, "cooperative-blocking"u8.ToArray()),
+        (ListenerClosed, "listener-closed"u8.ToArray()),
     ];
 
     private readonly Dictionary<uint, byte[]> _kernel;

@@ -102,4 +102,74 @@ internal sealed unsafe class BpfMap(string name, SafeBpfMapHandle handle)
             if (added) Handle.DangerousRelease();
         }
     }
+
+    /// <summary>The value at <paramref name="key"/> of a map that is not per-CPU. False when absent.</summary>
+    public bool Lookup<TKey, TValue>(in TKey key, out TValue value) where TKey : unmanaged where TValue : unmanaged
+    {
+        bool added = false;
+        Handle.DangerousAddRef(ref added);
+        try
+        {
+            TKey k = key;
+            TValue v;
+            bool found = LibBpf.MapLookupElem(Fd, &k, &v) == 0;
+            value = found ? v : default;
+            return found;
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Writes <paramref name="value"/> at <paramref name="key"/> (BPF_ANY). For a per-CPU
+    /// map, <typeparamref name="TValue"/> must hold every CPU's slot.</summary>
+    /// <exception cref="ErrnoException">the kernel refused.</exception>
+    public void Update<TKey, TValue>(in TKey key, ReadOnlySpan<TValue> value) where TKey : unmanaged where TValue : unmanaged
+    {
+        bool added = false;
+        Handle.DangerousAddRef(ref added);
+        try
+        {
+            TKey k = key;
+            fixed (TValue* v = value)
+                ErrnoException.ThrowIfNegative(LibBpf.MapUpdateElem(Fd, &k, v, 0), $"bpf_map_update_elem {Name}");
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Removes <paramref name="key"/>; false when it was not there.</summary>
+    public bool Delete<TKey>(in TKey key) where TKey : unmanaged
+    {
+        bool added = false;
+        Handle.DangerousAddRef(ref added);
+        try
+        {
+            TKey k = key;
+            return LibBpf.MapDeleteElem(Fd, &k) == 0;
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Pushes <paramref name="value"/> onto a queue or stack map.</summary>
+    /// <exception cref="ErrnoException">the kernel refused (the queue is full).</exception>
+    public void Push<TValue>(TValue value) where TValue : unmanaged
+    {
+        bool added = false;
+        Handle.DangerousAddRef(ref added);
+        try
+        {
+            ErrnoException.ThrowIfNegative(LibBpf.MapUpdateElem(Fd, null, &value, 0), $"push onto {Name}");
+        }
+        finally
+        {
+            if (added) Handle.DangerousRelease();
+        }
+    }
 }

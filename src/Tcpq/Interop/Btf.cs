@@ -50,6 +50,19 @@ internal sealed unsafe class Btf : IDisposable
         return ((int)t->SizeOrType, members);
     }
 
+    /// <summary>How many parameters the function a typedef points to takes (<c>typedef void
+    /// (*name)(...)</c>), or null when there is no such typedef of a function pointer.</summary>
+    public int? FunctionPointerParameters(string typedefName)
+    {
+        var t = Find(typedefName, LibBpf.BtfKindTypedef);
+        if (t == null) return null;
+        var ptr = LibBpf.BtfTypeById(_handle, t->SizeOrType);
+        if (ptr == null || ptr->Kind != LibBpf.BtfKindPtr) return null;
+        var proto = LibBpf.BtfTypeById(_handle, ptr->SizeOrType);
+        if (proto == null || proto->Kind != LibBpf.BtfKindFuncProto) return null;
+        return proto->Vlen;
+    }
+
     private LibBpf.BtfType* Find(string name, uint kind)
     {
         int id = LibBpf.BtfFindByNameKind(_handle, name, kind);

@@ -47,11 +47,14 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map_create", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int MapCreate(uint mapType, string name, uint keySize, uint valueSize, uint maxEntries, nint opts);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
+    internal static partial int MapLookupElem(int fd, void* key, void* value);
+
     [LibraryImport(Library, EntryPoint = "bpf_map_update_elem", SetLastError = true)]
     internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
 
-    [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
-    internal static partial int MapLookupElem(int fd, void* key, void* value);
+    [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
+    internal static partial int MapDeleteElem(int fd, void* key);
 
     [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
     internal static partial int MapGetNextKey(int fd, void* key, void* nextKey);
@@ -120,8 +123,11 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
     internal static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> fn);
 
+    internal const uint BtfKindPtr = 2;
     internal const uint BtfKindStruct = 4;
     internal const uint BtfKindEnum = 6;
+    internal const uint BtfKindTypedef = 8;
+    internal const uint BtfKindFuncProto = 13;
     internal const uint BtfKindEnum64 = 19;
 
     /// <summary>struct bpf_test_run_opts (libbpf 1.x), up to batch_size.</summary>

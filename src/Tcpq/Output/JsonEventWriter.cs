@@ -65,11 +65,23 @@ public sealed class JsonEventWriter : IEventWriter
             j.WriteNull("reset"u8);
         }
         j.WriteNumber("netns"u8, e.NetNs);
+        // where the listener runs, only when in a container or pod (serve's label names)
+        if (tuple && _context.Workloads?.Invoke(new ListenerKey(e.NetNs, e.DestAddress, e.DestPort)) is { } w) WriteWorkload(j, w);
         j.WriteEndObject();
         j.Flush();
         j.Reset();
         _out.Write((byte)'\n');
         _out.EndRow();
+    }
+
+    private static void WriteWorkload(Utf8JsonWriter j, Workload w)
+    {
+        if (w.ContainerId is { } id) j.WriteString("container_id"u8, id);
+        if (w.PodUid is { } uid) j.WriteString("k8s_pod_uid"u8, uid);
+        if (w.ContainerName is { } name) j.WriteString("container_name"u8, name);
+        if (w.PodName is { } pod) j.WriteString("k8s_pod_name"u8, pod);
+        if (w.Namespace is { } ns) j.WriteString("k8s_namespace_name"u8, ns);
+        if (w.K8sContainerName is { } c) j.WriteString("k8s_container_name"u8, c);
     }
 
     /// <summary>A comm is bytes, not always UTF-8: invalid bytes become '?' (no string per row).</summary>

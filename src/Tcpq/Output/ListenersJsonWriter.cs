@@ -38,6 +38,9 @@ public sealed class ListenersJsonWriter(TextWriter output) : IListenersWriter
                 else j.WriteString("owners_unknown"u8, l.OwnersUnknown);
                 j.WriteNumber("uid"u8, l.Uid);
                 j.WriteNumber("inode"u8, l.Inode);
+                // where it runs, only when it runs in a container or pod (the Prometheus label names)
+                if (l.Workload is { } workload)
+                    foreach (var (_, name, value) in workload.Attributes()) j.WriteString(name, value);
                 j.WriteEndObject();
             }
             j.WriteEndArray();

@@ -7,8 +7,9 @@ namespace Tcpq.Output;
 /// <summary>Aligned columns for a person: the fullest queue on top.</summary>
 public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
 {
-    private static readonly string[] Headers = ["NETNS", "LOCAL ADDRESS:PORT", "Q0", "Q", "QMAX", "DROPS", "OWNERS"];
-    private static readonly bool[] RightAligned = [false, false, true, true, true, true, false];
+    private static readonly string[] Headers = ["NETNS", "LOCAL ADDRESS:PORT", "Q0", "Q", "QMAX", "DROPS", "WORKLOAD", "OWNERS"];
+    private static readonly bool[] RightAligned = [false, false, true, true, true, true, false, false];
+    private const int WorkloadColumn = 6;
 
     public void Write(DateTime time, IReadOnlyList<ListenerQueue> rows, bool repeated)
     {
@@ -21,9 +22,14 @@ public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
                 l.Q.ToString(CultureInfo.InvariantCulture),
                 l.QMax.ToString(CultureInfo.InvariantCulture),
                 l.Drops?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                l.Workload?.ShortText ?? "-",
                 ListenersWriters.OwnersText(l),
             ]);
-        var widths = new int[Headers.Length];
+        // the column is there only when a listener runs in a container
+        if (!rows.Any(l => l.Workload is not null))
+            for (int r = 0; r < cells.Count; r++) cells[r] = [.. cells[r][..WorkloadColumn], .. cells[r][(WorkloadColumn + 1)..]];
+        bool[] rightAligned = cells[0].Length == Headers.Length ? RightAligned : [.. RightAligned[..WorkloadColumn], .. RightAligned[(WorkloadColumn + 1)..]];
+        var widths = new int[cells[0].Length];
         foreach (var row in cells)
             for (int c = 0; c < row.Length; c++) widths[c] = Math.Max(widths[c], row[c].Length);
 
@@ -35,7 +41,7 @@ public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
             {
                 if (c > 0) sb.Append("  ");
                 bool last = c == row.Length - 1;
-                if (RightAligned[c]) sb.Append(row[c].PadLeft(widths[c]));
+                if (rightAligned[c]) sb.Append(row[c].PadLeft(widths[c]));
                 else sb.Append(last ? row[c] : row[c].PadRight(widths[c]));
             }
             sb.Append('\n');

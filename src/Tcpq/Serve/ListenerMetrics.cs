@@ -50,8 +50,8 @@ public static class ListenerMetrics
     public static readonly Histogram[] Histograms =
     [
         new("tcpq_handshake_duration_seconds", "tcpq.handshake.duration", "From a connection's first SYN to its completed handshake (client retries included).", a => a.Handshake),
-        new("tcpq_accept_queue_wait_seconds", "tcpq.accept_queue.wait", "Time a connection waited in the accept queue, from its completed handshake to accept().", a => a.QueueWait),
-        new("tcpq_syn_to_accept_seconds", "tcpq.syn_to_accept.duration", "From a connection's first SYN to accept() (only where the source joins them: the kernel-side aggregates).", a => a.SynToAccept),
+        new("tcpq_accept_queue_wait_seconds", "tcpq.accept_queue.wait", "Time a connection waited in the accept queue, from its completed handshake to accept() (sampled: see tcpq_latency_sample_ratio).", a => a.QueueWait),
+        new("tcpq_syn_to_accept_seconds", "tcpq.syn_to_accept.duration", "From a connection's first SYN to accept() (the kernel's counting mode; sampled: see tcpq_latency_sample_ratio).", a => a.SynToAccept),
     ];
 
     /// <summary>The histogram buckets exported, as indices of <see cref="Log2Histogram"/> buckets:

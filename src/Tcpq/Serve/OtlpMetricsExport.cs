@@ -46,6 +46,7 @@ public sealed class OtlpMetricsExport : IDisposable
             _meter.CreateObservableGauge(g.Otel, () => PerListener(g.Value), "{connection}", g.Help);
         _histograms = [.. ListenerMetrics.Histograms.Select(h => _meter.CreateHistogram<double>(h.Otel, "s", h.Help))];
         _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
+        _meter.CreateObservableGauge("tcpq.latency.sample_ratio", () => _snapshot().Cost.LatencySampleRatio is double r ? [new Measurement<double>(r)] : Array.Empty<Measurement<double>>(), "1", "The share of accepts in the queue-wait and SYN-to-accept histograms (counting mode samples them).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
         if (dotnet) AddApps(() => _snapshot().Apps);
@@ -108,7 +109,7 @@ public sealed class OtlpMetricsExport : IDisposable
     private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
     {
         var s = _snapshot();
-        foreach (var a in s.Listeners) yield return new(value(a), Tags(a.Key));
+        foreach (var a in s.Listeners) yield return new(value(a), Tags(s, a.Key));
         if (s.OtherListeners is { } o) yield return new(value(o), OtherTags);
     }
 
@@ -117,7 +118,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key);
+            var tags = ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key);
             foreach (var (segment, reason, count) in r.Values(a))
             {
                 var t = new TagList(tags) { { "reason", reason == 0 ? "unknown" : _reasons.Name(reason) } };
@@ -127,13 +128,21 @@ public sealed class OtlpMetricsExport : IDisposable
         }
     }
 
-    private static KeyValuePair<string, object?>[] Tags(in ListenerKey key) =>
-    [
-        new("server.address", key.AddressText),
-        new("server.port", (int)key.Port),
-        new("network.type", ListenerMetrics.NetworkType(key)),
-        new("netns", (long)key.NetNs),
-    ];
+    private static KeyValuePair<string, object?>[] Tags(AggregateSnapshot s, in ListenerKey key) => ListenerAttributes(key, s.Workloads.GetValueOrDefault(key));
+
+    /// <summary>A listener's attributes: OpenTelemetry's server.*, network.type, netns, then where
+    /// it runs (container.id, k8s.pod.uid…), when it runs in a container or pod.</summary>
+    internal static KeyValuePair<string, object?>[] ListenerAttributes(in ListenerKey key, Workload? workload)
+    {
+        KeyValuePair<string, object?>[] tags =
+        [
+            new("server.address", key.AddressText),
+            new("server.port", (int)key.Port),
+            new("network.type", ListenerMetrics.NetworkType(key)),
+            new("netns", (long)key.NetNs),
+        ];
+        return workload is null ? tags : [.. tags, .. workload.Attributes().Select(a => new KeyValuePair<string, object?>(a.Otel, a.Value))];
+    }
 
     private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
 
@@ -144,7 +153,7 @@ public sealed class OtlpMetricsExport : IDisposable
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
         {
-            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(a.Key));
+            var tags = new TagList(ReferenceEquals(a, s.OtherListeners) ? OtherTags : Tags(s, a.Key));
             for (int h = 0; h < ListenerMetrics.Histograms.Length; h++)
             {
                 var counts = ListenerMetrics.Histograms[h].Value(a).Counts;

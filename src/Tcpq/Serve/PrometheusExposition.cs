@@ -87,6 +87,11 @@ public static class PrometheusExposition
         Sample(w, "tcpq_events_lost_total", "", (long)cost.LostEvents);
         Family(w, "tcpq_listeners_overflowed_total", "counter", "Listeners past the listener limit, merged into server_address=\"other\".");
         Sample(w, "tcpq_listeners_overflowed_total", "", cost.ListenersOverflowed);
+        if (cost.LatencySampleRatio is double ratio)
+        {
+            Family(w, "tcpq_latency_sample_ratio", "gauge", "The share of accepts in tcpq_accept_queue_wait_seconds and tcpq_syn_to_accept_seconds: counting mode measures them while its accept hooks are attached, 1 s in every 10 (a syscall hook slows every syscall of the machine while attached).");
+            Sample(w, "tcpq_latency_sample_ratio", "", ratio);
+        }
         Family(w, "tcpq_listeners", "gauge", "Listeners exported (the series per metric), \"other\" included.");
         Sample(w, "tcpq_listeners", "", listenerSeries);
         if (cost.ProgramRunTime is TimeSpan runTime)
@@ -109,7 +114,7 @@ public static class PrometheusExposition
     {
         var list = snapshot.Listeners
             .OrderBy(a => a.Key.NetNs).ThenBy(a => a.Key.Port).ThenBy(a => a.Key.Address)
-            .Select(a => (a, ListenerLabels(a.Key)))
+            .Select(a => (a, ListenerLabels(a.Key) + WorkloadLabels(snapshot.Workloads.GetValueOrDefault(a.Key))))
             .ToList();
         if (snapshot.OtherListeners is { } other) list.Add((other, Label("server_address", ListenerMetrics.Other)));
         return list;
@@ -120,6 +125,16 @@ public static class PrometheusExposition
         Label("server_port", key.Port.ToString(CultureInfo.InvariantCulture)) +
         Label("network_type", ListenerMetrics.NetworkType(key)) +
         Label("netns", key.NetNs.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Where the listener runs, under OpenTelemetry's names as Prometheus spells them;
+    /// nothing for the host's. A function of the listener, so no series is added.</summary>
+    public static string WorkloadLabels(Workload? workload)
+    {
+        if (workload is null) return "";
+        var labels = new StringBuilder();
+        foreach (var (_, name, value) in workload.Attributes()) labels.Append(Label(name, value));
+        return labels.ToString();
+    }
 
     private static void Histogram(StringBuilder w, string name, string labels, Log2Histogram h)
     {

@@ -52,6 +52,8 @@ public sealed class TopReading
     public long ListenersOverflowed { get; init; }
     /// <summary>The .NET processes joined (--dotnet), as the snapshot had them.</summary>
     public IReadOnlyList<AppReading> Apps { get; init; } = [];
+    /// <summary>The container and pod of each listener (--workloads), as the snapshot had them.</summary>
+    public IReadOnlyDictionary<ListenerKey, Workload> Workloads { get; init; } = new Dictionary<ListenerKey, Workload>();
 
     public static TopReading Of(AggregateSnapshot s) => new()
     {
@@ -62,5 +64,6 @@ public sealed class TopReading
         LostEvents = s.Cost.LostEvents,
         ListenersOverflowed = s.Cost.ListenersOverflowed,
         Apps = s.Apps,
+        Workloads = s.Workloads,
     };
 }

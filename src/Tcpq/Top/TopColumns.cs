@@ -13,6 +13,8 @@ public static class TopColumns
     public static IReadOnlyList<TopColumn> For(IReadOnlyList<TopRow> rows)
     {
         var columns = new List<TopColumn> { new("LISTENER", TopSort.Listener, r => r.Label, Numeric: false) };
+        if (rows.Any(r => r.Workload is not null))
+            columns.Add(new("WORKLOAD", null, r => r.Workload?.ShortText ?? "-", Numeric: false, Keep: 3));
         if (rows.Select(r => r.Key.NetNs).Distinct().Count() > 1)
             columns.Add(new("NETNS", null, r => r.IsOther ? "" : r.Key.NetNs.ToString(CultureInfo.InvariantCulture), Keep: 3));
         columns.AddRange(

@@ -16,6 +16,14 @@ public sealed record TopOptions(
     /// <summary>--dotnet: which .NET processes to show a line for (thread pool, GC, Kestrel's refusals).</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
 
+    /// <summary>--workloads, --runtime-socket, --kubelet-logs: where a listener's container and pod names come from.</summary>
+    public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
+
+    /// <summary>--latency-sample: counting mode's accept hooks (--backend ebpf). Always by default:
+    /// top is watched for minutes, every screen's WAIT and the diagnosis need every accept's wait;
+    /// serve, on for months, samples (1s/10s).</summary>
+    public Bpf.LatencySampling LatencySample { get; init; } = Bpf.LatencySampling.Always;
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
 

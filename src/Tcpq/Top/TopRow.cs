@@ -19,6 +19,9 @@ public sealed record TopRow(
     ulong? WaitP50Us, ulong? WaitP99Us,
     Finding? Finding)
 {
+    /// <summary>The container and pod the listener runs in; null for the host's (or when not looked up).</summary>
+    public Workload? Workload { get; init; }
+
     /// <summary>The listeners merged past the source's limit carry the key of no listener.</summary>
     public bool IsOther => Key.Port == 0;
 

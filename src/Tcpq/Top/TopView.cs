@@ -56,7 +56,7 @@ public static class TopView
                 allDrops, drops, Rate(r => r.SynCookies),
                 Percentile(handshake, 50), Percentile(handshake, 99),
                 Percentile(wait, 50), Percentile(wait, 99),
-                findings?.GetValueOrDefault(key)));
+                findings?.GetValueOrDefault(key)) { Workload = current.Workloads.GetValueOrDefault(key) });
         }
         return rows;
     }

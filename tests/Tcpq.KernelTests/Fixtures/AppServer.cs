@@ -28,13 +28,8 @@ public sealed class AppServer : IDisposable
         Start(ns, ["python3", Script, "serve", mode, port.ToString(), "{record}", connections.ToString(), delaySeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
 
     /// <summary>The io_uring server, compiled here against liburing (scripts/setup --test installs liburing-dev).</summary>
-    public static AppServer Uring(NetNamespace ns, int port, int connections)
-    {
-        string bin = Path.Combine(Path.GetTempPath(), $"tcpq-uring-{Environment.ProcessId}");
-        Shell.RunWithCode("cc", ["-O2", "-Wall", "-o", bin, Path.Combine(AppContext.BaseDirectory, "Servers", "uring_server.c"), "-luring"], out int code);
-        if (code != 0) throw new InvalidOperationException("cannot build Servers/uring_server.c: kernel tests need cc and liburing-dev (scripts/setup --test)");
-        return Start(ns, [bin, port.ToString(), "{record}", connections.ToString()]);
-    }
+    public static AppServer Uring(NetNamespace ns, int port, int connections) =>
+        Start(ns, [UringServerBuild.Path, port.ToString(), "{record}", connections.ToString()]);
 
     private static AppServer Start(NetNamespace ns, string[] command)
     {

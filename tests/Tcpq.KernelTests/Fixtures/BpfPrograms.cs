@@ -38,6 +38,21 @@ public static class BpfPrograms
     /// through the process's file descriptors (/proc/PID/fdinfo: prog_id).</summary>
     public static long RecursionMisses(int pid)
     {
+        var ids = HeldBy(pid);
+        if (ids.Count == 0) throw new InvalidOperationException($"process {pid} holds no BPF program");
+        using var doc = System.Text.Json.JsonDocument.Parse(Shell.Run("bpftool", "-j", "prog", "show"));
+        long misses = 0;
+        foreach (var prog in doc.RootElement.EnumerateArray())
+            if (ids.Contains(prog.GetProperty("id").GetInt32()) && prog.TryGetProperty("recursion_misses", out var m))
+                misses += m.GetInt64();
+        return misses;
+    }
+
+    /// <summary>The ids of the BPF programs a process holds, by a program's descriptor or a link's
+    /// (/proc/PID/fdinfo: prog_id). Unlike a difference of two machine-wide listings, this sees no
+    /// program another process loaded meanwhile.</summary>
+    public static HashSet<int> HeldBy(int pid)
+    {
         var ids = new HashSet<int>();
         foreach (var info in Directory.EnumerateFiles($"/proc/{pid}/fdinfo"))
         {
@@ -48,12 +63,6 @@ public static class BpfPrograms
             }
             catch (IOException) { } // a descriptor closed meanwhile
         }
-        if (ids.Count == 0) throw new InvalidOperationException($"process {pid} holds no BPF program");
-        using var doc = System.Text.Json.JsonDocument.Parse(Shell.Run("bpftool", "-j", "prog", "show"));
-        long misses = 0;
-        foreach (var prog in doc.RootElement.EnumerateArray())
-            if (ids.Contains(prog.GetProperty("id").GetInt32()) && prog.TryGetProperty("recursion_misses", out var m))
-                misses += m.GetInt64();
-        return misses;
+        return ids;
     }
 }

@@ -38,6 +38,7 @@ public sealed class NginxServer : IDisposable
               server {
             {{listens}}
                 location / { return 200 "ok\n"; }
+                location = /status { stub_status; }
               }
             }
             """);
@@ -57,6 +58,17 @@ public sealed class NginxServer : IDisposable
             Thread.Sleep(50);
         }
         return server;
+    }
+
+    /// <summary>nginx's own count of the connections it accepted (stub_status "accepts"), asked
+    /// over IPv4 loopback: the asking connection is counted in it.</summary>
+    public long Accepts(NetNamespace ns, int port)
+    {
+        // Active connections: 1 \n server accepts handled requests \n 12 12 12 \n ...
+        var lines = ns.Exec("curl", "-sS", "--max-time", "5", $"http://127.0.0.1:{port}/status").Split('\n');
+        int i = Array.FindIndex(lines, l => l.Contains("accepts", StringComparison.Ordinal));
+        if (i < 0 || i + 1 >= lines.Length) throw new InvalidOperationException($"nginx's stub_status said: {string.Join(" / ", lines)}");
+        return long.Parse(lines[i + 1].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public void Dispose()

@@ -25,11 +25,20 @@ public sealed class PipedTcpq : IDisposable
         return new PipedTcpq(p);
     }
 
-    /// <summary>The next line of output, or null when none comes within the timeout.</summary>
+    private Task<string?>? _pending;
+
+    /// <summary>The next line of output, or null when none comes within the timeout (a read
+    /// that timed out goes on: the next call waits for the same line).</summary>
     public string? ReadLine(TimeSpan timeout)
     {
-        var line = _process.StandardOutput.ReadLineAsync();
-        return line.Wait(timeout) ? line.Result : null;
+        var line = _pending ?? _process.StandardOutput.ReadLineAsync();
+        if (!line.Wait(timeout))
+        {
+            _pending = line;
+            return null;
+        }
+        _pending = null;
+        return line.Result;
     }
 
     /// <summary>Closes the read end of the pipe: tcpq's next write fails with EPIPE.</summary>

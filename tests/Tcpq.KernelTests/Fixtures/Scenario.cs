@@ -27,4 +27,20 @@ public static class Scenario
         after.GetValueOrDefault(counter) - before.GetValueOrDefault(counter);
 
     public static List<TraceRow> In(this List<TraceRow> rows, NetNamespace ns) => rows.Where(r => r.NetNs == ns.Inode).ToList();
+
+    /// <summary>The namespace's counters once the listener has had no segment to count for 300 ms
+    /// (at most 10 s).</summary>
+    public static Dictionary<string, long> Quiet(this NetNamespace ns)
+    {
+        string[] watched = ["TcpExtListenDrops", "TcpPassiveOpens", "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtListenOverflows"];
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var last = ns.Nstat();
+        while (true)
+        {
+            Thread.Sleep(300);
+            var now = ns.Nstat();
+            if (watched.All(k => now.GetValueOrDefault(k) == last.GetValueOrDefault(k)) || waited.Elapsed > TimeSpan.FromSeconds(10)) return now;
+            last = now;
+        }
+    }
 }

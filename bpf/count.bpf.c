@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* tcpq's counting mode (serve, top): exact per-listener counts at the least cost per connection.
+ * The entry points only; count.h says how, count_slots.h where the counts go. A second object
+ * beside tcpq.bpf.o: loaded alone, it holds none of trace's per-connection tables.
+ *
+ *   cgroup_skb/ingress            a SYN, final ACK or RST arriving at a listener
+ *   tp_btf/consume_skb, kfree_skb what the listener did with it (this CPU's TcpExt counters)
+ *   tp_btf/inet_sock_set_state    handshake completed; closed before accept(); listener closed
+ *   tp_btf/tcp_retransmit_synack  SYN-ACK retransmitted; a client's SYN retried
+ *   tracepoint/syscalls/sys_exit_accept{,4}  attached only in sampling windows: queue waits
+ *   raw_tp (never attached)       the live reader, run by user space as it reads
+ *
+ * No syscall tracepoint but in short sampling windows: one puts every syscall of the machine on
+ * the slow path. Every
+ * packet hook returns 1: tcpq never changes traffic. */
+#include "common.h"
+#include "mib.h"
+#include "count_slots.h"
+#include "count.h"
+#include "count_accept.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Never read: puts the layouts into the object's BTF for tests/Tcpq.Tests/EventLayoutTests.cs. */
+const enum tcpq_counter *tcpq_btf_counter __attribute__((unused));
+const struct tcpq_slot_counts *tcpq_btf_slot_counts __attribute__((unused));
+const struct tcpq_slot_info *tcpq_btf_slot_info __attribute__((unused));
+const struct tcpq_slot_live *tcpq_btf_slot_live __attribute__((unused));
+const struct tcpq_slot_meta *tcpq_btf_slot_meta __attribute__((unused));
+const struct tcpq_kernel_drop *tcpq_btf_kernel_drop __attribute__((unused));
+
+SEC("cgroup_skb/ingress")
+int tcpq_count_ingress(struct __sk_buff *skb)
+{
+	count_ingress(skb);
+	return 1;
+}
+
+SEC("tp_btf/consume_skb")
+int BPF_PROG(tcpq_count_consume_skb, struct sk_buff *skb)
+{
+	return count_verdict(skb, 0);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tcpq_count_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return count_verdict(skb, reason);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcpq_count_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	count_state_change(sk, oldstate, newstate);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tcpq_count_synack_retrans, const struct sock *sk, const struct request_sock *req)
+{
+	count_synack_retransmit(sk, req);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tcpq_count_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	count_accept(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tcpq_count_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	count_accept(ctx->ret);
+	return 0;
+}
+
+/* Each open slot's listener as it is now (count_slots.h): run with BPF_PROG_TEST_RUN. */
+SEC("raw_tp")
+int tcpq_count_read_live(void *ctx)
+{
+	__u32 zero = 0;
+	struct tcpq_slot_meta *meta = bpf_map_lookup_elem(&slot_meta, &zero);
+	__u32 n = meta ? meta->high + 1 : TCPQ_SLOTS;
+	bpf_loop(n < TCPQ_SLOTS ? n : TCPQ_SLOTS, read_live, NULL, 0);
+	return 0;
+}

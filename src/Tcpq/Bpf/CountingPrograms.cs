@@ -1,0 +1,191 @@
+using System.Runtime.InteropServices;
+using Tcpq.Interop;
+
+namespace Tcpq.Bpf;
+
+/// <summary>
+/// Counting mode's kernel side (bpf/count.bpf.c), loaded alone: five programs that count each
+/// listener's connections into a slot of its own, with no syscall hooked and nothing kept per
+/// connection, and a live reader run on demand. Disposing it detaches and unloads all of it.
+/// </summary>
+public sealed class CountingPrograms : IDisposable
+{
+    /// <summary>TCPQ_SLOTS in bpf/tcpq.h: slot 0 is "other".</summary>
+    public const int Slots = 1024;
+
+    private static readonly string[] TracingPrograms =
+        ["tcpq_count_consume_skb", "tcpq_count_kfree_skb", "tcpq_count_set_state", "tcpq_count_synack_retrans"];
+
+    private static readonly string[] AcceptPrograms = ["tcpq_count_exit_accept4", "tcpq_count_exit_accept"];
+
+    private readonly BpfObject _object;
+    private readonly List<SafeBpfLinkHandle> _links = [];
+    private readonly Lock _sampling = new();
+    private readonly List<SafeBpfLinkHandle> _acceptLinks = [];
+    private Timer? _sampler;
+    private string? _mountedTracefs;
+    private long _samplingSinceNs, _sampledNs, _windowSinceNs, _ticks;
+    private readonly LatencySampling _sample;
+    private bool _disposed;
+
+    private CountingPrograms(BpfObject obj, LatencySampling sample) => (_object, _sample) = (obj, sample);
+
+    /// <summary>Loads, hands the kernel its free slots, attaches. When it returns, counting is live.
+    /// The accept hooks, for the latency histograms, are attached as <paramref name="sample"/> says
+    /// (bpf/count_accept.h): the histograms are of the connections accepted meanwhile.</summary>
+    public static CountingPrograms Start(IReadOnlyList<ushort> ports, LatencySampling sample, bool verbose = false)
+    {
+        var programs = new CountingPrograms(EmbeddedObject.Open("count.bpf.o", verbose), sample);
+        try
+        {
+            EmbeddedObject.Configure(programs._object, new TraceConfig(ports, null, TraceConfig.MinRingBufferKb), "bpf/count.bpf.c");
+            LibbpfLog.Clear();
+            try { programs._object.Load(); }
+            catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
+            var free = programs.Map("free_slots");
+            for (uint slot = 1; slot < Slots; slot++) free.Push(slot);
+            programs.Attach();
+            programs.StartSampling();
+            return programs;
+        }
+        catch
+        {
+            programs.Dispose();
+            throw;
+        }
+    }
+
+    private void Attach()
+    {
+        // kept mounted while tcpq runs, if tcpq mounted it: the accept hooks attach again each window
+        _mountedTracefs = KernelFileSystems.EnsureTracefs();
+        foreach (var name in TracingPrograms)
+            _links.Add(Attached(name, () => _object.FindProgram(name).Attach()));
+        using var cgroup = KernelFileSystems.OpenCgroupV2Root();
+        _links.Add(Attached("cgroup_skb/ingress to the cgroup v2 root", () => _object.FindProgram("tcpq_count_ingress").AttachCgroup(cgroup)));
+    }
+
+    private static SafeBpfLinkHandle Attached(string what, Func<SafeBpfLinkHandle> attach)
+    {
+        try { return attach(); }
+        catch (ErrnoException e) { throw KernelRefusals.Attach(what, e.Errno); }
+    }
+
+    internal BpfMap Map(string name) => _object.FindMap(name);
+
+    private void StartSampling()
+    {
+        _samplingSinceNs = Events.WallClock.MonotonicNowNs();
+        if (!_sample.IsOff) _sampler = new Timer(_ => Sample(), null, TimeSpan.Zero, _sample.Window);
+    }
+
+    /// <summary>Each window's start attaches the accept hooks, its end detaches them.</summary>
+    private void Sample()
+    {
+        lock (_sampling)
+        {
+            if (_disposed) return;
+            long windows = _sample.Period.Ticks / _sample.Window.Ticks;
+            long tick = _ticks++;
+            if (tick % windows == 0 && _acceptLinks.Count == 0)
+            {
+                try
+                {
+                    foreach (var name in AcceptPrograms) _acceptLinks.Add(_object.FindProgram(name).Attach());
+                    _windowSinceNs = Events.WallClock.MonotonicNowNs();
+                }
+                catch (ErrnoException e)
+                {
+                    DetachAccepts();
+                    _sampler?.Dispose();
+                    _sampler = null;
+                    Console.Error.WriteLine($"tcpq: the accept hooks cannot be attached ({e.Message}): no queue-wait histograms");
+                }
+            }
+            else if (windows > 1 && tick % windows == 1)
+            {
+                DetachAccepts();
+            }
+        }
+    }
+
+    private void DetachAccepts()
+    {
+        if (_acceptLinks.Count == 0) return;
+        foreach (var link in _acceptLinks) link.Dispose();
+        _acceptLinks.Clear();
+        _sampledNs += Events.WallClock.MonotonicNowNs() - _windowSinceNs;
+    }
+
+    /// <summary>The share of the time since counting began that the accept hooks were attached:
+    /// the share of accepts the latency histograms hold, when accepts come evenly.</summary>
+    public double LatencySampleRatio
+    {
+        get
+        {
+            lock (_sampling)
+            {
+                if (_sample == LatencySampling.Always && _acceptLinks.Count > 0) return 1; // attached for good
+                long now = Events.WallClock.MonotonicNowNs();
+                long sampled = _sampledNs + (_acceptLinks.Count > 0 ? now - _windowSinceNs : 0);
+                return now > _samplingSinceNs ? Math.Clamp((double)sampled / (now - _samplingSinceNs), 0, 1) : 0;
+            }
+        }
+    }
+
+    /// <summary>Runs the live reader: slot_lives then holds each open slot's listener as it is now.</summary>
+    /// <exception cref="ErrnoException">the kernel refused the run.</exception>
+    internal void ReadLive() => _object.FindProgram("tcpq_count_read_live").TestRun(default);
+
+    public void Dispose()
+    {
+        lock (_sampling)
+        {
+            _disposed = true;
+            _sampler?.Dispose();
+            DetachAccepts();
+        }
+        for (int i = _links.Count - 1; i >= 0; i--) _links[i].Dispose();
+        _links.Clear();
+        KernelFileSystems.Unmount(_mountedTracefs);
+        _mountedTracefs = null;
+        _object.Dispose();
+    }
+
+    /// <summary>struct tcpq_slot_info.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SlotInfo
+    {
+        public ulong Sk, Cookie, OpenedNs, ClosedNs;
+        public Events.Address16 Address;
+        public uint NetNs, QBase, QAtClose;
+        public ushort Port;
+        public byte Family, State;
+    }
+
+    /// <summary>enum tcpq_slot_state.</summary>
+    internal const byte SlotFree = 0, SlotOpen = 1, SlotClosed = 2;
+
+    /// <summary>struct tcpq_slot_live.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SlotLive
+    {
+        public ulong Cookie;
+        public uint Ok, State, Q, Q0, QMax, Pad;
+    }
+
+    /// <summary>struct tcpq_slot_meta.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SlotMeta
+    {
+        public uint High, Pad;
+        public ulong Overflowed;
+    }
+
+    /// <summary>struct tcpq_kernel_drop.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct KernelDrop
+    {
+        public uint Slot, Reason;
+    }
+}
