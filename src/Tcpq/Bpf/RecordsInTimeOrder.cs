@@ -18,6 +18,7 @@ internal sealed class RecordsInTimeOrder
     private readonly TcpqEvent[][] _staged;
     private readonly int[] _head;
     private readonly int[] _count;
+    private long _handedOn;
 
     public RecordsInTimeOrder(int rings)
     {
@@ -26,6 +27,10 @@ internal sealed class RecordsInTimeOrder
         _head = new int[rings];
         _count = new int[rings];
     }
+
+    /// <summary>Records handed on since the start, also those a throwing sink was given: the
+    /// tracer's event count, which a read that ends in an exception must not lose.</summary>
+    public long HandedOn => Volatile.Read(ref _handedOn); // one writer: the loop's thread
 
     /// <summary>Records kept for a later read.</summary>
     public int Staged
@@ -87,6 +92,7 @@ internal sealed class RecordsInTimeOrder
                 {
                     int i = _head[oldest]++;
                     handed++;
+                    _handedOn++;
                     sink.OnEvent(in staged[i]);
                 }
                 while (_head[oldest] < _count[oldest] && staged[_head[oldest]].TsNs <= nextTs && staged[_head[oldest]].TsNs < beforeNs);

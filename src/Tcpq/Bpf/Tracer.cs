@@ -49,9 +49,8 @@ public sealed class Tracer : IEventSource
     private BpfMap? _uncounted;
     private BpfMap? _missed;
     private IEventSink? _sink;
-    private long _events;
 
-    public long Events => Interlocked.Read(ref _events);
+    public long Events => _records?.HandedOn ?? 0;
 
     /// <summary>Why accepts made by io_uring are not traced although accept's rows were asked
     /// for (this kernel's io_uring tracepoints), one line for the user; null when they are, or
@@ -160,7 +159,7 @@ public sealed class Tracer : IEventSource
             _ring.Consume();
         }
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffers"); }
-        return Handed(_records!.HandOn(readFrom, _sink!));
+        return _records!.HandOn(readFrom, _sink!);
     }
 
     /// <summary>The last read, as tracing ends: every event waiting, none kept for later.</summary>
@@ -168,13 +167,7 @@ public sealed class Tracer : IEventSource
     {
         try { _ring!.Consume(); }
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffers"); }
-        return Handed(_records!.HandOnAll(_sink!));
-    }
-
-    private int Handed(int events)
-    {
-        _events += events;
-        return events;
+        return _records!.HandOnAll(_sink!);
     }
 
     /// <summary>The ring buffer's epoll: the loop waits here, and a burst wakes it.</summary>
