@@ -52,7 +52,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                 },
                 stopping: () =>
                 {
-                    tracer.Pump(TimeSpan.Zero);
+                    tracer.Drain();
                     dotnet.Stop(); // the sessions flush what their runtimes still hold
                     dotnet.Pump(TimeSpan.Zero);
                 });
