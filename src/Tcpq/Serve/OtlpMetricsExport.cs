@@ -33,8 +33,9 @@ public sealed class OtlpMetricsExport : IDisposable
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
     /// <param name="dotnet">--dotnet is on: the snapshots carry the joined .NET processes' figures.</param>
+    /// <param name="headers">OTEL_EXPORTER_OTLP_HEADERS as checked by the command (a backend's token), or null.</param>
     public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
-        bool dotnet = false)
+        bool dotnet = false, string? headers = null)
     {
         _snapshot = snapshot;
         _reasons = reasons;
@@ -63,6 +64,7 @@ public sealed class OtlpMetricsExport : IDisposable
             {
                 exporter.Endpoint = endpoint;
                 exporter.Protocol = protocol;
+                if (headers is not null) exporter.Headers = headers;
                 reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)interval.TotalMilliseconds;
                 reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
             })
