@@ -48,8 +48,8 @@ public sealed class TraceSpans : IDisposable
         if ((failed > _failedSaid || dropped > _droppedSaid) && DateTime.UtcNow >= _nextFailureReport)
         {
             var what = new List<string>();
-            if (failed > _failedSaid) what.Add($"{failed} spans not taken by the collector ({_exporter.LastFailure})");
-            if (dropped > _droppedSaid) what.Add($"{dropped} connections left out, the export queue full");
+            if (failed > _failedSaid) what.Add($"{Count(failed, "span")} not taken by the collector ({_exporter.LastFailure})");
+            if (dropped > _droppedSaid) what.Add($"{Count(dropped, "connection")} left out, the export queue full");
             _messages.WriteLine($"tcpq: OTLP export to {_target.EndpointText}: {string.Join("; ", what)} so far");
             (_failedSaid, _droppedSaid) = (failed, dropped);
             _nextFailureReport = DateTime.UtcNow + FailureReportPeriod;
@@ -63,14 +63,16 @@ public sealed class TraceSpans : IDisposable
         tracker.Complete();
         bool flushed = _exporter.Flush(FinalFlush);
         var e = _exporter;
-        var line = $"tcpq: {e.ConnectionsSent} connections sent as traces to {_target.EndpointText} ({e.SpansExported} spans taken";
+        var line = $"tcpq: {Count(e.ConnectionsSent, "connection")} sent as traces to {_target.EndpointText} ({Count(e.SpansExported, "span")} taken";
         if (e.SpansFailed > 0) line += $", {e.SpansFailed} not: {e.LastFailure}";
         long unsent = e.Spans - e.SpansExported - e.SpansFailed;
         if (unsent > 0) line += $", {unsent} not sent{(flushed ? "" : $" within {FinalFlush.TotalSeconds:0} s")}";
         line += ")";
-        if (e.ConnectionsDropped > 0) line += $"; {e.ConnectionsDropped} connections left out, the export queue full";
+        if (e.ConnectionsDropped > 0) line += $"; {Count(e.ConnectionsDropped, "connection")} left out, the export queue full";
         _messages.WriteLine(line);
     }
+
+    private static string Count(long n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 
     public void Dispose() => _exporter.Dispose();
 }

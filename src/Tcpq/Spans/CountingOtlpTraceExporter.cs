@@ -61,30 +61,38 @@ internal sealed class CountingOtlpTraceExporter : OtlpTraceExporter
     {
         public volatile string? Last;
 
+        // OTLP/HTTP sends synchronously, OTLP/gRPC asynchronously: both are watched
+        protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancel)
+        {
+            try { return Seen(base.Send(request, cancel)); }
+            catch (Exception e) when (Failed(e)) { throw; }
+        }
+
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancel)
         {
-            try
+            try { return Seen(await base.SendAsync(request, cancel).ConfigureAwait(false)); }
+            catch (Exception e) when (Failed(e)) { throw; }
+        }
+
+        private HttpResponseMessage Seen(HttpResponseMessage response)
+        {
+            if (!response.IsSuccessStatusCode) Last = $"the collector answered {(int)response.StatusCode} {response.ReasonPhrase}";
+            return response;
+        }
+
+        /// <summary>Keeps the reason; false, so the exception goes on as it was.</summary>
+        private bool Failed(Exception e)
+        {
+            Last = e switch
             {
-                var response = await base.SendAsync(request, cancel).ConfigureAwait(false);
-                if (!response.IsSuccessStatusCode) Last = $"the collector answered {(int)response.StatusCode} {response.ReasonPhrase}";
-                return response;
-            }
-            catch (HttpRequestException e)
-            {
-                Last = e.HttpRequestError switch
-                {
-                    HttpRequestError.ConnectionError => "could not connect" + (e.InnerException is { } inner ? $" ({inner.Message})" : ""),
-                    HttpRequestError.NameResolutionError => "the host name did not resolve",
-                    HttpRequestError.SecureConnectionError => "TLS failed",
-                    _ => "the request failed",
-                };
-                throw;
-            }
-            catch (OperationCanceledException)
-            {
-                Last = "no answer in time";
-                throw;
-            }
+                HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } h => "could not connect" + (h.InnerException is { } inner ? $" ({inner.Message})" : ""),
+                HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError } => "the host name did not resolve",
+                HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } => "TLS failed",
+                HttpRequestException => "the request failed",
+                OperationCanceledException => "no answer in time",
+                _ => Last,
+            };
+            return false;
         }
     }
 }

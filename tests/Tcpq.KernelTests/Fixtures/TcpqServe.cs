@@ -20,7 +20,10 @@ public sealed class TcpqServe : IDisposable
 
     public IReadOnlyList<string> Stderr { get { lock (_stderr) return [.. _stderr]; } }
 
-    public static TcpqServe Start(params string[] args)
+    public static TcpqServe Start(params string[] args) => StartWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts it with <paramref name="environment"/> added to its environment.</summary>
+    public static TcpqServe StartWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         Requirements.Check();
         // the test host is a .NET process that listens: tests not about --dotnet serve the kernel's side only
@@ -28,6 +31,7 @@ public sealed class TcpqServe : IDisposable
         string[] command = [.. Posix.WithDefaultSigint, TcpqBinary.Path, "serve", "--listen", "127.0.0.1:0", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         var p = Process.Start(psi)!;
         var s = new TcpqServe(p);
         p.ErrorDataReceived += (_, e) =>
