@@ -14,7 +14,7 @@ namespace Tcpq.Commands;
 public sealed class TraceSpans : IDisposable
 {
     private static readonly TimeSpan FailureReportPeriod = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan FinalFlush = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan FinalFlush = TimeSpan.FromSeconds(5);
 
     private readonly OtlpTarget _target;
     private readonly ConnectionSpanExporter _exporter;
