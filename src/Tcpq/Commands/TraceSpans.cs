@@ -61,7 +61,7 @@ public sealed class TraceSpans : IDisposable
     public void End(ConnectionTracker tracker)
     {
         tracker.Complete();
-        bool flushed = _exporter.Flush(FinalFlush);
+        bool flushed = _exporter.Shutdown(FinalFlush);
         var e = _exporter;
         var line = $"tcpq: {Count(e.ConnectionsSent, "connection")} sent as traces to {_target.EndpointText} ({Count(e.SpansExported, "span")} taken";
         if (e.SpansFailed > 0) line += $", {e.SpansFailed} not: {e.LastFailure}";

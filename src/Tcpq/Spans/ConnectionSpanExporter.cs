@@ -74,8 +74,15 @@ public sealed class ConnectionSpanExporter : IConnectionSpanSink, IDisposable
         Spans += made;
     }
 
-    /// <summary>Sends what is queued now; false when it did not all go within <paramref name="timeout"/>.</summary>
-    public bool Flush(TimeSpan timeout) => _provider.ForceFlush((int)Math.Min(timeout.TotalMilliseconds, int.MaxValue));
+    /// <summary>Sends what is queued now; false when it did not all go within <paramref name="timeout"/>.
+    /// The last batch may still be on its way when it returns (taken from the queue, not yet answered).</summary>
+    public bool Flush(TimeSpan timeout) => _provider.ForceFlush(Milliseconds(timeout));
+
+    /// <summary>Sends what is queued and waits for the answers (at most <paramref name="timeout"/>):
+    /// the counts are final after it. Nothing is sent after.</summary>
+    public bool Shutdown(TimeSpan timeout) => _provider.Shutdown(Milliseconds(timeout));
+
+    private static int Milliseconds(TimeSpan t) => (int)Math.Clamp(t.TotalMilliseconds, 0, int.MaxValue);
 
     public void Dispose()
     {
