@@ -16,4 +16,5 @@ public enum ExitCode
     MissingLibrary = 10,  // libbpf.so.1 not installed
     NoInput = 11,         // an input file that cannot be read: missing, unreadable, a directory
     BadConfig = 12,       // a bad --web-config file (YAML, keys, certificates, hashes)
+    BadOtlp = 13,         // an OTLP endpoint, protocol or headers (flag or OTEL_EXPORTER_OTLP_* variable) that cannot be used
 }

@@ -38,7 +38,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console)
         http.Serve(expositions.Read);
         using var otlp = options.OtlpEndpoint is { } endpoint
             ? new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, options.OtlpProtocol), options.OtlpProtocol,
-                options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend, dotnet: options.Dotnet.Enabled)
+                options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend, dotnet: options.Dotnet.Enabled, headers: options.OtlpHeaders)
             : null;
 
         console.Error.WriteLine($"tcpq: serving metrics of {PortList.Text(options.Ports)} at {http.Url}" +

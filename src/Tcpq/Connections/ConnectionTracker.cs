@@ -66,6 +66,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
             MakeRoom(table);
             t = table.Add(key);
             t.Expect = _options.Application;
+            t.KeepMarks = _options.KeepMarks;
         }
         var listener = ListenerOf(key.Listener);
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
@@ -185,11 +186,22 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         else End(table.OldestOpen!, table.OldestOpen!.Done ? TimelineEnd.Completed : TimelineEnd.Evicted); // accepted, still awaiting the application: its queues are done
     }
 
-    private void Expire(ConnectionTable table)
+    /// <summary>Ends the connections whose linger or idle time has passed by <paramref name="nowNs"/>
+    /// (the kernel's clock), as the next event would: a live trace that hands finished connections
+    /// on (<see cref="TrackerOptions.Finished"/>) calls it at each tick, so the last connections of
+    /// a burst do not wait for more traffic.</summary>
+    public void ExpireAt(ulong nowNs)
     {
-        for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < NowNs; t = table.OldestDone)
+        if (_table is not null) Expire(_table, Math.Max(nowNs, NowNs));
+    }
+
+    private void Expire(ConnectionTable table) => Expire(table, NowNs);
+
+    private void Expire(ConnectionTable table, ulong now)
+    {
+        for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < now; t = table.OldestDone)
             End(t, TimelineEnd.Completed);
-        for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < NowNs; t = table.OldestOpen)
+        for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < now; t = table.OldestOpen)
             End(t, t.Aborted || t.Accepted ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted: it ended with its abort; an accepted one waited for its application's rows (first-read…, or a .NET app's)
     }
 
@@ -197,6 +209,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     {
         t.InferDrops = InferDropsFromQueues;
         ListenerOf(t.Key.Listener).OnEnd(t, end);
+        _options.Finished?.Invoke(t, end);
         _table!.Remove(t);
     }
 

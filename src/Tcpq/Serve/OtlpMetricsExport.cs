@@ -33,8 +33,9 @@ public sealed class OtlpMetricsExport : IDisposable
 
     /// <param name="snapshot">The latest snapshot (cached: every instrument's callback calls it).</param>
     /// <param name="dotnet">--dotnet is on: the snapshots carry the joined .NET processes' figures.</param>
+    /// <param name="headers">OTEL_EXPORTER_OTLP_HEADERS as checked by the command (a backend's token), or null.</param>
     public OtlpMetricsExport(Uri endpoint, OtlpExportProtocol protocol, TimeSpan interval, Func<AggregateSnapshot> snapshot, DropReasons reasons, string backend,
-        bool dotnet = false)
+        bool dotnet = false, string? headers = null)
     {
         _snapshot = snapshot;
         _reasons = reasons;
@@ -58,6 +59,7 @@ public sealed class OtlpMetricsExport : IDisposable
         {
             Endpoint = endpoint,
             Protocol = protocol,
+            Headers = headers,
             HttpClientFactory = () => new HttpClient(new FailureReasonHandler(this) { InnerHandler = new SocketsHttpHandler() }) { Timeout = TimeSpan.FromSeconds(10) },
         });
         _reader = new BaseExportingMetricReader(_exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative };

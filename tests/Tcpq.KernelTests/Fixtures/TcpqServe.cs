@@ -23,13 +23,16 @@ public sealed class TcpqServe : IDisposable
     public static TcpqServe Start(params string[] args) => Start(null, args);
 
     /// <summary>Started inside <paramref name="ns"/> (its endpoint there too) when one is given.</summary>
-    public static TcpqServe Start(NetNamespace? ns, params string[] args) => Start(ns, [], TcpqBinary.Path, args);
+    public static TcpqServe Start(NetNamespace? ns, params string[] args) => Start(ns, [], TcpqBinary.Path, new Dictionary<string, string>(), args);
 
     /// <summary>Started through <paramref name="prefix"/> (e.g. setpriv as another user with fewer
     /// capabilities), from a copy of tcpq that user can read.</summary>
-    public static TcpqServe StartAs(string[] prefix, params string[] args) => Start(null, prefix, UnprivilegedCopy.Binary, args);
+    public static TcpqServe StartAs(string[] prefix, params string[] args) => Start(null, prefix, UnprivilegedCopy.Binary, new Dictionary<string, string>(), args);
 
-    private static TcpqServe Start(NetNamespace? ns, string[] prefix, string binary, string[] args)
+    /// <summary>Starts it with <paramref name="environment"/> added to its environment.</summary>
+    public static TcpqServe StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) => Start(null, [], TcpqBinary.Path, environment, args);
+
+    private static TcpqServe Start(NetNamespace? ns, string[] prefix, string binary, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         Requirements.Check();
         // the test host is a .NET process that listens: tests not about --dotnet serve the kernel's side only
@@ -39,6 +42,7 @@ public sealed class TcpqServe : IDisposable
         string[] command = [.. Posix.WithDefaultSigint, .. inside, .. prefix, binary, "serve", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         var p = Process.Start(psi)!;
         var s = new TcpqServe(p);
         p.ErrorDataReceived += (_, e) =>
