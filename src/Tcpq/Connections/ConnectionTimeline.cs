@@ -121,6 +121,7 @@ public sealed partial class ConnectionTimeline
         App?.Clear();
         Expect = ApplicationRows.None;
         ClearApp();
+        ClearRequestSpans();
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>

@@ -8,7 +8,7 @@ namespace Tcpq.Connections;
 /// (the largest timestamp seen), so a file is read exactly as the live stream was.
 /// Fed from the ring buffer callback as an <see cref="IEventSink"/>, or from a file's rows.
 /// </summary>
-public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink
+public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink, IRequestLinkSink
 {
     private readonly TrackerOptions _options = options ?? new TrackerOptions();
     private readonly Dictionary<ListenerKey, ListenerStats> _listeners = [];
@@ -101,6 +101,29 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         ListenerOf(t.Key.Listener).OnAppEvent(e);
         t.Apply(e);
         Table.Touch(t);
+    }
+
+    /// <summary>The newest connection held on this network namespace and 4-tuple, or null.</summary>
+    public ConnectionTimeline? Find(in ConnectionKey key) => _table?.Find(key);
+
+    /// <summary>What became of the application's request spans (<see cref="OnRequestLink"/>).</summary>
+    public RequestLinkCounts RequestLinks { get; } = new();
+
+    /// <summary>A request span of a .NET app, joined to its connection by the network namespace,
+    /// the 4-tuple and the process: the connection on the 4-tuple accepted at or before the
+    /// request started, by the process that served it. One that finds none is only counted.</summary>
+    public void OnRequestLink(in RequestLink link)
+    {
+        var t = _table?.Find(link.Connection);
+        if (t != null && (!t.Accepted || t.AcceptNs > link.StartNs)) t = AcceptedBefore(t, link.StartNs) ?? t;
+        if (t == null || !t.Accepted || (t.Pid != 0 && t.Pid != link.Pid))
+        {
+            RequestLinks.Unjoined++;
+            return;
+        }
+        if (t.AddRequestSpan(new AppRequestSpan(link.TraceId, link.SpanId, link.StartNs))) RequestLinks.Joined++;
+        else RequestLinks.PastLimit++;
+        _table!.Touch(t);
     }
 
     /// <summary>When what an app row tells of began: Kestrel's connection start, or the request's or
