@@ -169,11 +169,11 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     /// <summary>The client connects again from the same port while the old connection may still
     /// hear from: reset while queued (accept() will yet take it), or accepted by a process whose
-    /// .NET app rows come through EventPipe, later than the kernel's (in a saved trace, after them).
+    /// .NET app rows (or request spans) come through EventPipe, later than the kernel's (in a saved trace, after them).
     /// Any other finished connection is ended: nothing more can come for it (a load that reuses
     /// client ports at once would otherwise hold every connection for the linger time).</summary>
     private static bool MayStillHearFrom(ConnectionTimeline t) =>
-        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined));
+        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined || t.RequestSpans is { Count: > 0 }));
 
     /// <summary>Keeps <paramref name="t"/> behind the connection about to be added on its 4-tuple
     /// (<see cref="ConnectionTable.Add"/> chains them), with at most <see cref="MaxPrevious"/> held
