@@ -33,9 +33,9 @@ public class DotnetSpansTests
         private readonly DotnetAttacher _attacher;
         private readonly Tracer _tracer;
 
-        public Joined(KestrelApp app)
+        public Joined(KestrelApp app, DotnetTarget? target = null)
         {
-            _attacher = new DotnetAttacher(new DotnetTarget(true, app.Pid), [(ushort)app.Port], KernelRows, Tracker, Said) { RequestLinks = Tracker };
+            _attacher = new DotnetAttacher(target ?? new DotnetTarget(true, app.Pid), [(ushort)app.Port], KernelRows, Tracker, Said) { RequestLinks = Tracker };
             _tracer = Tracer.Start(new TraceConfig([(ushort)app.Port], KernelRows), _attacher);
             _attacher.Start();
         }
@@ -120,6 +120,7 @@ public class DotnetSpansTests
             if (warmUps < 50) { warmUps++; Assert.NotNull(app.Get("/ids")); }
             return false;
         }), "no request span was joined");
+        joined.PumpFor(TimeSpan.FromSeconds(2)); // the warm-up's other spans, still on their way
         long before = joined.Tracker.RequestLinks.Joined;
 
         const int clients = 4, requests = 5;
@@ -163,5 +164,28 @@ public class DotnetSpansTests
         Assert.All(ids, id => Assert.Equal("none", id));
         Assert.Equal(0, joined.Tracker.RequestLinks.Joined + joined.Tracker.RequestLinks.Unjoined);
         Assert.NotNull(joined.Tracker.Find(KeyOf(app, port)));
+    }
+
+    [Fact]
+    public void A_native_aot_app_gets_one_line_saying_its_request_spans_cannot_be_joined_and_its_kernel_rows()
+    {
+        Requirements.Check();
+        string aot = KestrelAppAot.Binary;
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next(), otel: true, binary: aot);
+        Assert.DoesNotContain("libcoreclr.so", File.ReadAllText($"/proc/{app.Pid}/maps"));
+        Assert.NotEmpty(Directory.GetFileSystemEntries("/tmp", $"dotnet-diagnostic-{app.Pid}-*-socket"));
+        using var joined = new Joined(app, DotnetTarget.Auto); // the default: found by its accept rows
+        var (port, ids) = joined.PumpWhile(Task.Run(() => KeepAliveClient(app, requests: 3)));
+        Assert.All(ids, id => Assert.Matches("^[0-9a-f]{32} [0-9a-f]{16}$", id)); // it traces its requests
+        string line = $"tcpq: kestrel-app[{app.Pid}] is a Native AOT .NET app: its request spans cannot be joined to its connections " +
+            "(the DiagnosticSource bridge fetches HttpContext.Connection by reflection, which Native AOT removes); kernel rows only";
+        Assert.True(joined.PumpUntil(() => joined.Said.ToString().Contains(line)), joined.Said.ToString());
+        joined.PumpFor(TimeSpan.FromSeconds(1));
+        Assert.Equal([line], joined.Said.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var t = joined.Tracker.Find(KeyOf(app, port));
+        Assert.True(t is { Accepted: true } && t.Pid == (uint)app.Pid, "its connection, accepted, in the kernel's rows");
+        Assert.Null(t.RequestSpans);
+        Assert.Equal(0, joined.Tracker.RequestLinks.Joined + joined.Tracker.RequestLinks.Unjoined);
     }
 }
