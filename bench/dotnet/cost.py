@@ -115,5 +115,9 @@ try:
         paired = [a / b for a, b in zip(rates[m], rates["off"])]
         print(f"{m}: rate ratio {mean[m] / mean['off']:.3f} (of means), median of paired rounds {median(paired):.3f} "
               f"(range {min(paired):.2f}-{max(paired):.2f}); CPU/request ratio {cpu[m] / cpu['off']:.3f}")
+    if spans:  # what the spans add to the session they come with
+        paired = [a / b for a, b in zip(rates["spans"], rates["session"])]
+        print(f"spans against session: rate ratio {mean['spans'] / mean['session']:.3f} (of means), median of paired rounds {median(paired):.3f} "
+              f"(range {min(paired):.2f}-{max(paired):.2f}); CPU/request ratio {cpu['spans'] / cpu['session']:.3f}")
 finally:
     app.kill()

@@ -17,9 +17,10 @@ var p = DotnetProcess.Read(pid) ?? throw new InvalidOperationException($"no proc
 var links = new Counted();
 var decoder = spans ? new RequestSpanDecoder(p, links) : null;
 var rows = new Counted();
-var stop = new CancellationTokenSource(); // not disposed: ProcessExit may still cancel it
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+using var stop = new CancellationTokenSource();
+// SIGTERM and SIGINT end the wait, not the process: the session stops and the counts are said
+using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
 using (AppSession.Start(p, new AppEventDecoder(p, rows), AppDepth.Process, decoder))
 {
     Console.Error.WriteLine($"session: joined {p.Comm}[{pid}]{(spans ? " with request spans" : "")}");
