@@ -76,7 +76,7 @@ public class DotnetSpansTests
 
     /// <summary>One keep-alive connection from the namespace (HTTP/1.1, one connection per client):
     /// its client port, and each answer of /ids in order.</summary>
-    private static async Task<(int Port, List<string> Ids)> KeepAliveClient(KestrelApp app, int requests)
+    internal static async Task<(int Port, List<string> Ids)> KeepAliveClient(KestrelApp app, int requests)
     {
         int port = 0;
         using var handler = new SocketsHttpHandler
