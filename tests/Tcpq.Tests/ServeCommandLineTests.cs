@@ -40,12 +40,19 @@ public class ServeCommandLineTests
     [InlineData("--ring-buffer-kb", "64", "--ring-buffer-kb needs --source events")]
     [InlineData("--max-listeners", "64", "--max-listeners needs --source events")]
     [InlineData("--bogus", "1", "Unrecognized")]
-    [InlineData("--otlp-endpoint", "ftp://admin:s3cret@x/", "bad --otlp-endpoint 'ftp://…@x/'")]
     public void A_bad_flag_is_one_line_and_a_usage_error(string flag, string value, string message)
     {
         var (code, error) = Run("serve", flag, value);
         Assert.Equal((int)ExitCode.Usage, code);
         Assert.Contains(message, error);
+    }
+
+    [Fact]
+    public void A_bad_otlp_endpoint_is_one_line_without_its_credentials_and_exit_13()
+    {
+        var (code, error) = Run("serve", "--otlp-endpoint", "ftp://admin:s3cret@x/");
+        Assert.Equal((int)ExitCode.BadOtlp, code);
+        Assert.Contains("bad --otlp-endpoint 'ftp://…@x/'", error);
         Assert.DoesNotContain("s3cret", error);
     }
 

@@ -22,7 +22,7 @@ public static partial class RedactedUrl
         return Query().Replace(UserInfo().Replace(text, "${scheme}…@"), "?…");
     }
 
-    [GeneratedRegex(@"(?<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")]
+    [GeneratedRegex(@"(?<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@]*@")]
     private static partial Regex UserInfo();
 
     [GeneratedRegex(@"\?.*$")]
