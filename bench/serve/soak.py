@@ -100,7 +100,10 @@ try:
             next_scrape += scrape_every
             time.sleep(1.1)  # past the cached reading's second: this scrape makes a reading
             began = time.time()
-            with urllib.request.urlopen(url, timeout=30) as resp: text = resp.read().decode()
+            try:
+                with urllib.request.urlopen(url, timeout=30) as resp: text = resp.read().decode()
+            except OSError as e:
+                sys.exit(f"soak.py: scrape failed ({e}); tcpq exit {serve.poll()}, said: " + " | ".join(said[-5:]))
             took_ms = (time.time() - began) * 1000
             series = sum(1 for l in text.split("\n") if l and not l.startswith("#"))
             exported = int(re.search(r"^tcpq_listeners (\d+)", text, re.M).group(1))
