@@ -226,8 +226,9 @@ public class ServeEndpointTests
     {
         using var ns = NetNamespace.Create();
         using var serve = TcpqServe.Start(ns, "--backend", "diag", "--listen", "0.0.0.0:0");
-        Assert.Single(serve.Stderr, l => l.StartsWith("tcpq: warning: serving 0.0.0.0:", StringComparison.Ordinal) && l.Contains("without --web-config"));
+        // Start returns at the serving line; the warning is the next line, and stops are all said
         Assert.Equal(0, serve.Stop());
+        Assert.Single(serve.Stderr, l => l.StartsWith("tcpq: warning: serving 0.0.0.0:", StringComparison.Ordinal) && l.Contains("without --web-config"));
     }
 
     [Fact]

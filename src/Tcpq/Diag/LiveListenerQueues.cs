@@ -118,9 +118,10 @@ public sealed class LiveListenerQueues(TextWriter log)
                 return client.DumpBoth(ListenerSnapshot.States, withDrops: false);
             });
         }
-        catch (TcpqException e) when (e.Code != ExitCode.Usage) // Usage: gone since it was listed
+        catch (TcpqException e)
         {
-            if (_saidRefused.Add(e.Code))
+            // Usage: not a namespace (any longer): deleted since it was listed, as under churn
+            if (e.Code != ExitCode.Usage && _saidRefused.Add(e.Code))
                 log.WriteLine($"tcpq: the queue gauges of listeners in other network namespaces are left out: {DisplayText.Of(e.Message)}");
             return null;
         }
