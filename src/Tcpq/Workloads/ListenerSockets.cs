@@ -77,9 +77,10 @@ public sealed class ListenerSockets(TextWriter log)
                 return (here, client.DumpBoth(NetlinkMessages.StateMask(TcpState.Listen), withDrops: false));
             });
         }
-        catch (TcpqException e) when (e.Code != ExitCode.Usage) // Usage: gone since it was listed
+        catch (TcpqException e)
         {
-            if (_refused.Add(e.Code))
+            // Usage: not a namespace (any longer): deleted since it was listed, as under churn
+            if (e.Code != ExitCode.Usage && _refused.Add(e.Code))
                 log.WriteLine($"tcpq: listeners in other network namespaces are not read {lost}: {e.Message}");
             return null;
         }
