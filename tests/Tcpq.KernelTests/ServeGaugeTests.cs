@@ -70,4 +70,31 @@ public class ServeGaugeTests
             foreach (var c in clients) c.Dispose();
         }
     }
+
+    /// <summary>Counting mode: a listener that closes is read a last time, its counters final, its
+    /// queue gauges left out (nothing can be read of a closed socket: a limit of 0 was exported
+    /// here), then its series leave.</summary>
+    [Fact]
+    public void Counting_mode_shows_a_closed_listeners_final_counters_without_its_gauges()
+    {
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        var listener = ns.Listen(IPAddress.Loopback, port, backlog: 4);
+        using var serve = TcpqServe.Start("-p", port.ToString());
+        using (var client = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port)))
+        {
+            var queued = ScrapeUntil(serve, null, m => Gauge(m, "tcpq_handshakes_total", port, ns.Inode) == 1 && Gauge(m, "tcpq_accept_queue_length", port, ns.Inode) == 1);
+            Assert.Equal(4, Gauge(queued, "tcpq_accept_queue_limit", port, ns.Inode));
+            listener.Dispose();
+            var scrapes = new List<string>();
+            ScrapeUntil(serve, null, m => { scrapes.Add(m); return m.Length > 0 && !Has(m, "tcpq_handshakes_total", port); });
+            Assert.False(Has(scrapes[^1], "tcpq_handshakes_total", port), "the closed listener's series did not leave");
+            foreach (var m in scrapes.Where(m => Has(m, "tcpq_handshakes_total", port)))
+            {
+                Assert.Equal(1, Gauge(m, "tcpq_handshakes_total", port, ns.Inode));
+                if (Has(m, "tcpq_accept_queue_limit", port)) Assert.Equal(4, Gauge(m, "tcpq_accept_queue_limit", port, ns.Inode)); // a reading from before the close
+            }
+        }
+        Assert.Equal(0, serve.Stop());
+    }
 }
