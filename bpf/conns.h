@@ -2,7 +2,7 @@
 /* A connection's state between hooks, until accept(): what its first SYN, its retries and its
  * establishment leave for the rows that come later. One entry per connection, by 4-tuple, from
  * its first SYN to accept(): the listener path writes it, the socket's establishment completes it
- * in place (with the socket it now has), accept() takes it away.
+ * in place (with the socket it now has), accept() marks it taken (CONN_ACCEPTED).
  *
  * Why a table, and why one: before the child socket exists there is nothing else to hold the
  * state (a SYN the listener dropped leaves no request socket, and its retry must find the first
@@ -22,6 +22,14 @@
 
 /* conn_val.state: the client reset the half-open connection */
 #define CONN_ABORTED 0x2
+/* conn_val.state: accept() took it. The entry is marked, not deleted: between accept's lookup and a
+ * delete, a new SYN of the same 4-tuple (a client that reset its queued connection and reused the
+ * port at once) could displace it, and the delete would take the NEW connection's entry (a burst
+ * test saw one accept row in 16,000 without its Attempt so). A marked entry counts as absent for
+ * every hook; a new SYN of its 4-tuple overwrites it, or LRU lets it go. */
+#define CONN_ACCEPTED 0x4
+/* the entry is a connection that ended for tcpq: a new SYN of its 4-tuple is a new connection */
+#define CONN_DONE (CONN_ABORTED | CONN_ACCEPTED)
 
 struct conn_val {
 	__u64 first_syn_ns;
@@ -64,9 +72,7 @@ static __always_inline void displace(const struct conn_val *cv)
 }
 
 /* The state of the established connection `sk` (key `k`) into *out; with `take`, it leaves the
- * tables (accept()). False when tcpq did not see it established. Between the lookup and the
- * delete, a new SYN of the same 4-tuple could displace it and the delete take the new entry
- * instead (its syn-aa would then have no wait): that needs the port reused within a microsecond. */
+ * tables (accept()). False when tcpq did not see it established. */
 static __always_inline bool established_state(const struct sock *sk, const struct conn_key *k,
 					      struct conn_val *out, bool take)
 {
@@ -74,8 +80,11 @@ static __always_inline bool established_state(const struct sock *sk, const struc
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, k);
 	if (cv && cv->sk == sk_key) {
 		*out = *cv;
-		if (take)
-			bpf_map_delete_elem(&conns, k);
+		if (take) {
+			/* marked, not deleted (see CONN_ACCEPTED); sk 0: nothing matches it again */
+			cv->sk = 0;
+			cv->state = CONN_ACCEPTED;
+		}
 		return true;
 	}
 	cv = bpf_map_lookup_elem(&displaced, &sk_key);

@@ -74,7 +74,7 @@ static __always_inline void on_syn(struct pending *p, __u64 now)
 		displace(cv);
 		cv = NULL;
 	}
-	if (!cv || (cv->state & CONN_ABORTED) || now - cv->first_syn_ns > CONN_STALE_NS) {
+	if (!cv || (cv->state & CONN_DONE) || now - cv->first_syn_ns > CONN_STALE_NS) {
 		struct conn_val nv = { .first_syn_ns = now, .attempts = 1 };
 		bpf_map_update_elem(&conns, &p->key, &nv, BPF_ANY);
 		p->attempt = 1;
@@ -90,7 +90,7 @@ static __always_inline void on_syn(struct pending *p, __u64 now)
 static __always_inline void on_rst(struct pending *p, __u64 now)
 {
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
-	if (!cv || (cv->state & CONN_ABORTED) || cv->sk)
+	if (!cv || (cv->state & CONN_DONE) || cv->sk)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;

@@ -25,7 +25,7 @@ static __subprog int on_established(const struct sock *sk)
 	if (hv) {
 		if (hv->sk)
 			displace(hv); /* a connection of this 4-tuple whose new SYN tcpq missed */
-		else if (!(hv->state & CONN_ABORTED)) {
+		else if (!(hv->state & CONN_DONE)) {
 			qv.first_syn_ns = hv->first_syn_ns;
 			qv.attempts = hv->attempts;
 			qv.ack_drops = hv->ack_drops;
@@ -103,7 +103,7 @@ static __subprog int on_child_discarded(const struct sock *sk)
 		return 0;
 	e->reason = TCPQ_REASON_CHILD_DISCARDED;
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-	if (cv && !(cv->state & CONN_ABORTED)) {
+	if (cv && !(cv->state & CONN_DONE)) {
 		set_wait(e, cv->first_syn_ns);
 		set_attempt(e, cv->attempts);
 	}
@@ -145,7 +145,7 @@ static __always_inline void on_synack_retransmit(const struct sock *sk, const st
 	/* the n-th retransmission: num_retrans counts those already sent */
 	set_attempt(e, req->num_retrans + 1);
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-	if (cv && cv->first_syn_ns)
+	if (cv && cv->first_syn_ns && !(cv->state & CONN_ACCEPTED))
 		set_wait(e, cv->first_syn_ns);
 	submit(e);
 }
