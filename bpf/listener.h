@@ -42,6 +42,8 @@ struct pending {
 	__u8 pad[2];
 	__u64 mib;        /* this CPU's struct linux_mib of the listener's netns, 0 if unknown */
 	struct mib_snap m; /* its counters as the segment arrived */
+	__u32 gen;        /* bumped by each segment noted: a verdict run tells one that came meanwhile */
+	__u32 pad2;
 };
 struct pending pendings[TCPQ_MAX_CPUS];
 
@@ -172,6 +174,7 @@ static __always_inline void listener_ingress(struct __sk_buff *skb)
 	struct pending *slot = this_cpu_pending();
 	if (slot->kind == TCPQ_SYN)
 		bump(&missed);
+	p.gen = slot->gen + 1;
 	*slot = p;
 }
 

@@ -19,4 +19,11 @@ public sealed record TrackerOptions
     /// <summary>Which application rows to wait for after accept() (live: what -e asked for; a saved
     /// trace: all). An accepted connection is held until they come, or for the idle timeout.</summary>
     public ApplicationRows Application { get; init; } = ApplicationRows.All;
+    /// <summary>Called as each connection leaves the tracker (linger expiry, eviction,
+    /// <see cref="ConnectionTracker.Complete"/>), before its timeline is reused: where spans are
+    /// made. Null: nothing is called.</summary>
+    public Action<ConnectionTimeline, TimelineEnd>? Finished { get; init; }
+    /// <summary>Keep each connection's drops, retries, cookies and abort with their times
+    /// (<see cref="ConnectionTimeline.Marks"/>), for span events.</summary>
+    public bool KeepMarks { get; init; }
 }

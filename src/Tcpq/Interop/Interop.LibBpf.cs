@@ -130,6 +130,9 @@ internal static unsafe partial class LibBpf
     internal const uint BtfKindFuncProto = 13;
     internal const uint BtfKindEnum64 = 19;
 
+    /// <summary>BPF_F_TEST_RUN_ON_CPU: bpf_test_run_opts.cpu says where.</summary>
+    internal const uint TestRunOnCpu = 1;
+
     /// <summary>struct bpf_test_run_opts (libbpf 1.x), up to batch_size.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct TestRunOpts
