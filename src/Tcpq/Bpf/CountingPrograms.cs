@@ -173,7 +173,7 @@ public sealed class CountingPrograms : IDisposable
     [StructLayout(LayoutKind.Sequential)]
     internal struct SlotInfo
     {
-        public ulong Sk, Cookie, OpenedNs, ClosedNs;
+        public ulong Sk, Cookie, OpenedNs, ClosedNs, CgroupId;
         public Events.Address16 Address;
         public uint NetNs, QBase, QAtClose;
         public ushort Port;

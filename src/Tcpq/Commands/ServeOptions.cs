@@ -30,8 +30,14 @@ public sealed record ServeOptions(
     public const int DefaultPort = 9477;
     public static readonly TimeSpan DefaultOtlpInterval = TimeSpan.FromSeconds(15);
 
+    /// <summary>OTEL_EXPORTER_OTLP_HEADERS (or _METRICS_HEADERS): sent with every push.</summary>
+    public string? OtlpHeaders { get; init; }
+
     /// <summary>--dotnet: which .NET processes to join for the tcpq_dotnet_* metrics.</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
+
+    /// <summary>--web-config: TLS and basic auth for the endpoint (exporter-toolkit's format), or null.</summary>
+    public string? WebConfigPath { get; init; }
 
     /// <summary>Where listeners' container and pod names come from (--workloads, --runtime-socket, --kubelet-logs).</summary>
     public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
@@ -56,7 +62,7 @@ public sealed record ServeOptions(
         if (OtlpInterval is not null && OtlpEndpoint is null)
             throw new TcpqException(ExitCode.Usage, "--otlp-interval needs --otlp-endpoint");
         if (Given.Contains("--otlp-protocol") && OtlpEndpoint is null)
-            throw new TcpqException(ExitCode.Usage, "--otlp-protocol needs --otlp-endpoint");
+            throw new TcpqException(ExitCode.Usage, "--otlp-protocol needs --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)");
         string[] notHere = Backend == TraceBackend.Diag ? ["--verbose", "--ring-buffer-kb", "--source", "--latency-sample"] : ["--interval"];
         foreach (var flag in notHere)
             if (Given.Contains(flag))
@@ -90,15 +96,6 @@ public sealed record ServeOptions(
         if (!dotted || !IPAddress.TryParse(host, out var address) || !ushort.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out ushort p))
             throw new TcpqException(ExitCode.Usage, $"bad --listen '{text}': ADDRESS:PORT, e.g. 127.0.0.1:{DefaultPort}, [::1]:{DefaultPort} or 0.0.0.0:{DefaultPort} (an IP address, a port 0..65535)");
         return new IPEndPoint(address, p);
-    }
-
-    /// <summary>An absolute http(s) URI.</summary>
-    public static Uri? ParseOtlpEndpoint(string? text)
-    {
-        if (text is null) return null;
-        if (!Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
-            throw new TcpqException(ExitCode.Usage, $"bad --otlp-endpoint '{text}': an http:// or https:// URL, e.g. http://127.0.0.1:4318");
-        return uri;
     }
 
     /// <summary>Seconds: "15", "15s", "1m".</summary>

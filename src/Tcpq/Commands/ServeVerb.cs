@@ -10,8 +10,6 @@ namespace Tcpq.Commands;
 /// <see cref="ServeOptions"/>, then <see cref="ServeCommand"/>.</summary>
 public static class ServeVerb
 {
-    public enum OtlpProtocolName { Http, Grpc }
-
     public static Command Build(CommandConsole console)
     {
         var listen = new Option<string?>("--listen", "-l")
@@ -21,8 +19,8 @@ public static class ServeVerb
         };
         var port = CommonOptions.Ports("Count only this listening port");
         var backend = CommonOptions.Backend("ebpf (default: every event, exact) or diag (samples sock_diag in this network namespace; not exact)");
-        var otlp = new Option<string?>("--otlp-endpoint") { HelpName = "URL", Description = "Also push OTLP metrics there, e.g. http://127.0.0.1:4318 (OTLP/HTTP) or, with --otlp-protocol grpc, http://127.0.0.1:4317" };
-        var otlpProtocol = EnumOption.Create<OtlpProtocolName>("--otlp-protocol", "", "http (default: OTLP/HTTP protobuf) or grpc");
+        var otlp = new Option<string?>("--otlp-endpoint") { HelpName = "URL", Description = "Also push OTLP metrics there, e.g. http://127.0.0.1:4318 (OTLP/HTTP) or, with --otlp-protocol grpc, http://127.0.0.1:4317. Default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; headers from OTEL_EXPORTER_OTLP_HEADERS" };
+        var otlpProtocol = new Option<string?>("--otlp-protocol") { HelpName = "http|grpc", Description = "http (default: OTLP/HTTP protobuf) or grpc; default: OTEL_EXPORTER_OTLP_PROTOCOL" };
         var otlpInterval = new Option<string?>("--otlp-interval") { HelpName = "SECONDS", Description = $"Time between OTLP pushes (default {ServeOptions.DefaultOtlpInterval.TotalSeconds:0} s)" };
         var interval = CommonOptions.Interval("With --backend diag: time between samples, e.g. 100ms (default), 0.5s");
         var maxListeners = new Option<int>("--max-listeners")
@@ -39,20 +37,26 @@ public static class ServeVerb
         var dotnet = CommonOptions.Dotnet("Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
             "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id");
 
+        var webConfig = new Option<string?>("--web-config")
+        {
+            HelpName = "FILE",
+            Description = "TLS and basic auth for the endpoint, in Prometheus exporter-toolkit's web config format (tls_server_config, basic_auth_users with bcrypt hashes), as node_exporter takes it",
+        };
         var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet, webConfig,
         };
         workloads.AddTo(serve);
         serve.SetAction(parse =>
         {
+            var otlpTarget = OtlpTarget.Resolve(parse.GetValue(otlp), parse.GetValue(otlpProtocol), OtlpTarget.Signal.Metrics);
             var options = new ServeOptions(
                 ServeOptions.ParseListen(parse.GetValue(listen)),
                 PortList.Parse(parse.GetValue(port) ?? []),
                 parse.GetValue(backend),
-                ServeOptions.ParseOtlpEndpoint(parse.GetValue(otlp)),
-                parse.GetValue(otlpProtocol) == OtlpProtocolName.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf,
+                otlpTarget?.Endpoint,
+                otlpTarget?.Protocol ?? OtlpExportProtocol.HttpProtobuf,
                 ServeOptions.ParseSeconds(parse.GetValue(otlpInterval), "--otlp-interval"),
                 CommonOptions.ParseInterval(parse.GetValue(interval)),
                 parse.GetValue(maxListeners),
@@ -63,6 +67,8 @@ public static class ServeVerb
             {
                 Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample),
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
+                WebConfigPath = parse.GetValue(webConfig),
+                OtlpHeaders = otlpTarget?.Headers,
                 Workloads = workloads.Read(parse),
                 LatencySample = CommonOptions.ParseLatencySample(parse.GetValue(latencySample)),
             };

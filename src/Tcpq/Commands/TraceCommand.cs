@@ -19,31 +19,45 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
 
     public int Run() => options.Backend == TraceBackend.Diag ? RunSampled() : RunEbpf();
 
-    /// <summary>JSON rows name their listener's container and pod; the other formats' columns are fixed.</summary>
+    /// <summary>JSON rows and spans name their listener's container and pod; the other formats' columns are fixed.</summary>
     private Workloads.WorkloadResolver? OpenWorkloads() =>
-        options.Format == EventFormat.Json && options.Workloads.Enabled ? new Workloads.WorkloadResolver(options.Workloads, console.Error) : null;
+        (options.Format == EventFormat.Json || options.Otlp is not null) && options.Workloads.Enabled ? new Workloads.WorkloadResolver(options.Workloads, console.Error) : null;
+
+    /// <summary>--otlp-endpoint: the tracker follows connections (as for --summary) and hands each
+    /// finished one to the span exporter.</summary>
+    private TraceSpans? OpenSpans(EventContext context, Workloads.WorkloadResolver? workloads) =>
+        options.Otlp is { } target ? new TraceSpans(target, context.Clock, context.Reasons, workloads is null ? null : workloads.Of, console.Error) : null;
+
+    private EventPipeline OpenPipeline(RowOutput output, EventContext context, TrackerOptions tracking, TraceSpans? spans) =>
+        EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null || spans is not null,
+            spans is null ? tracking : spans.Tracking(tracking));
 
     private int RunEbpf()
     {
         var reasons = EbpfStart.OrSuggestDiag(DropReasons.FromKernel);
         using var output = RowOutput.Open(options.OutputPath, console);
         using var workloads = OpenWorkloads();
-        var context = new EventContext(WallClock.System(), reasons) { Workloads = workloads is null ? null : workloads.Of };
-        using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, EventPipeline.Tracking(options.Kinds));
+        var context = new EventContext(WallClock.System(), reasons) { Workloads = workloads is null || options.Format != EventFormat.Json ? null : workloads.Of };
+        using var spans = OpenSpans(context, workloads);
+        using var pipeline = OpenPipeline(output, context, EventPipeline.Tracking(options.Kinds), spans);
         using var lifetime = new CommandLifetime(options.DurationSeconds);
         DotnetAttacher.Check(options.Dotnet);
         // the application side: a source of its own, and in front of the pipeline to see accept rows
         using var dotnet = new DotnetAttacher(options.Dotnet, options.Ports, options.Kinds, pipeline, console.Error);
         dotnet.Joined += pid => pipeline.Tracker?.ExpectApp(pid);
+        // spans link each request span of a joined .NET app that came on the connection
+        if (spans is not null) dotnet.RequestLinks = pipeline.Tracker;
 
         using (var tracer = EbpfStart.OrSuggestDiag(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), dotnet, options.Verbose)))
         {
             var losses = new TracerLosses(tracer, console.Error);
             var loop = new PollLoop(RowLatency, lifetime.Token).Pump(tracer).Pump(dotnet).EveryTick(losses.Report);
+            if (spans is not null) loop.EveryTick(() => spans.Tick(pipeline.Tracker!));
             bool readerGone = Follow(output, pipeline, loop,
                 started: () =>
                 {
                     console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)}; Ctrl-C to stop");
+                    if (spans is not null) console.Error.WriteLine($"tcpq: {spans.StartLine}");
                     if (tracer.UringAcceptsUnseen is string unseen)
                         console.Error.WriteLine($"tcpq: {unseen}");
                     if (Tracer.KernelIsRealtime)
@@ -52,10 +66,11 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                 },
                 stopping: () =>
                 {
-                    tracer.Pump(TimeSpan.Zero);
+                    tracer.Drain();
                     dotnet.Stop(); // the sessions flush what their runtimes still hold
                     dotnet.Pump(TimeSpan.Zero);
                 });
+            spans?.End(pipeline.Tracker!);
             if (readerGone) return (int)ExitCode.Ok;
             losses.ReportEnd();
         }
@@ -69,15 +84,22 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         var interval = options.Interval ?? CommonOptions.DefaultInterval;
         using var output = RowOutput.Open(options.OutputPath, console);
         using var workloads = OpenWorkloads();
-        var context = new EventContext(WallClock.System(), DropReasons.Empty) { Workloads = workloads is null ? null : workloads.Of };
-        using var pipeline = EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null, new TrackerOptions { Application = ApplicationRows.None });
+        var context = new EventContext(WallClock.System(), DropReasons.Empty) { Workloads = workloads is null || options.Format != EventFormat.Json ? null : workloads.Of };
+        using var spans = OpenSpans(context, workloads);
+        using var pipeline = OpenPipeline(output, context, new TrackerOptions { Application = ApplicationRows.None }, spans);
         using var sampler = DiagSampler.Open(options.Ports, options.Kinds, pipeline); // the baseline: what is already there is not an event
         using var lifetime = new CommandLifetime(options.DurationSeconds);
 
         var loop = new PollLoop(interval, lifetime.Token).Pump(sampler);
+        if (spans is not null) loop.EveryTick(() => spans.Tick(pipeline.Tracker!));
         bool readerGone = Follow(output, pipeline, loop,
-            started: () => console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)} in netns {sampler.NetNs} by sampling sock_diag every {interval.TotalMilliseconds:0.###} ms: sampled, not exact (what comes and goes between samples is missed); Ctrl-C to stop"),
+            started: () =>
+            {
+                console.Error.WriteLine($"tcpq: tracing {PortList.Text(options.Ports)} in netns {sampler.NetNs} by sampling sock_diag every {interval.TotalMilliseconds:0.###} ms: sampled, not exact (what comes and goes between samples is missed); Ctrl-C to stop");
+                if (spans is not null) console.Error.WriteLine($"tcpq: {spans.StartLine}");
+            },
             stopping: () => { });
+        spans?.End(pipeline.Tracker!);
         if (readerGone) return (int)ExitCode.Ok;
         console.Error.WriteLine($"tcpq: {sampler.Events} events from {sampler.Samples} samples (sampled every {interval.TotalMilliseconds:0.###} ms: not exact)");
         WriteSummary(pipeline, DropReasons.Empty, output);

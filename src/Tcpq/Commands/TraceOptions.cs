@@ -27,6 +27,10 @@ public sealed record TraceOptions(
     /// <summary>Where JSON rows' container and pod names come from (--workloads, --runtime-socket, --kubelet-logs).</summary>
     public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
 
+    /// <summary>--otlp-endpoint (or the OTEL_EXPORTER_OTLP_* variables): each connection becomes a
+    /// trace, sent there. Null: no spans.</summary>
+    public OtlpTarget? Otlp { get; init; }
+
     /// <summary>Options the user gave that only one backend uses (--verbose, --ring-buffer-kb for
     /// eBPF; --interval for diag), by their flag.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
@@ -44,6 +48,8 @@ public sealed record TraceOptions(
         foreach (var flag in notHere)
             if (Given.Contains(flag))
                 throw new TcpqException(ExitCode.Usage, $"{flag} does not apply to --backend {(Backend == TraceBackend.Diag ? "diag" : "ebpf")}");
+        if (Given.Contains("--otlp-protocol") && Otlp is null)
+            throw new TcpqException(ExitCode.Usage, "--otlp-protocol needs --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)");
         if (Backend == TraceBackend.Diag && Dotnet.Enabled && Given.Contains("--dotnet"))
             throw new TcpqException(ExitCode.Usage, "--dotnet does not apply to --backend diag (it joins processes from accept rows; off is accepted)");
         return this;

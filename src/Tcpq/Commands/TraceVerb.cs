@@ -34,10 +34,17 @@ public static class TraceVerb
             "with -e app-conn,app-request,app-close also Kestrel's connections and requests, joined to the kernel's rows. " +
             "auto (default): every .NET process that owns a traced listener or accepts a traced connection; off; or one process id (eBPF backend)");
         var summaryFormat = EnumOption.Create<SummaryFormat>("--summary-format", "", "text (default) or json");
+        var otlp = new Option<string?>("--otlp-endpoint")
+        {
+            HelpName = "URL",
+            Description = "Also send each connection as a trace (OTLP spans: handshake, accept-queue wait, accept to first read, first read to first write; drops and retries as events) there, " +
+                "e.g. http://127.0.0.1:4318 (OTLP/HTTP) or, with --otlp-protocol grpc, http://127.0.0.1:4317. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; headers from OTEL_EXPORTER_OTLP_HEADERS",
+        };
+        var otlpProtocol = new Option<string?>("--otlp-protocol") { HelpName = "http|grpc", Description = "http (default: OTLP/HTTP protobuf) or grpc; default: OTEL_EXPORTER_OTLP_PROTOCOL" };
 
         var trace = new Command("trace", "Print one row per kernel event of each incoming TCP connection, from SYN to accept()")
         {
-            port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat, dotnet,
+            port, format, duration, output, events, verbose, ringKb, backend, interval, summary, summaryFormat, dotnet, otlp, otlpProtocol,
         };
         var workloads = new WorkloadFlags();
         workloads.AddTo(trace);
@@ -55,7 +62,8 @@ public static class TraceVerb
                 CommonOptions.ParseInterval(parse.GetValue(interval)))
             {
                 Summary = parse.GetValue(summary) ? parse.GetValue(summaryFormat) : null,
-                Given = CommonOptions.Given(parse, verbose, ringKb, interval, dotnet),
+                Given = CommonOptions.Given(parse, verbose, ringKb, interval, dotnet, otlpProtocol),
+                Otlp = OtlpTarget.Resolve(parse.GetValue(otlp), parse.GetValue(otlpProtocol), OtlpTarget.Signal.Traces),
                 Dotnet = DotnetTarget.Parse(parse.GetValue(dotnet)),
                 Workloads = workloads.Read(parse),
             };

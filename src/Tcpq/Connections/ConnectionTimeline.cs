@@ -121,6 +121,8 @@ public sealed partial class ConnectionTimeline
         App?.Clear();
         Expect = ApplicationRows.None;
         ClearApp();
+        ClearMarks();
+        ClearRequestSpans();
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>
@@ -202,6 +204,7 @@ public sealed partial class ConnectionTimeline
     {
         if (e.TsNs > LastNs) LastNs = e.TsNs;
         if (!EventKinds.IsApplication(e.Kind)) HandshakeSide = true;
+        if (KeepMarks) Mark(e);
         // an ack-drop's Attempt counts refused segments, not SYNs
         if (e.Has(EventFlags.Attempt) && e.Attempt > MaxAttempt && e.Kind != EventKind.AckDrop) MaxAttempt = e.Attempt;
         switch (e.Kind)

@@ -8,7 +8,7 @@ namespace Tcpq.Connections;
 /// (the largest timestamp seen), so a file is read exactly as the live stream was.
 /// Fed from the ring buffer callback as an <see cref="IEventSink"/>, or from a file's rows.
 /// </summary>
-public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink
+public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink, IRequestLinkSink
 {
     private readonly TrackerOptions _options = options ?? new TrackerOptions();
     private readonly Dictionary<ListenerKey, ListenerStats> _listeners = [];
@@ -66,6 +66,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
             MakeRoom(table);
             t = table.Add(key);
             t.Expect = _options.Application;
+            t.KeepMarks = _options.KeepMarks;
         }
         var listener = ListenerOf(key.Listener);
         bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
@@ -101,6 +102,29 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         ListenerOf(t.Key.Listener).OnAppEvent(e);
         t.Apply(e);
         Table.Touch(t);
+    }
+
+    /// <summary>The newest connection held on this network namespace and 4-tuple, or null.</summary>
+    public ConnectionTimeline? Find(in ConnectionKey key) => _table?.Find(key);
+
+    /// <summary>What became of the application's request spans (<see cref="OnRequestLink"/>).</summary>
+    public RequestLinkCounts RequestLinks { get; } = new();
+
+    /// <summary>A request span of a .NET app, joined to its connection by the network namespace,
+    /// the 4-tuple and the process: the connection on the 4-tuple accepted at or before the
+    /// request started, by the process that served it. One that finds none is only counted.</summary>
+    public void OnRequestLink(in RequestLink link)
+    {
+        var t = _table?.Find(link.Connection);
+        if (t != null && (!t.Accepted || t.AcceptNs > link.StartNs)) t = AcceptedBefore(t, link.StartNs) ?? t;
+        if (t == null || !t.Accepted || (t.Pid != 0 && t.Pid != link.Pid))
+        {
+            RequestLinks.Unjoined++;
+            return;
+        }
+        if (t.AddRequestSpan(new AppRequestSpan(link.TraceId, link.SpanId, link.StartNs))) RequestLinks.Joined++;
+        else RequestLinks.PastLimit++;
+        _table!.Touch(t);
     }
 
     /// <summary>When what an app row tells of began: Kestrel's connection start, or the request's or
@@ -146,11 +170,11 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     /// <summary>The client connects again from the same port while the old connection may still
     /// hear from: reset while queued (accept() will yet take it), or accepted by a process whose
-    /// .NET app rows come through EventPipe, later than the kernel's (in a saved trace, after them).
+    /// .NET app rows (or request spans) come through EventPipe, later than the kernel's (in a saved trace, after them).
     /// Any other finished connection is ended: nothing more can come for it (a load that reuses
     /// client ports at once would otherwise hold every connection for the linger time).</summary>
     private static bool MayStillHearFrom(ConnectionTimeline t) =>
-        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined));
+        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined || t.RequestSpans is { Count: > 0 }));
 
     /// <summary>Keeps <paramref name="t"/> behind the connection about to be added on its 4-tuple
     /// (<see cref="ConnectionTable.Add"/> chains them), with at most <see cref="MaxPrevious"/> held
@@ -185,11 +209,22 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         else End(table.OldestOpen!, table.OldestOpen!.Done ? TimelineEnd.Completed : TimelineEnd.Evicted); // accepted, still awaiting the application: its queues are done
     }
 
-    private void Expire(ConnectionTable table)
+    /// <summary>Ends the connections whose linger or idle time has passed by <paramref name="nowNs"/>
+    /// (the kernel's clock), as the next event would: a live trace that hands finished connections
+    /// on (<see cref="TrackerOptions.Finished"/>) calls it at each tick, so the last connections of
+    /// a burst do not wait for more traffic.</summary>
+    public void ExpireAt(ulong nowNs)
     {
-        for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < NowNs; t = table.OldestDone)
+        if (_table is not null) Expire(_table, Math.Max(nowNs, NowNs));
+    }
+
+    private void Expire(ConnectionTable table) => Expire(table, NowNs);
+
+    private void Expire(ConnectionTable table, ulong now)
+    {
+        for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < now; t = table.OldestDone)
             End(t, TimelineEnd.Completed);
-        for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < NowNs; t = table.OldestOpen)
+        for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < now; t = table.OldestOpen)
             End(t, t.Aborted || t.Accepted ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted: it ended with its abort; an accepted one waited for its application's rows (first-read…, or a .NET app's)
     }
 
@@ -197,6 +232,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     {
         t.InferDrops = InferDropsFromQueues;
         ListenerOf(t.Key.Listener).OnEnd(t, end);
+        _options.Finished?.Invoke(t, end);
         _table!.Remove(t);
     }
 

@@ -6,7 +6,7 @@ namespace Tcpq.Connections;
 public sealed record TrackerOptions
 {
     /// <summary>Connections followed at once; past it the one idle longest is evicted (and counted).
-    /// The kernel side keeps 65536 too (its LRU <c>conns</c> and <c>queued</c> maps).</summary>
+    /// The kernel side keeps 65536 too (its LRU <c>conns</c> map, from a first SYN to accept()).</summary>
     public int MaxConnections { get; init; } = 65536;
     /// <summary>Listeners counted apart; past it the rest are merged into one "other" entry.</summary>
     public int MaxListeners { get; init; } = 256;
@@ -19,4 +19,11 @@ public sealed record TrackerOptions
     /// <summary>Which application rows to wait for after accept() (live: what -e asked for; a saved
     /// trace: all). An accepted connection is held until they come, or for the idle timeout.</summary>
     public ApplicationRows Application { get; init; } = ApplicationRows.All;
+    /// <summary>Called as each connection leaves the tracker (linger expiry, eviction,
+    /// <see cref="ConnectionTracker.Complete"/>), before its timeline is reused: where spans are
+    /// made. Null: nothing is called.</summary>
+    public Action<ConnectionTimeline, TimelineEnd>? Finished { get; init; }
+    /// <summary>Keep each connection's drops, retries, cookies and abort with their times
+    /// (<see cref="ConnectionTimeline.Marks"/>), for span events.</summary>
+    public bool KeepMarks { get; init; }
 }

@@ -38,6 +38,13 @@ public sealed class ConnectionSpan
     public bool Aborted;
     /// <summary>Why (a DropReasons text), when aborted.</summary>
     public string? AbortReason;
+    /// <summary>SYNs the client sent (1: no retry; 0: not known).</summary>
+    public uint Attempts;
+    /// <summary>How the source stopped following it, when not simply finished ("expired": nothing
+    /// heard for the idle timeout, "evicted": the table was full, "still-open": tracing ended).</summary>
+    public string? Unfinished;
+    /// <summary>Events left out past the source's bound (a flood of refused ACKs).</summary>
+    public uint EventsLeftOut;
     /// <summary>Drops, client retries, SYN cookies, resets: the root span's events.</summary>
     public readonly List<ConnectionSpanEvent> Events = [];
     /// <summary>Where the listener runs (container, pod), when known.</summary>
@@ -54,6 +61,8 @@ public sealed class ConnectionSpan
         Comm = null;
         Aborted = false;
         AbortReason = null;
+        Attempts = EventsLeftOut = 0;
+        Unfinished = null;
         Events.Clear();
         Workload = null;
         AppRequests.Clear();
@@ -61,8 +70,9 @@ public sealed class ConnectionSpan
 }
 
 /// <summary>Something that happened to a connection at one instant: a SYN dropped ("syn-drop"),
-/// a client's retry ("syn-retry"), a SYN cookie ("syn-cookie"), a reset ("reset"). Reason is a
-/// DropReasons text or null.</summary>
+/// a client's retry ("syn-retry"), a SYN cookie ("syn-cookie"), a SYN-ACK retransmitted
+/// ("synack-retrans"), a refused ACK ("ack-drop"), a reset or other abort ("abort", its reason
+/// says which). Reason is a DropReasons text or null.</summary>
 public readonly record struct ConnectionSpanEvent(string Name, ulong AtNs, string? Reason = null, uint Attempt = 0);
 
 /// <summary>A request span of the application (W3C trace id and span id, hex), that came on the

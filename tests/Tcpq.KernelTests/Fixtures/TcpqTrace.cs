@@ -30,8 +30,9 @@ public sealed class TcpqTrace : IDisposable
     public IReadOnlyList<string> Stderr { get { lock (_stderr) return [.. _stderr]; } }
 
     /// <summary>Starts <c>tcpq trace -o FILE ARGS</c>; <paramref name="prefix"/> runs it under
-    /// another command (e.g. <c>ip netns exec NAME</c>).</summary>
-    public static TcpqTrace Start(string[] args, string[]? prefix = null, string? outputPath = null)
+    /// another command (e.g. <c>ip netns exec NAME</c>); <paramref name="environment"/> is added to
+    /// its environment.</summary>
+    public static TcpqTrace Start(string[] args, string[]? prefix = null, string? outputPath = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         Requirements.Check();
         outputPath ??= System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tcpq-test-{Guid.NewGuid():N}.out");
@@ -40,6 +41,7 @@ public sealed class TcpqTrace : IDisposable
         string[] command = [.. Posix.WithDefaultSigint, .. prefix ?? [], Binary, "trace", "-o", outputPath, .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
         var p = Process.Start(psi)!;
         var t = new TcpqTrace(p, outputPath);
         p.ErrorDataReceived += (_, e) =>

@@ -1,0 +1,74 @@
+using Tcpq.Connections;
+using Tcpq.Events;
+
+namespace Tcpq.Spans;
+
+/// <summary>
+/// trace's side of the seam: each connection the tracker finishes becomes one
+/// <see cref="ConnectionSpan"/> for the sink. Plugged into the tracker as its
+/// <see cref="TrackerOptions.Finished"/> callback (with <see cref="TrackerOptions.KeepMarks"/> for
+/// the span events), so a trace without spans pays nothing for it. One span object is reused:
+/// the sink copies what it keeps.
+/// </summary>
+public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons, Func<ListenerKey, Workload?>? workloads = null)
+{
+    private readonly ConnectionSpan _span = new();
+
+    public void OnFinished(ConnectionTimeline t, TimelineEnd end)
+    {
+        // rows of the application alone (accepted before tracing began, the handshake's timeline
+        // long gone): no connection to draw
+        if (t.OnlyApplication) return;
+        Fill(t, end, _span, reasons);
+        _span.Workload = workloads?.Invoke(t.Key.Listener);
+        sink.Write(_span);
+    }
+
+    /// <summary>The timeline as a span: its times, who accepted it, its marks as events.</summary>
+    public static void Fill(ConnectionTimeline t, TimelineEnd end, ConnectionSpan span, DropReasons reasons)
+    {
+        span.Reset();
+        span.Key = t.Key;
+        span.FirstSynNs = t.FirstSynNs;
+        span.EstablishedNs = EstablishedNs(t);
+        span.AcceptNs = t.AcceptNs;
+        span.FirstReadNs = t.FirstReadNs;
+        span.FirstWriteNs = t.FirstWriteNs;
+        span.EndNs = Math.Max(t.LastNs, Math.Max(t.CloseNs, t.AbortNs));
+        span.Pid = t.Pid;
+        span.Comm = Comm16.Text(t.Comm);
+        span.Attempts = t.Attempts;
+        // aborted before the application had it (a reset in the queue that accept() took later is
+        // still the application's connection)
+        span.Aborted = t.Aborted && !t.Accepted;
+        span.AbortReason = span.Aborted ? Reason(reasons, t.AbortReason) : null;
+        span.Unfinished = end switch
+        {
+            TimelineEnd.Expired => "expired",
+            TimelineEnd.Evicted => "evicted",
+            TimelineEnd.StillOpen => "still-open",
+            _ => null,
+        };
+        foreach (var m in t.Marks)
+            span.Events.Add(new ConnectionSpanEvent(EventName(m), m.AtNs, m.Reason == 0 ? null : Reason(reasons, m.Reason), m.Attempt));
+        span.EventsLeftOut = t.MarksLeftOut;
+        AppRequestLinks.CopyTo(t, span);
+    }
+
+    /// <summary>syn-aa's time; without that row, the kernel's own waits place it (accept's Wait us
+    /// reaches back to it, or the handshake from the first SYN).</summary>
+    private static ulong EstablishedNs(ConnectionTimeline t) =>
+        t.EstablishedNs != 0 ? t.EstablishedNs
+        : t.HasQueueWait && t.AcceptNs >= t.QueueWaitNs && t.QueueWaitNs > 0 ? t.AcceptNs - t.QueueWaitNs
+        : t.HasHandshake && t.FirstSynNs != 0 ? t.FirstSynNs + t.HandshakeNs
+        : 0;
+
+    /// <summary>A retried SYN is the client's retry; every other mark keeps its action's name.</summary>
+    public static string EventName(in TimelineMark m) => m.Kind switch
+    {
+        EventKind.Syn => "syn-retry",
+        var k => EventKinds.Name(k),
+    };
+
+    private static string Reason(DropReasons reasons, uint reason) => reasons.Name(reason);
+}
