@@ -58,7 +58,7 @@ public static class ListenerMetrics
 
     public static readonly Histogram[] Histograms =
     [
-        new("tcpq_handshake_duration_seconds", "tcpq.handshake.duration", "From a connection's first SYN to its completed handshake (client retries included).", a => a.Handshake),
+        new("tcpq_handshake_duration_seconds", "tcpq.handshake.duration", "The handshake: with --source events, from a connection's first SYN to its completed handshake (client retries included); in counting mode (the default), the kernel's own measure, from the SYN-ACK of the SYN it answered to the final ACK (no retries).", a => a.Handshake),
         new("tcpq_accept_queue_wait_seconds", "tcpq.accept_queue.wait", "Time a connection waited in the accept queue, from its completed handshake to accept() (sampled: see tcpq_latency_sample_ratio).", a => a.QueueWait),
         new("tcpq_syn_to_accept_seconds", "tcpq.syn_to_accept.duration", "From a connection's first SYN to accept() (the kernel's counting mode; sampled: see tcpq_latency_sample_ratio).", a => a.SynToAccept),
     ];
