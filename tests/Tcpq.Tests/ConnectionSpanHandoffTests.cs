@@ -96,4 +96,27 @@ public class ConnectionSpanHandoffTests
         Assert.Equal([40000, 40001, 40002, 40003], sink.Seen.Select(s => (int)s.Key.SourcePort));
         handoff.Dispose();
     }
+
+    private sealed class Failing : IConnectionSpanSink
+    {
+        public void Write(ConnectionSpan span) => throw new InvalidOperationException("a defect");
+    }
+
+    [Fact]
+    public void A_failing_exporter_stops_the_spans_not_the_reader_and_what_follows_is_counted()
+    {
+        var handoff = new ConnectionSpanHandoff(new Failing(), slots: 2, wakeEvery: TimeSpan.FromMilliseconds(1));
+        var reused = new ConnectionSpan();
+        for (int i = 0; i < 5; i++)
+        {
+            Fill(reused, i);
+            handoff.Write(reused);
+        }
+        Assert.True(handoff.Complete(TimeSpan.FromSeconds(30)));
+        Assert.IsType<InvalidOperationException>(handoff.Failure);
+        Assert.Equal(5, handoff.Handed + handoff.Dropped);
+        handoff.Write(reused); // after the end: counted, never queued
+        Assert.Equal(6, handoff.Handed + handoff.Dropped);
+        handoff.Dispose();
+    }
 }

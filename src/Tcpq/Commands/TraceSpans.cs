@@ -76,6 +76,7 @@ public sealed class TraceSpans : IDisposable
         if (unsent > 0) line += $", {unsent} not sent{(flushed ? "" : $" within {FinalFlush.TotalSeconds:0} s")}";
         line += ")";
         if (Dropped > 0) line += $"; {Count(Dropped, "connection")} left out, the export queue full";
+        if (_handoff.Failure is { } failure) line += $"; the spans stopped early ({failure.GetType().Name}, a defect: please report it)";
         _messages.WriteLine(line);
     }
 

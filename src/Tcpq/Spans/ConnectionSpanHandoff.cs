@@ -40,6 +40,9 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     /// <summary>Connections handed on to the exporter's thread, and left out because every slot was taken.</summary>
     public long Handed => Volatile.Read(ref _written);
     public long Dropped => Volatile.Read(ref _dropped);
+    /// <summary>What stopped the spans' thread, if something did (a defect): after it every
+    /// connection is counted as dropped, and the command says it in a line.</summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
 
     /// <summary>On the producer's thread: copies <paramref name="span"/> (the caller may reuse it
     /// at once) or counts it left out.</summary>
@@ -63,9 +66,7 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     {
         _completing = true;
         _wake.Set();
-        bool done = _thread.Join(timeout);
-        if (_failure is { } e) throw new InvalidOperationException("the span exporter's thread failed", e);
-        return done;
+        return _thread.Join(timeout);
     }
 
     private void Run()
@@ -84,8 +85,8 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
         }
         catch (Exception e)
         {
-            // said by Complete, on the command's thread; the slots stay full, so what comes after is counted as dropped
-            _failure = e;
+            // said by the command, on its thread; the slots stay taken, so what comes after is counted as dropped
+            Volatile.Write(ref _failure, e);
         }
     }
 
