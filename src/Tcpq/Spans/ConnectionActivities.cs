@@ -25,6 +25,8 @@ public static class ConnectionActivities
     /// <summary>Addresses as text, per thread: a server's own address and its busy clients come
     /// back connection after connection, and each text would be a new string. Bounded: cleared when full.</summary>
     [ThreadStatic] private static Dictionary<Address16, string>? t_addresses;
+    /// <summary>The root spans' names ("connection :80"), per thread and port, for the same reason.</summary>
+    [ThreadStatic] private static Dictionary<ushort, string>? t_rootNames;
     private const int AddressesKept = 1024;
     private static readonly object s_install = new();
     private static bool s_installed;
@@ -41,7 +43,7 @@ public static class ConnectionActivities
         t_chosen = span.TraceId;
         try
         {
-            root = source.StartActivity($"connection :{span.Key.DestPort}", ActivityKind.Server, default(ActivityContext),
+            root = source.StartActivity(RootName(span.Key.DestPort), ActivityKind.Server, default(ActivityContext),
                 RootTags(span), Links(span), start);
         }
         finally
@@ -130,6 +132,14 @@ public static class ConnectionActivities
         if (s.Unfinished is { } u) tags.Add(new("tcpq.unfinished", u));
         if (s.EventsLeftOut != 0) tags.Add(new("tcpq.events.left_out", (long)s.EventsLeftOut));
         return tags;
+    }
+
+    private static string RootName(ushort port)
+    {
+        var kept = t_rootNames ??= [];
+        if (kept.TryGetValue(port, out var name)) return name;
+        if (kept.Count >= AddressesKept) kept.Clear();
+        return kept[port] = $"connection :{port}";
     }
 
     private static string Text(Address16 a)
