@@ -15,7 +15,7 @@
 
 /* The connection `sk` left the accept queue for `task`: its `accept` row, joined with what the
  * queue kept of it. accept() and io_uring's accepts (uring.h) both end here. `only_queued`: only if
- * it is still in `queued` (established, never seen accepted): a caller that cannot tell an accept's
+ * tcpq saw it established and not yet accepted (conns.h keeps it): a caller that cannot tell an accept's
  * result from another operation's asks so. Returns whether it was taken. */
 static __always_inline bool connection_accepted(struct sock *sk, struct task_struct *task, bool only_queued)
 {
@@ -29,12 +29,9 @@ static __always_inline bool connection_accepted(struct sock *sk, struct task_str
 
 	/* the connection leaves the table whether or not its row fits in the ring buffer */
 	__u64 now = bpf_ktime_get_ns();
-	__u64 sk_key = (__u64)sk;
 	struct conn_val cv = {};
-	struct conn_val *found = bpf_map_lookup_elem(&queued, &sk_key);
-	if (found) {
-		cv = *found;
-		bpf_map_delete_elem(&queued, &sk_key);
+	if (established_state(sk, &k, &cv, true)) {
+		__u64 sk_key = (__u64)sk;
 		app_accepted(&sk_key, &now);
 	} else if (only_queued) {
 		return false;

@@ -6,7 +6,7 @@
  *
  *   common.h      this file
  *   event.h       an event: the connection's key, made, filled, then a row or counted
- *   conns.h       a connection's state between hooks: half-open by 4-tuple, queued by socket
+ *   conns.h       a connection's state between hooks, by 4-tuple, from its first SYN to accept()
  *   mib.h         this CPU's TcpExt counters: what the kernel itself counted
  *   listener.h    a SYN, final ACK or RST arriving at a listener (cgroup_skb/ingress)
  *   verdict.h     what the listener did with it, as the packet is freed

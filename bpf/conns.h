@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /* A connection's state between hooks, until accept(): what its first SYN, its retries and its
- * establishment leave for the rows that come later. The listener path writes `conns`; the socket's
- * state change moves an entry to `queued`; accept() takes it from there. */
+ * establishment leave for the rows that come later. One entry per connection, by 4-tuple, from
+ * its first SYN to accept(): the listener path writes it, the socket's establishment completes it
+ * in place (with the socket it now has), accept() takes it away.
+ *
+ * Why a table, and why one: before the child socket exists there is nothing else to hold the
+ * state (a SYN the listener dropped leaves no request socket, and its retry must find the first
+ * attempt). After, the child's own storage (BPF_MAP_TYPE_SK_STORAGE) was measured: creating it per
+ * connection (two allocations charged to a memory cgroup, a lock of the map shared by every CPU)
+ * and freeing it with the socket (two RCU frees) cost about 0.8 us a connection more than a second
+ * LRU table keyed by socket (perf, 55k connections/s), and accept(), a syscall tracepoint, holds no
+ * trusted socket to look it up with anyway. That second table, in turn, cost an insert and a
+ * delete per connection more than completing the entry in place: about 0.6 us. */
 #ifndef TCPQ_CONNS_H
 #define TCPQ_CONNS_H
 
@@ -10,21 +20,23 @@
 /* A client retries a SYN for at most ~127 s by default; an older entry is a new connection. */
 #define CONN_STALE_NS (180ULL * 1000000000ULL)
 
-/* conn_val.state, in `conns` only: the client reset the half-open connection */
+/* conn_val.state: the client reset the half-open connection */
 #define CONN_ABORTED 0x2
 
 struct conn_val {
 	__u64 first_syn_ns;
 	__u64 established_ns;
+	__u64 sk;         /* the child socket, from its establishment on; 0 while half-open */
 	__u32 attempts;
 	__u32 state;
 	__u32 ack_drops;  /* segments of this handshake the listener refused (ack-drop's Attempt) */
 	__u32 pad;
 };
 
-/* One entry per half-open connection, by 4-tuple, from its first SYN until it is established
- * (then it moves to `queued`); LRU keeps it bounded under a SYN flood (the oldest half-open
- * entries go first). Per-CPU LRU lists: no shared lock on the SYN path. */
+/* One entry per connection, by 4-tuple, from its first SYN until accept(); LRU keeps it bounded
+ * under a SYN flood: a flood's entries are never looked up again, so they go before those of
+ * connections that got as far as their establishment. Per-CPU LRU lists: no shared lock on the
+ * SYN path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
@@ -33,16 +45,46 @@ struct {
 	__type(value, struct conn_val);
 } conns SEC(".maps");
 
-/* One entry per established connection waiting in an accept queue, by its socket (struct sock *),
- * until accept(). Not by 4-tuple: a client that reset a queued connection can reuse its port at
- * once, and the new connection's SYN then comes with the same 4-tuple while the old one still
- * waits to be accepted (a burst test found 29 in 16,000 such accepts without their wait). */
+/* An established connection's entry that a new connection of the same 4-tuple displaced while it
+ * still waited for accept(), by its socket: a client that reset a queued connection can reuse its
+ * port at once, and the new SYN comes with the same 4-tuple while the old connection is still in
+ * the accept queue (a burst test found 29 in 16,000 such accepts). Written only then. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct conn_val);
-} queued SEC(".maps");
+} displaced SEC(".maps");
+
+/* A new connection takes the 4-tuple of one established and not yet accepted: that one's state
+ * moves aside, by its socket. */
+static __always_inline void displace(const struct conn_val *cv)
+{
+	bpf_map_update_elem(&displaced, &cv->sk, cv, BPF_ANY);
+}
+
+/* The state of the established connection `sk` (key `k`) into *out; with `take`, it leaves the
+ * tables (accept()). False when tcpq did not see it established. Between the lookup and the
+ * delete, a new SYN of the same 4-tuple could displace it and the delete take the new entry
+ * instead (its syn-aa would then have no wait): that needs the port reused within a microsecond. */
+static __always_inline bool established_state(const struct sock *sk, const struct conn_key *k,
+					      struct conn_val *out, bool take)
+{
+	__u64 sk_key = (__u64)sk;
+	struct conn_val *cv = bpf_map_lookup_elem(&conns, k);
+	if (cv && cv->sk == sk_key) {
+		*out = *cv;
+		if (take)
+			bpf_map_delete_elem(&conns, k);
+		return true;
+	}
+	cv = bpf_map_lookup_elem(&displaced, &sk_key);
+	if (!cv)
+		return false;
+	*out = *cv;
+	if (take)
+		bpf_map_delete_elem(&displaced, &sk_key);
+	return true;
+}
 
 #endif

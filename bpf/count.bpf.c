@@ -3,12 +3,14 @@
  * The entry points only; count.h says how, count_slots.h where the counts go. A second object
  * beside tcpq.bpf.o: loaded alone, it holds none of trace's per-connection tables.
  *
- *   cgroup_skb/ingress            a SYN, final ACK or RST arriving at a listener
- *   tp_btf/consume_skb, kfree_skb what the listener did with it (this CPU's TcpExt counters)
+ *   cgroup_skb/ingress            a SYN, final ACK or RST arriving at a listener; and the
+ *                                 verdict on the packet before it on this CPU (TcpExt deltas)
+ *   tp_btf/kfree_skb              the verdict on a packet freed with a drop reason
  *   tp_btf/inet_sock_set_state    handshake completed; closed before accept(); listener closed
  *   tp_btf/tcp_retransmit_synack  SYN-ACK retransmitted; a client's SYN retried
  *   tracepoint/syscalls/sys_exit_accept{,4}  attached only in sampling windows: queue waits
- *   raw_tp (never attached)       the live reader, run by user space as it reads
+ *   raw_tp (never attached)       the reader, run by user space as it reads: settles each
+ *                                 CPU's last verdict, reads the listeners' queues
  *
  * No syscall tracepoint but in short sampling windows: one puts every syscall of the machine on
  * the slow path. Every
@@ -36,16 +38,10 @@ int tcpq_count_ingress(struct __sk_buff *skb)
 	return 1;
 }
 
-SEC("tp_btf/consume_skb")
-int BPF_PROG(tcpq_count_consume_skb, struct sk_buff *skb)
-{
-	return count_verdict(skb, 0);
-}
-
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(tcpq_count_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	return count_verdict(skb, reason);
+	return count_kernel_drop(skb, reason);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -76,10 +72,16 @@ int tcpq_count_exit_accept(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* Each open slot's listener as it is now (count_slots.h): run with BPF_PROG_TEST_RUN. */
+/* The reader, run by user space with BPF_PROG_TEST_RUN as it reads: first on each CPU with
+ * ctx[0] = 0 (BPF_F_TEST_RUN_ON_CPU: that CPU's last verdict, count.h), then once with ctx[0] = 1:
+ * each open slot's listener as it is now (count_slots.h). */
 SEC("raw_tp")
-int tcpq_count_read_live(void *ctx)
+int tcpq_count_read_live(__u64 *ctx)
 {
+	if (!ctx[0]) {
+		settle_for_reader();
+		return 0;
+	}
 	__u32 zero = 0;
 	struct tcpq_slot_meta *meta = bpf_map_lookup_elem(&slot_meta, &zero);
 	__u32 n = meta ? meta->high + 1 : TCPQ_SLOTS;

@@ -5,8 +5,11 @@
  * - a SYN, final ACK or RST at a listener (cgroup_skb/ingress) notes its slot, the queues and
  *   this CPU's ListenDrops counter, per CPU; the full TcpExt snapshot only when a drop or a cookie
  *   is possible (a queue within RACE_MARGIN of full, syncookies=2, a reset);
- * - its free (consume_skb, kfree_skb) says what the kernel did with it, from the counters' deltas
- *   (mib.h): the very verdict the rows of `trace` report;
+ * - what the kernel did with it comes from the counters' deltas (mib.h), read when the verdict is
+ *   settled: at the next packet this CPU's ingress sees (nothing of the listener's runs on this CPU
+ *   in between: see settle()), at its free with a drop reason (kfree_skb), or when user space
+ *   reads (the reader, run on each CPU). No hook on every freed skb: consume_skb ran ~3 times per
+ *   connection for nothing;
  * - SYN_RECV -> ESTABLISHED counts the handshake; its time is the kernel's own SYN-ACK RTT sample,
  *   or since the first SYN of a client whose SYN was dropped (the one table here, written only on
  *   a drop: no socket exists yet to hold that);
@@ -26,8 +29,9 @@
 /* A drop needs a full queue. Q and Q0 are read as the packet arrives, and other CPUs can fill the
  * queue before the listener looks: within this margin of full, the full snapshot is taken. */
 #define RACE_MARGIN 8
-/* See listener.h: a pending packet not freed within this time is not ours any more. */
-#define PENDING_STALE_NS (1000ULL * 1000000ULL)
+/* The reader settles a pending verdict only once its packet is surely done: the listener handles a
+ * packet in one softirq pass of a few µs, and this is 4-8 ms (250 Hz). */
+#define SETTLE_AGE_JIFFIES 2
 /* A client whose SYN was dropped retries after 1, 3, 7... s: remembered this long. */
 #define DROP_MEMORY_NS (180ULL * 1000000000ULL)
 
@@ -55,18 +59,21 @@ struct {
 /* The last SYN drop, any CPU: the table above is read only within DROP_MEMORY_NS of it. */
 __u64 last_drop_ns;
 
+/* This CPU's packet at a listener whose verdict is not settled yet. Written by the ingress hook
+ * (softirq); settled there at the next packet, by kfree_skb (any context) or by the reader (the
+ * CPU's own, interrupts off): each claims it with interrupts off, so none settles it twice. */
 struct pending {
 	__u64 ts;          /* set only when the verdict may need it */
 	__u64 mib;         /* this CPU's struct linux_mib of the listener's netns, 0 if unknown */
+	__u64 jiffies;     /* when it was noted, for the reader */
 	__u32 slot;
-	__u32 q, q0, qmax;
 	__u16 sport, dport;
 	__u8 kind;         /* enum pending_kind */
 	__u8 full;         /* the full TcpExt snapshot was taken: a drop or cookie was possible */
 	__u8 retry;        /* a SYN a request socket answered again (tcp_retransmit_synack) */
 	__u8 has_conn;     /* conn holds the client's 4-tuple */
-	struct mib_snap m;
 	__u32 embryonic_rsts;
+	struct mib_snap m;
 	struct conn4 conn;
 };
 struct pending pendings[TCPQ_MAX_CPUS];
@@ -75,6 +82,9 @@ static __always_inline struct pending *this_cpu_pending(void)
 {
 	return &pendings[bpf_get_smp_processor_id() & (TCPQ_MAX_CPUS - 1)];
 }
+
+extern void bpf_local_irq_save(unsigned long *flags) __ksym;
+extern void bpf_local_irq_restore(unsigned long *flags) __ksym;
 
 static __always_inline void read_snapshot(__u64 mib, bool full, struct mib_snap *m, __u32 *rsts)
 {
@@ -86,143 +96,35 @@ static __always_inline void read_snapshot(__u64 mib, bool full, struct mib_snap 
 	}
 }
 
-static __always_inline void note_conn(struct __sk_buff *skb, struct pending *p, bool ipv6, __u32 netns)
-{
-	if (!ipv6) {
-		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-			return;
-		__builtin_memset(&p->conn, 0, sizeof(p->conn));
-		p->conn.saddr[10] = p->conn.saddr[11] = 0xff;
-		__builtin_memcpy(p->conn.saddr + 12, &ip.saddr, 4);
-		p->conn.daddr[10] = p->conn.daddr[11] = 0xff;
-		__builtin_memcpy(p->conn.daddr + 12, &ip.daddr, 4);
-	} else {
-		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return;
-		__builtin_memcpy(p->conn.saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->conn.daddr, &ip6.daddr, 16);
-	}
-	p->conn.netns = netns;
-	p->conn.sport = p->sport;
-	p->conn.dport = p->dport;
-	p->has_conn = 1;
-}
-
-/* A packet for a socket of the machine: only a listener's SYN, ACK or RST does any work. */
-static __always_inline void count_ingress(struct __sk_buff *skb)
-{
-	struct bpf_sock *bs = skb->sk;
-	if (!bs || bs->state != BPF_TCP_LISTEN || !port_traced(bs->src_port))
-		return;
-	bool ipv6 = false;
-	__u8 th[14];
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	__u32 thoff;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data;
-		if ((void *)(ip + 1) > end)
-			return;
-		thoff = ip->ihl * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		ipv6 = true;
-		thoff = sizeof(struct ipv6hdr);
-	} else {
-		return;
-	}
-	/* the TCP header in place when the packet is linear there, else copied */
-	if (thoff >= 20 && thoff <= 60 && data + thoff + sizeof(th) <= end)
-		__builtin_memcpy(th, data + thoff, sizeof(th));
-	else if (bpf_skb_load_bytes(skb, thoff & 0x3ff, th, sizeof(th)))
-		return;
-	__u8 flags = th[13] & (TCP_SYN_ | TCP_ACK_ | TCP_RST_);
-	__u8 kind = flags == TCP_SYN_ ? PENDING_SYN : flags == TCP_ACK_ ? PENDING_ACK
-		  : (flags & TCP_RST_) ? PENDING_RST : PENDING_NONE;
-	if (kind == PENDING_NONE)
-		return;
-
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bs);
-	if (!tp)
-		return;
-	bs = bpf_sk_fullsock(bs);
-	if (!bs)
-		return;
-	__u32 slot = slot_of_listener(bs, tp, skb);
-
-	struct pending *p = this_cpu_pending();
-	if (p->kind == PENDING_SYN)
-		count(p->slot, TCPQ_C_MISSED); /* the last SYN's free was not seen */
-	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
-	p->kind = kind;
-	p->slot = slot;
-	p->q = sk->sk_ack_backlog;
-	p->qmax = sk->sk_max_ack_backlog;
-	p->q0 = tp->inet_conn.icsk_accept_queue.qlen.counter;
-	p->sport = (th[0] << 8) | th[1];
-	p->dport = (th[2] << 8) | th[3];
-	p->retry = 0;
-	p->has_conn = 0;
-	p->ts = 0;
-
-	struct tcpq_slot_counts *sc = counts_of(slot);
-	if (sc && kind != PENDING_RST) {
-		if (p->q > sc->peak_q)
-			sc->peak_q = p->q;
-		if (p->q0 > sc->peak_q0)
-			sc->peak_q0 = p->q0;
-	}
-
-	struct net *net = sk->__sk_common.skc_net.net;
-	bool full = kind == PENDING_RST || p->q + RACE_MARGIN > p->qmax || p->q0 + RACE_MARGIN >= p->qmax ||
-		    net->ipv4.sysctl_tcp_syncookies == 2;
-	p->full = full;
-	__u64 last = last_drop_ns;
-	bool remembered = kind == PENDING_SYN && last;
-	if (full || remembered)
-		p->ts = bpf_ktime_get_ns();
-	/* the client's 4-tuple: only where a drop may be remembered or a retry recognised */
-	if (kind == PENDING_SYN && (full || (remembered && p->ts - last < DROP_MEMORY_NS)))
-		note_conn(skb, p, ipv6, net->ns.inum);
-	/* last: nothing above moves the counters */
-	p->mib = this_cpu_mib(net);
-	if (p->mib)
-		read_snapshot(p->mib, full, &p->m, &p->embryonic_rsts);
-}
-
-static __always_inline void syn_dropped(struct pending *p, struct dropped_syn *d, __u64 now)
+static __always_inline void syn_dropped(struct pending *p, struct dropped_syn *d)
 {
 	if (!p->has_conn)
 		return;
+	/* has_conn: ts was taken at the packet (count_ingress) */
 	if (d) {
 		d->attempts += 1;
 	} else {
-		struct dropped_syn nd = { .first_ns = p->ts ? p->ts : now, .attempts = 1 };
+		struct dropped_syn nd = { .first_ns = p->ts, .attempts = 1 };
 		bpf_map_update_elem(&dropped_syns, &p->conn, &nd, BPF_ANY);
 	}
-	last_drop_ns = now;
+	last_drop_ns = p->ts;
 }
 
-/* The pending packet is freed: with a drop reason from kfree_skb, 0 from consume_skb. */
-static __always_inline int count_verdict(struct sk_buff *skb, __u32 reason)
+/* What the kernel did with this CPU's pending packet, from the counters' deltas since it arrived:
+ * reason is its drop reason when kfree_skb settles it, else 0 (it was consumed, or is done);
+ * ports, when not 0, the freed packet's (sport << 16 | dport): settled only if they are the pending's.
+ * Exact at any later time, as long as nothing else moved this CPU's counters of that netns
+ * meanwhile, and nothing can: the kernel counts a listen drop, cookie or embryonic reset only
+ * while it handles a packet at a listener (a SYN, an ACK to one of its request sockets, a cookie
+ * ACK: skb->sk is the listener at tcp_filter()), which passes this CPU's ingress hook first, and
+ * that settles the pending before anything else (count_ingress). A listener's packets are handled
+ * on one CPU from that hook to their free, BH off, never queued (no backlog for a listener).
+ * The caller has interrupts off. */
+static __subprog int settle(struct pending *p, __u32 reason, __u32 ports)
 {
-	struct pending *p = this_cpu_pending();
-	if (p->kind == PENDING_NONE)
-		return 0;
-	__u64 now = 0;
-	if (p->ts) {
-		now = bpf_ktime_get_ns();
-		if (now - p->ts > PENDING_STALE_NS) {
-			if (p->kind == PENDING_SYN)
-				count(p->slot, TCPQ_C_MISSED);
-			p->kind = PENDING_NONE;
-			return 0;
-		}
-	}
-	struct tcphdr *th = KCAST(struct tcphdr, skb->head + skb->transport_header);
-	if (th->source != bpf_htons(p->sport) || th->dest != bpf_htons(p->dport))
-		return 0;
 	__u8 kind = p->kind;
+	if (kind == PENDING_NONE || (ports && ports != ((__u32)p->sport << 16 | p->dport)))
+		return 0;
 	p->kind = PENDING_NONE;
 	struct tcpq_slot_counts *sc = counts_of(p->slot);
 	if (!sc)
@@ -265,8 +167,6 @@ static __always_inline int count_verdict(struct sk_buff *skb, __u32 reason)
 	 * socket answered, are no drop */
 	bool freed_with_reason = reason > bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
 	bool unspecified = reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
-	if (!now)
-		now = bpf_ktime_get_ns();
 	if (dropped) {
 		if (!p->full)
 			sc->n[TCPQ_C_SYN_DROP_LISTEN] += 1;
@@ -276,7 +176,7 @@ static __always_inline int count_verdict(struct sk_buff *skb, __u32 reason)
 			sc->n[TCPQ_C_SYN_DROP_SQF] += 1;
 		else
 			sc->n[TCPQ_C_SYN_DROP_LISTEN] += 1;
-		syn_dropped(p, d, now);
+		syn_dropped(p, d);
 	} else if (freed_with_reason && !unspecified) {
 		struct tcpq_kernel_drop k = { .slot = p->slot, .reason = reason };
 		__u64 *n = bpf_map_lookup_elem(&kernel_drops, &k);
@@ -287,11 +187,157 @@ static __always_inline int count_verdict(struct sk_buff *skb, __u32 reason)
 			if (bpf_map_update_elem(&kernel_drops, &k, &one, BPF_NOEXIST))
 				sc->n[TCPQ_C_MISSED] += 1;
 		}
-		syn_dropped(p, d, now);
+		syn_dropped(p, d);
 	} else if (p->full && p->mib && m.cookiessent != p->m.cookiessent) {
 		sc->n[TCPQ_C_SYN_COOKIE] += 1;
 	}
 	return 0;
+}
+
+static __always_inline void settle_with_irqs_off(struct pending *p, __u32 reason, __u32 ports)
+{
+	unsigned long flags;
+	bpf_local_irq_save(&flags);
+	settle(p, reason, ports);
+	bpf_local_irq_restore(&flags);
+}
+
+static __always_inline void note_conn(struct __sk_buff *skb, struct pending *p, bool ipv6, __u32 netns)
+{
+	if (!ipv6) {
+		struct iphdr ip;
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return;
+		__builtin_memset(&p->conn, 0, sizeof(p->conn));
+		p->conn.saddr[10] = p->conn.saddr[11] = 0xff;
+		__builtin_memcpy(p->conn.saddr + 12, &ip.saddr, 4);
+		p->conn.daddr[10] = p->conn.daddr[11] = 0xff;
+		__builtin_memcpy(p->conn.daddr + 12, &ip.daddr, 4);
+	} else {
+		struct ipv6hdr ip6;
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return;
+		__builtin_memcpy(p->conn.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->conn.daddr, &ip6.daddr, 16);
+	}
+	p->conn.netns = netns;
+	p->conn.sport = p->sport;
+	p->conn.dport = p->dport;
+	p->has_conn = 1;
+}
+
+/* A packet for a socket of the machine: only a listener's SYN, ACK or RST does any work. A packet
+ * at any listener first settles this CPU's pending verdict: the packet before it is done, and only
+ * a packet at a listener can move the counters the verdict is read from. The others (8 in 10 on
+ * nginx) return at the first test, as before. */
+static __always_inline void count_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *bs = skb->sk;
+	if (!bs || bs->state != BPF_TCP_LISTEN)
+		return;
+	struct pending *p = this_cpu_pending();
+	if (p->kind != PENDING_NONE)
+		settle_with_irqs_off(p, 0, 0);
+	if (!port_traced(bs->src_port))
+		return;
+	bool ipv6 = false;
+	__u8 th[14];
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 thoff;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+		if ((void *)(ip + 1) > end)
+			return;
+		thoff = ip->ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		ipv6 = true;
+		thoff = sizeof(struct ipv6hdr);
+	} else {
+		return;
+	}
+	/* the TCP header in place when the packet is linear there, else copied */
+	if (thoff >= 20 && thoff <= 60 && data + thoff + sizeof(th) <= end)
+		__builtin_memcpy(th, data + thoff, sizeof(th));
+	else if (bpf_skb_load_bytes(skb, thoff & 0x3ff, th, sizeof(th)))
+		return;
+	__u8 flags = th[13] & (TCP_SYN_ | TCP_ACK_ | TCP_RST_);
+	__u8 kind = flags == TCP_SYN_ ? PENDING_SYN : flags == TCP_ACK_ ? PENDING_ACK
+		  : (flags & TCP_RST_) ? PENDING_RST : PENDING_NONE;
+	if (kind == PENDING_NONE)
+		return;
+
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bs);
+	if (!tp)
+		return;
+	bs = bpf_sk_fullsock(bs);
+	if (!bs)
+		return;
+	__u32 slot = slot_of_listener(bs, tp, skb);
+
+	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+	__u32 q = sk->sk_ack_backlog, qmax = sk->sk_max_ack_backlog;
+	__u32 q0 = tp->inet_conn.icsk_accept_queue.qlen.counter;
+	p->slot = slot;
+	p->sport = (th[0] << 8) | th[1];
+	p->dport = (th[2] << 8) | th[3];
+	p->retry = 0;
+	p->has_conn = 0;
+	p->ts = 0;
+	p->jiffies = bpf_jiffies64();
+
+	struct tcpq_slot_counts *sc = counts_of(slot);
+	if (sc && kind != PENDING_RST) {
+		if (q > sc->peak_q)
+			sc->peak_q = q;
+		if (q0 > sc->peak_q0)
+			sc->peak_q0 = q0;
+	}
+
+	struct net *net = sk->__sk_common.skc_net.net;
+	bool full = kind == PENDING_RST || q + RACE_MARGIN > qmax || q0 + RACE_MARGIN >= qmax ||
+		    net->ipv4.sysctl_tcp_syncookies == 2;
+	p->full = full;
+	__u64 last = last_drop_ns;
+	bool remembered = kind == PENDING_SYN && last;
+	if (full || remembered)
+		p->ts = bpf_ktime_get_ns();
+	/* the client's 4-tuple: only where a drop may be remembered or a retry recognised */
+	if (kind == PENDING_SYN && (full || (remembered && p->ts - last < DROP_MEMORY_NS)))
+		note_conn(skb, p, ipv6, net->ns.inum);
+	/* last: nothing above moves the counters */
+	p->mib = this_cpu_mib(net);
+	if (p->mib)
+		read_snapshot(p->mib, full, &p->m, &p->embryonic_rsts);
+	/* and the kind after all the rest: the reader (an interrupt) reads a pending only once its
+	 * kind is set */
+	asm volatile("" ::: "memory");
+	p->kind = kind;
+}
+
+/* The pending packet is freed with a drop reason. */
+static __always_inline int count_kernel_drop(struct sk_buff *skb, __u32 reason)
+{
+	struct pending *p = this_cpu_pending();
+	if (p->kind == PENDING_NONE)
+		return 0;
+	struct tcphdr *th = KCAST(struct tcphdr, skb->head + skb->transport_header);
+	__u32 ports = (__u32)bpf_ntohs(th->source) << 16 | bpf_ntohs(th->dest);
+	if (ports != ((__u32)p->sport << 16 | p->dport))
+		return 0;
+	/* the ports again with interrupts off: a softirq may have noted another packet since */
+	settle_with_irqs_off(p, reason, ports);
+	return 0;
+}
+
+/* The reader, on each CPU as user space reads: a pending verdict whose packet is done. */
+static __always_inline void settle_for_reader(void)
+{
+	struct pending *p = this_cpu_pending();
+	unsigned long flags;
+	bpf_local_irq_save(&flags);
+	if (p->kind != PENDING_NONE && bpf_jiffies64() - p->jiffies >= SETTLE_AGE_JIFFIES)
+		settle(p, 0, 0);
+	bpf_local_irq_restore(&flags);
 }
 
 /* The handshake's time: since the first SYN of a client whose SYN was dropped; else the kernel's

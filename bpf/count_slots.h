@@ -129,6 +129,18 @@ static __always_inline void set_addr(__u8 addr[16], const struct sock_common *c,
 	}
 }
 
+/* The cgroup v2 id of the process that made the socket (sk_cgrp_data, set when it was created):
+ * the kernfs id, which is the inode of the cgroup's directory. User space names the listener's
+ * container and pod by it without entering its network namespace (CAP_SYS_ADMIN). Once per
+ * listener; 0 on kernels before 5.15, whose sock_cgroup_data packs it with net_cls's id. */
+static __always_inline __u64 sk_cgroup_v2_id(struct sock *sk)
+{
+	if (!bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return 0;
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+}
+
 /* A listener seen for the first time: a slot of its own, or "other" when none is free. */
 static __subprog int take_slot(struct bpf_sock *bs, struct tcp_sock *tp, struct __sk_buff *skb)
 {
@@ -154,6 +166,7 @@ static __subprog int take_slot(struct bpf_sock *bs, struct tcp_sock *tp, struct 
 	si->cookie = bpf_get_socket_cookie(skb);
 	si->opened_ns = bpf_ktime_get_ns();
 	si->closed_ns = 0;
+	si->cgroup_id = sk_cgroup_v2_id(sk);
 	si->netns = c->skc_net.net->ns.inum;
 	si->port = c->skc_num;
 	si->family = c->skc_family;

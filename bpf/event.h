@@ -7,11 +7,29 @@
 
 #include "common.h"
 
-/* 4 MiB by default: user space may resize it before load (--ring-buffer-kb). */
-struct {
+/* Rows go into a ring buffer of this CPU's own: user space makes one per possible CPU before load
+ * (--ring-buffer-kb split among them: TraceConfig.RingBytesPerCpu), puts them here, and merges
+ * what it reads back into time order (src/Tcpq/Bpf/RecordsInTimeOrder.cs). One ring shared by
+ * every CPU was the costliest part of a row: each reserve took its lock and pulled the producer
+ * position and the last record's header from the other CPU's cache (perf: __bpf_ringbuf_reserve
+ * 2.1 % of all CPU at 50k connections/s, ~0.2 us a row; 0.3 % with a ring per CPU). */
+struct cpu_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
+	__uint(max_entries, 4096);
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct cpu_ring);
 } events SEC(".maps");
+
+/* this CPU's ring: a program runs on one CPU from start to end */
+static __always_inline void *this_cpu_ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&events, &cpu);
+}
 
 /* Events that did not fit in the ring buffer, per CPU: user space reports them. */
 PERCPU_COUNTER(lost);
@@ -42,11 +60,40 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 	d[3] = a->in6_u.u6_addr32[3];
 }
 
-/* inet_sport, not skc_num: moving to TCP_CLOSE releases the port (inet_num = 0) before the
- * state change is traced. */
+/* skc_num, or inet_sport when it is 0: moving to TCP_CLOSE releases the port (inet_num = 0)
+ * before the state change is traced. skc_num first: it shares a cache line with the addresses,
+ * read anyway, where inet_sport, further into struct inet_sock, is one more line to fetch. */
 static __always_inline __u16 local_port(const struct sock *sk)
 {
-	return bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
+	__u16 num = KCAST(struct sock, sk)->__sk_common.skc_num;
+	return num ? num : bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
+}
+
+/* The network namespace's inode number, in every row's key. struct net keeps it next to the
+ * namespace's reference count, which every socket's creation and destruction changes, so on a
+ * busy machine that line is more often than not in another CPU's cache (perf: the load that
+ * stalled tcpq_ingress most). Each CPU remembers the last namespace it saw, by net_cookie (never
+ * reused, read-mostly), with its inode number in one 64-bit word: a program nested on this CPU
+ * (a softirq) never sees half an update. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64); /* low 32 bits of net_cookie << 32 | inode number */
+} netns_seen SEC(".maps");
+
+static __always_inline __u32 netns_inum(const struct net *net)
+{
+	struct net *n = KCAST(struct net, net);
+	__u64 cookie = (__u32)n->net_cookie;
+	__u32 zero = 0;
+	__u64 *seen = bpf_map_lookup_elem(&netns_seen, &zero);
+	if (seen && *seen >> 32 == cookie && cookie)
+		return (__u32)*seen;
+	__u32 inum = n->ns.inum;
+	if (seen)
+		*seen = cookie << 32 | inum;
+	return inum;
 }
 
 /* The 4-tuple of a connection's socket or request socket (the client is its remote end). The
@@ -67,7 +114,7 @@ static __always_inline void key_from_common(const struct sock_common *c, __u16 l
 	}
 	k->sport = bpf_ntohs(c->skc_dport);
 	k->dport = lport;
-	k->netns = c->skc_net.net->ns.inum;
+	k->netns = netns_inum(c->skc_net.net);
 }
 
 /* How every hook on a connection's own socket begins: a TCP socket (inet_sock_set_state fires for
@@ -88,7 +135,8 @@ static __always_inline bool traced_conn(const struct sock *sk, bool closing, str
 
 static __always_inline struct tcpq_event *reserve(void)
 {
-	struct tcpq_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	void *ring = this_cpu_ring();
+	struct tcpq_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : NULL;
 	if (!e) {
 		bump(&lost);
 		return NULL;
@@ -163,19 +211,25 @@ static __always_inline void set_task(struct tcpq_event *e, struct task_struct *t
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 }
 
-/* The reader polls every 50 ms; it is woken early only when the unread data crosses a quarter
- * of the ring, by the few records that land in a narrow band there. A wake-up is an irq_work:
- * a self-IPI, which in a VM is an exit costing about a microsecond. Waking on every record past a
- * threshold (as before) raised one per record whenever the reader was behind: 1 us per
- * connection at 50k connections/s. The band is far wider than what CPUs can reserve between one
- * producer's reserve and its query, so a crossing is not missed; if it were, the timer reads. */
-#define WAKE_BAND 8192
+/* The reader polls every 50 ms; it is woken early only when this CPU's unread data crosses a
+ * quarter of its ring, by the one record that crosses it. A wake-up is an irq_work: a self-IPI,
+ * which in a VM is an exit costing about a microsecond. Waking on every record past a threshold
+ * raised one per record whenever the reader was behind (1 us per connection at 50k
+ * connections/s), and waking on every record in a band past it, ~60 per crossing. A record
+ * reserved by a program nested on this CPU (a softirq) between our reserve and our query can make
+ * the crossing unseen: then the 50 ms timer reads, as it does for a ring below the mark. */
+#define RING_RECORD_BYTES ((sizeof(struct tcpq_event) + 8 + 7) / 8 * 8) /* with its header */
 static __always_inline void submit(struct tcpq_event *e)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
-	bpf_ringbuf_submit(e, avail >= mark && avail < mark + WAKE_BAND ? BPF_RB_FORCE_WAKEUP
-									  : BPF_RB_NO_WAKEUP);
+	void *ring = this_cpu_ring();
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (ring) {
+		__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+		__u64 mark = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4;
+		if (avail >= mark && avail < mark + RING_RECORD_BYTES)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
 }
 
 #endif

@@ -6,17 +6,21 @@
 
 #include "common.h"
 
-/* The socket behind a file descriptor of the current process, or NULL. */
+/* The socket behind a file descriptor of the current process, or NULL: task->files->fdt->fd[fd]
+ * ->private_data->sk, every step a plain load (a fault reads 0). The fd array holds pointers, which
+ * BTF loads cannot index, so the slot is read as the first member of a struct that begins with a
+ * struct file * (struct kiocb's ki_filp, in every kernel tcpq runs on): one bpf_probe_read_kernel()
+ * call less (~70 ns a connection with its call, perf at 50k connections/s). fd < max_fds keeps the
+ * read inside the array. */
 static __always_inline struct sock *sock_of_fd(struct task_struct *task, long fd)
 {
 	struct fdtable *fdt = task->files->fdt;
 	if (fd >= fdt->max_fds)
 		return NULL;
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
+	struct file *f = KCAST(struct kiocb, (__u64)fdt->fd + fd * sizeof(struct file *))->ki_filp;
+	if (!f)
 		return NULL;
-	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	struct socket *sock = KCAST(struct socket, KCAST(struct file, f)->private_data);
 	if (!sock)
 		return NULL;
 	return sock->sk;

@@ -42,6 +42,8 @@ struct pending {
 	__u8 pad[2];
 	__u64 mib;        /* this CPU's struct linux_mib of the listener's netns, 0 if unknown */
 	struct mib_snap m; /* its counters as the segment arrived */
+	__u32 gen;        /* bumped by each segment noted: a verdict run tells one that came meanwhile */
+	__u32 pad2;
 };
 struct pending pendings[TCPQ_MAX_CPUS];
 
@@ -67,6 +69,11 @@ static __always_inline void emit_listener_event(const struct pending *p, __u8 ki
 static __always_inline void on_syn(struct pending *p, __u64 now)
 {
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
+	if (cv && cv->sk) {
+		/* this 4-tuple's last connection is established and not yet accepted: a new one */
+		displace(cv);
+		cv = NULL;
+	}
 	if (!cv || (cv->state & CONN_ABORTED) || now - cv->first_syn_ns > CONN_STALE_NS) {
 		struct conn_val nv = { .first_syn_ns = now, .attempts = 1 };
 		bpf_map_update_elem(&conns, &p->key, &nv, BPF_ANY);
@@ -83,7 +90,7 @@ static __always_inline void on_syn(struct pending *p, __u64 now)
 static __always_inline void on_rst(struct pending *p, __u64 now)
 {
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
-	if (!cv || (cv->state & CONN_ABORTED))
+	if (!cv || (cv->state & CONN_ABORTED) || cv->sk)
 		return;
 	/* a reset of a half-open connection (a request socket in the SYN queue) */
 	cv->state |= CONN_ABORTED;
@@ -142,7 +149,7 @@ static __always_inline void listener_ingress(struct __sk_buff *skb)
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return;
-	p.key.netns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
+	p.key.netns = netns_inum(tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net);
 	read_queues((const struct inet_connection_sock *)tp, &p.qs);
 	__u64 now = bpf_ktime_get_ns();
 	p.ts = now;
@@ -167,6 +174,7 @@ static __always_inline void listener_ingress(struct __sk_buff *skb)
 	struct pending *slot = this_cpu_pending();
 	if (slot->kind == TCPQ_SYN)
 		bump(&missed);
+	p.gen = slot->gen + 1;
 	*slot = p;
 }
 

@@ -13,25 +13,27 @@
 #include "app.h"
 
 /* SYN_RECV -> ESTABLISHED: the handshake is complete and the connection waits in the accept
- * queue (`syn-aa`). Its entry moves from the half-open table (by 4-tuple) to the queued one (by
- * socket). */
+ * queue (`syn-aa`). Its entry is completed in place: the time, and the socket it now has. */
 static __subprog int on_established(const struct sock *sk)
 {
 	struct conn_key k;
 	if (!traced_conn(sk, false, &k))
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 sk_key = (__u64)sk;
-	struct conn_val qv = { .established_ns = now };
+	struct conn_val qv = { .established_ns = now, .sk = (__u64)sk };
 	struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
 	if (hv) {
-		if (!(hv->state & CONN_ABORTED)) {
+		if (hv->sk)
+			displace(hv); /* a connection of this 4-tuple whose new SYN tcpq missed */
+		else if (!(hv->state & CONN_ABORTED)) {
 			qv.first_syn_ns = hv->first_syn_ns;
 			qv.attempts = hv->attempts;
+			qv.ack_drops = hv->ack_drops;
 		}
-		bpf_map_delete_elem(&conns, &k);
+		*hv = qv;
+	} else {
+		bpf_map_update_elem(&conns, &k, &qv, BPF_ANY);
 	}
-	bpf_map_update_elem(&queued, &sk_key, &qv, BPF_ANY);
 	app_follow(sk, now);
 
 	/* the final ACK that made it: take its queue snapshot, and it is no longer pending */
@@ -59,19 +61,17 @@ static __subprog int on_established(const struct sock *sk)
 }
 
 /* A connection still waiting in the accept queue was reset (TCP_CLOSE) or closed (TCP_CLOSE_WAIT)
- * by the client (`abort`). accept() deletes a connection's entry, so only these are found. */
+ * by the client (`abort`). The caller saw no struct socket: no accept() took it yet. */
 static __subprog int on_queued_close(const struct sock *sk, int newstate)
 {
 	struct conn_key k;
 	if (!traced_conn(sk, true, &k))
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 sk_key = (__u64)sk;
 	/* no flag against a second abort: a socket leaves ESTABLISHED only once */
-	struct conn_val *cv = bpf_map_lookup_elem(&queued, &sk_key);
-	if (!cv)
+	struct conn_val qv;
+	if (!established_state(sk, &k, &qv, false))
 		return 0;
-	struct conn_val qv = *cv;
+	__u64 now = bpf_ktime_get_ns();
 
 	struct tcpq_event *e = new_event(TCPQ_ABORT, &k, now);
 	if (!e)

@@ -52,13 +52,19 @@ int tcpq_ingress(struct __sk_buff *skb)
 SEC("tp_btf/consume_skb")
 int BPF_PROG(tcpq_consume_skb, struct sk_buff *skb)
 {
-	return finish_pending(skb, 0);
+	__u32 gen = this_cpu_pending()->gen;
+	finish_pending(skb, 0);
+	settle_nested_syn(gen);
+	return 0;
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(tcpq_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	return finish_pending(skb, reason);
+	__u32 gen = this_cpu_pending()->gen;
+	finish_pending(skb, reason);
+	settle_nested_syn(gen);
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -202,6 +202,7 @@ struct tcpq_slot_info {
 	__u64 cookie;      /* its socket cookie */
 	__u64 opened_ns;
 	__u64 closed_ns;
+	__u64 cgroup_id;   /* the listener socket's cgroup v2 id (its creator's), 0 if unknown */
 	__u8 addr[16];     /* IPv4-mapped for IPv4 */
 	__u32 netns;
 	__u32 q_base;      /* its accept queue when the slot was taken: accepts are counted from then */

@@ -19,7 +19,7 @@
  * the slot io_uring chose (IORING_FILE_INDEX_ALLOC, always so for multishot), or res 0 and the
  * slot asked for (file_slot - 1). A completion without its request could be any operation's, so
  * its res is read both ways, and taken only if it names a connection tcpq saw established and
- * never saw accepted (connection_accepted(..., only_queued)): a socket in `queued` that already
+ * never saw accepted (connection_accepted(..., only_queued)): a queued socket (conns.h) that already
  * has a file in this process, or in this ring, was just accepted, whatever asked for it. So no
  * table of requests is kept, and a multishot accept armed before tcpq started is seen from its
  * next connection. Not seen: a direct accept into a chosen slot whose completion overflowed (res
@@ -70,7 +70,7 @@ static __subprog int uring_accepted(struct sock *sk, int only_queued)
 }
 
 /* A completion without its request (multishot, or overflowed): `res` as an fd of the process,
- * then as a slot of the ring; taken only for a connection waiting in `queued`. */
+ * then as a slot of the ring; taken only for a connection tcpq saw established and not yet accepted. */
 static __always_inline void uring_maybe_accepted(__u64 ring, int res)
 {
 	if (res < 0)

@@ -21,6 +21,7 @@ MODES = {
     "trace": "`tcpq trace -p PORT -o FILE` (csv)",
     "tcpdump": "`tcpdump -i lo -w FILE` SYN/RST packets, in the namespace",
     "bpftrace": "bpftrace: `inet_sock_set_state` filtered on the port, a count per state",
+    "serve-base": "`tcpq serve` of the build in TCPQ_BASE (the same command): before, against serve's after",
 }
 LOADS = {
     "nginx": "nginx, one worker, `ab -c 32`, one connection per request (requests/s)",

@@ -14,5 +14,7 @@ public enum ExitCode
     UnsupportedKernel = 8,// the kernel refuses the programs for another reason (too old)
     BadInput = 9,         // a corrupt, truncated or foreign input file
     MissingLibrary = 10,  // libbpf.so.1 not installed
+    NoInput = 11,         // an input file that cannot be read: missing, unreadable, a directory
+    BadConfig = 12,       // a bad --web-config file (YAML, keys, certificates, hashes)
     BadOtlp = 13,         // an OTLP endpoint, protocol or headers (flag or OTEL_EXPORTER_OTLP_* variable) that cannot be used
 }

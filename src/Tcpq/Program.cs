@@ -11,8 +11,9 @@ internal static class TcpqProgram
         Exit codes:
           0 ok    1 unexpected failure   2 usage (unknown flag, bad value)   3 bad port
           4 no permission (need root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)   5 no BTF
-          6 no cgroup v2   7 missing tracepoint   8 unsupported kernel   9 bad input file
-          10 libbpf not installed   13 bad OTLP endpoint, protocol or headers
+          6 no cgroup v2   7 missing tracepoint   8 unsupported kernel   9 bad input file (corrupt, out of range)
+          10 libbpf not installed   11 input file missing or unreadable   12 bad --web-config file
+          13 bad OTLP endpoint, protocol or headers
         """;
 
     public static int Run(string[] args, CommandConsole console)

@@ -74,7 +74,11 @@ public class ServePrometheusTests
         string selector = $"{{netns=\"{ns.Inode}\",server_port=\"{port}\"}}";
         var timeout = TimeSpan.FromSeconds(15);
         Assert.Equal(accepted.Count, prometheus.QueryUntil($"sum(tcpq_accepts_total{selector})", accepted.Count, timeout));
-        Assert.Equal(kernelDrops, prometheus.QueryUntil($"sum(tcpq_listen_drops_total{selector})", kernelDrops, timeout));
+        // exact, but for a SYN whose verdict the kernel side reported missed (tcpq_events_lost_total:
+        // a vCPU stalled past 1 s; a nested run, which rows mode now settles, once made this 4 of 6)
+        double drops = prometheus.QueryUntil($"sum(tcpq_listen_drops_total{selector})", kernelDrops, timeout) ?? 0;
+        double lost = TcpqServe.Sum(serve.Metrics(), "tcpq_events_lost_total");
+        Assert.True(drops <= kernelDrops && drops >= kernelDrops - lost, $"{drops} drops counted, {kernelDrops} by nstat, {lost} reported lost");
         Assert.True(prometheus.Query($"sum(tcpq_listen_drops_total{{netns=\"{ns.Inode}\",server_port=\"{port}\",reason=\"accept-queue-full\"}})") >= 1);
         Assert.Equal(1, prometheus.Query($"tcpq_accept_queue_limit{selector}"));
         Assert.Equal(2, prometheus.Query($"tcpq_accept_queue_peak_length{selector}"));

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -234,5 +235,46 @@ public class SpansTests(DashboardFixture fixture) : IClassFixture<DashboardFixtu
             Thread.Sleep(250);
         }
         return null;
+    }
+
+    /// <summary>The whole way, as a user runs it: a real ASP.NET Core app traced with OpenTelemetry,
+    /// `tcpq trace --otlp-endpoint` joined to it (--dotnet PID), keep-alive clients making several
+    /// requests per connection. In the dashboard, each connection's span links exactly the request
+    /// spans that came on it (the ids each request answered with, from its own Activity.Current).</summary>
+    [Fact]
+    public async Task A_dotnet_apps_request_spans_are_the_links_of_the_connection_span_that_carried_them()
+    {
+        using var ns = NetNamespace.Create();
+        using var app = KestrelApp.Start(ns, Ports.Next(), otel: true);
+        using var tcpq = TcpqTrace.Start(["-p", app.Port.ToString(), "-e", "all", "--dotnet", app.Pid.ToString(), "--otlp-endpoint", Dashboard.OtlpHttp]);
+        var joined = Stopwatch.StartNew();
+        while (!tcpq.Stderr.Any(l => l.Contains($"joined kestrel-app[{app.Pid}]", StringComparison.Ordinal)) && joined.Elapsed < Stored) Thread.Sleep(100);
+        Assert.Contains(tcpq.Stderr, l => l.Contains($"joined kestrel-app[{app.Pid}]", StringComparison.Ordinal));
+
+        // the runtime turns the DiagnosticSource bridge on a little after the session starts: one
+        // connection of one request at a time until a connection's span carries its link
+        bool linked = false;
+        for (int warmUp = 0; warmUp < 20 && !linked; warmUp++)
+        {
+            var (port, _) = await DotnetSpansTests.KeepAliveClient(app, requests: 1);
+            var t = Dashboard.WaitForTraces(ns.Inode, app.Port, ts => ts.Any(x => x.Root!.Attributes.GetValueOrDefault("client.port") == port.ToString()), TimeSpan.FromSeconds(5));
+            linked = t.Any(x => x.Root!.Attributes.GetValueOrDefault("client.port") == port.ToString() && x.Root.Links.Count > 0);
+        }
+        Assert.True(linked, "no connection span got a link: " + string.Join(" | ", tcpq.Stderr));
+
+        const int clients = 3, requests = 4;
+        var connections = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(() => DotnetSpansTests.KeepAliveClient(app, requests))));
+        Thread.Sleep(500); // the last close rows, and what the app's runtime still buffers
+        Assert.Equal(0, tcpq.Stop());
+        var ports = connections.Select(c => c.Port.ToString()).ToHashSet();
+        var traces = Dashboard.WaitForTraces(ns.Inode, app.Port, ts => ports.All(p => ts.Any(x => x.Root!.Attributes.GetValueOrDefault("client.port") == p)), Stored);
+        foreach (var (port, ids) in connections)
+        {
+            var root = Assert.Single(traces, x => x.Root!.Attributes.GetValueOrDefault("client.port") == port.ToString()).Root!;
+            Assert.Equal(app.Pid.ToString(), root.Attributes["process.pid"]);
+            // each request its own trace, linked from the connection in the order the client sent them
+            Assert.Equal(ids, root.Links.Select(l => $"{l.TraceId} {l.SpanId}"));
+            Assert.Equal(requests, ids.Select(i => i.Split(' ')[0]).Distinct().Count());
+        }
     }
 }

@@ -19,7 +19,7 @@ public sealed class CountLayoutTests : IDisposable
     {
         _object.AssertSameLayout<CountingPrograms.SlotInfo>("tcpq_slot_info", new()
         {
-            ["sk"] = "Sk", ["cookie"] = "Cookie", ["opened_ns"] = "OpenedNs", ["closed_ns"] = "ClosedNs", ["addr"] = "Address",
+            ["sk"] = "Sk", ["cookie"] = "Cookie", ["opened_ns"] = "OpenedNs", ["closed_ns"] = "ClosedNs", ["cgroup_id"] = "CgroupId", ["addr"] = "Address",
             ["netns"] = "NetNs", ["q_base"] = "QBase", ["q_at_close"] = "QAtClose", ["port"] = "Port", ["family"] = "Family", ["state"] = "State",
         });
         _object.AssertSameLayout<CountingPrograms.SlotLive>("tcpq_slot_live", new()

@@ -100,7 +100,7 @@ public class OtlpTargetTests
     [InlineData("https://collector/v1/traces?api-key=s3cret", "https://collector/v1/traces?…")]
     [InlineData("http://127.0.0.1:4318/v1/traces", "http://127.0.0.1:4318/v1/traces")]
     public void Endpoints_are_printed_without_credentials(string url, string printed) =>
-        Assert.Equal(printed, OtlpTarget.Redacted(new Uri(url)));
+        Assert.Equal(printed, Serve.RedactedUrl.Of(new Uri(url)));
 
     [Fact]
     public void A_protocol_without_an_endpoint_is_a_usage_error()

@@ -48,6 +48,15 @@ public class ServeCommandLineTests
     }
 
     [Fact]
+    public void A_bad_otlp_endpoint_is_one_line_without_its_credentials_and_exit_13()
+    {
+        var (code, error) = Run("serve", "--otlp-endpoint", "ftp://admin:s3cret@x/");
+        Assert.Equal((int)ExitCode.BadOtlp, code);
+        Assert.Contains("bad --otlp-endpoint 'ftp://…@x/'", error);
+        Assert.DoesNotContain("s3cret", error);
+    }
+
+    [Fact]
     public void A_bad_port_is_a_bad_port() => Assert.Equal((int)ExitCode.BadPort, Run("serve", "-p", "70000").Code);
 
     [Fact]
@@ -76,7 +85,7 @@ public class ServeCommandLineTests
     [InlineData("[::1]:9477", "[::1]:9477")]
     [InlineData("[::]:0", "[::]:0")]
     public void Listen_addresses(string? text, string expected) =>
-        Assert.Equal(expected, MetricsHttpServer.Text(ServeOptions.ParseListen(text)));
+        Assert.Equal(expected, Tcpq.Serve.Web.MetricsEndpoint.Text(ServeOptions.ParseListen(text)));
 
     [Theory]
     [InlineData("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/metrics")]
@@ -92,57 +101,6 @@ public class ServeCommandLineTests
         a.QueueWait.RecordNs(3_000_000);
         a.QueueWait.RecordNs(3_000_000);
         return new AggregateSnapshot(DateTime.UtcNow, 1, [a], null, new AggregateCost(0, 0, null, 0));
-    }
-
-    private static async Task<string> Get(IPEndPoint at, string request)
-    {
-        using var c = new Socket(at.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        await c.ConnectAsync(at);
-        await c.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None);
-        var buffer = new MemoryStream();
-        var chunk = new byte[4096];
-        int n;
-        while ((n = await c.ReceiveAsync(chunk, SocketFlags.None)) > 0) buffer.Write(chunk, 0, n);
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    [Fact]
-    public async Task The_scrape_endpoint_serves_metrics_and_nothing_else()
-    {
-        var snapshot = OneListener();
-        using var server = MetricsHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), () => PrometheusExposition.Write(snapshot, DropReasons.Empty, "ebpf"));
-        var ok = await Get(server.Bound, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        Assert.StartsWith("HTTP/1.1 200 OK\r\n", ok);
-        Assert.Contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", ok);
-        Assert.Contains("\ntcpq_accepts_total{server_address=\"10.0.0.5\",server_port=\"2000\"", ok);
-        int length = int.Parse(System.Text.RegularExpressions.Regex.Match(ok, "Content-Length: (\\d+)").Groups[1].Value);
-        Assert.Equal(length, Encoding.UTF8.GetByteCount(ok[(ok.IndexOf("\r\n\r\n") + 4)..]));
-
-        var head = await Get(server.Bound, "HEAD /metrics HTTP/1.1\r\n\r\n");
-        Assert.EndsWith("\r\n\r\n", head);
-        Assert.StartsWith("HTTP/1.1 404", await Get(server.Bound, "GET /other HTTP/1.1\r\n\r\n"));
-        Assert.StartsWith("HTTP/1.1 405", await Get(server.Bound, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
-        Assert.StartsWith("HTTP/1.1 400", await Get(server.Bound, "nonsense\r\n\r\n"));
-        Assert.Equal(2, server.Scrapes);
-    }
-
-    [Fact]
-    public void A_port_in_use_is_one_line_naming_the_address()
-    {
-        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        taken.Listen();
-        var at = (IPEndPoint)taken.LocalEndPoint!;
-        var e = Assert.Throws<TcpqException>(() => MetricsHttpServer.Start(at, () => ""));
-        Assert.StartsWith($"cannot listen on 127.0.0.1:{at.Port}: address already in use", e.Message);
-    }
-
-    [Fact]
-    public void A_second_server_on_the_same_port_is_refused_not_shared()
-    {
-        using var first = MetricsHttpServer.Start(new IPEndPoint(IPAddress.Loopback, 0), () => "");
-        var e = Assert.Throws<TcpqException>(() => MetricsHttpServer.Start(first.Bound, () => ""));
-        Assert.Contains("address already in use", e.Message);
     }
 
     [Fact]

@@ -61,6 +61,43 @@ public class WorkloadResolverTests
     }
 
     [Fact]
+    public void A_listener_whose_cgroup_id_names_a_pod_is_named_without_looking_in_its_namespace_and_a_new_pods_cgroup_is_found_when_asked()
+    {
+        // a cgroup v2 hierarchy of directories: an id is a directory's inode, as kernfs makes it
+        var root = Directory.CreateTempSubdirectory("tcpq-cgroup2-");
+        try
+        {
+            string uid = "2d9e2d38-2b5b-4e4c-9f44-3d6f2a3c1b7e", id = new string('a', 64);
+            ulong InodeOf(string path) => Tcpq.Interop.Libc.InodeOf(path) ?? throw new InvalidOperationException(path);
+            var container = Directory.CreateDirectory(Path.Combine(root.FullName, "kubepods", "besteffort", $"pod{uid}", id)).FullName;
+            var system = Directory.CreateDirectory(Path.Combine(root.FullName, "system.slice", "ssh.service")).FullName;
+            _sockets[Db] = null;
+            var r = new WorkloadResolver(keys =>
+            {
+                _lookups.Add(keys.Count);
+                return keys.Where(_sockets.ContainsKey).ToDictionary(k => k, k => _sockets[k]);
+            }, () => _now, new CgroupDirectory(root.FullName));
+
+            var of = r.For([(Web, InodeOf(container)), (Db, InodeOf(system))]);
+            Assert.Equal(new Workload(id, uid), of[Web]);
+            Assert.False(of.ContainsKey(Db));
+            Assert.Equal([1], _lookups); // only the host's listener was looked for (its owners)
+
+            // a pod started later: its cgroup is not known yet, and is found by walking again
+            string uid2 = "7a1b6c2d-0000-4e4c-9f44-3d6f2a3c1b7e", id2 = new string('b', 64);
+            var later = Directory.CreateDirectory(Path.Combine(root.FullName, "kubepods", "burstable", $"pod{uid2}", id2)).FullName;
+            var api = new ListenerKey(4026532003, Address16.V4Any, 9000);
+            of = r.For([(Web, InodeOf(container)), (Db, InodeOf(system)), (api, InodeOf(later))]);
+            Assert.Equal(new Workload(id2, uid2), of[api]);
+            Assert.Equal([1], _lookups);
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_key_no_longer_read_is_forgotten_so_the_cache_is_bounded_by_the_readings()
     {
         _sockets[Web] = WebPod;

@@ -18,6 +18,11 @@ public sealed record AggregateSnapshot(
     /// listeners, and every listener when off, are not in it.</summary>
     public IReadOnlyDictionary<ListenerKey, Workload> Workloads { get; init; } = NoWorkloads;
 
+    /// <summary>The listeners whose queues (length, limit, SYN queue) were read now, when the
+    /// source says so: their queue gauges are shown, the others' left out rather than stale. Null:
+    /// every listener's are now (counting mode reads them live in the kernel).</summary>
+    public IReadOnlySet<ListenerKey>? QueuesReadNow { get; init; }
+
     private static readonly IReadOnlyDictionary<ListenerKey, Workload> NoWorkloads = new Dictionary<ListenerKey, Workload>();
 }
 

@@ -64,7 +64,9 @@ public sealed class EventStreamAggregateSource : IAggregateSource, IEventSource
         lock (_gate) return _stream.Pump(TimeSpan.Zero);
     }
 
-    public ulong Lost => _stream.Lost;
+    /// <summary>Events lost (ring buffer full) and, for the eBPF tracer, SYNs whose verdict was
+    /// missed (a drop or a cookie the counters may lack), as counting mode reports its own.</summary>
+    public ulong Lost => _stream.Lost + (_stream is Tracer tracer ? tracer.MissedVerdicts() : 0);
 
     public AggregateSnapshot Read()
     {
@@ -77,9 +79,14 @@ public sealed class EventStreamAggregateSource : IAggregateSource, IEventSource
                 (ulong)WallClock.MonotonicNowNs(),
                 [.. _aggregator.Listeners.Select(Copy)],
                 _aggregator.OtherListeners is { } other ? Copy(other) : null,
-                new AggregateCost(_stream.Lost, _aggregator.ListenersOverflowed, runTime?.RunTime, runTime?.Runs ?? 0));
+                new AggregateCost(Lost, _aggregator.ListenersOverflowed, runTime?.RunTime, runTime?.Runs ?? 0))
+            {
+                QueuesReadNow = NoneReadNow, // the queues as of each listener's last event (LiveQueueSource reads them now)
+            };
         }
     }
+
+    private static readonly IReadOnlySet<ListenerKey> NoneReadNow = new HashSet<ListenerKey>();
 
     /// <summary>A copy a reader may keep while counting goes on.</summary>
     internal static ListenerAggregate Copy(ListenerAggregate a)

@@ -68,6 +68,8 @@ public sealed class KernelCounters : IAggregateSource
 
     public AggregateSnapshot Read()
     {
+        try { _kernel.SettleVerdicts(); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "settle the last verdicts (BPF_PROG_TEST_RUN on each CPU)"); }
         long now = WallClock.MonotonicNowNs();
         _meta.Lookup(0u, out CountingPrograms.SlotMeta meta);
         uint high = Math.Min(meta.High, CountingPrograms.Slots - 1);
@@ -82,7 +84,7 @@ public sealed class KernelCounters : IAggregateSource
         {
             CountingPrograms.SlotInfo info = default;
             if (slot != 0 && (!_infos.Lookup(slot, out info) || info.State == CountingPrograms.SlotFree)) continue;
-            var figures = slot == 0 ? other : new ListenerAggregate(new ListenerKey(info.NetNs, info.Address, info.Port));
+            var figures = slot == 0 ? other : new ListenerAggregate(new ListenerKey(info.NetNs, info.Address, info.Port)) { CgroupId = info.CgroupId };
             long established = AddCounts(slot, figures, ref lost);
             if (kernelDrops.TryGetValue(slot, out var drops))
                 foreach (var (reason, n) in drops) CountingRule.Count(figures, EventKind.SynDrop, reason, n);
@@ -95,6 +97,8 @@ public sealed class KernelCounters : IAggregateSource
         catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the listeners' queues (BPF_PROG_TEST_RUN)"); }
 
         var byKey = new Dictionary<ListenerKey, (ListenerAggregate Figures, long Accepts)>();
+        // the listeners whose queues the kernel read now; a closed one's final read shows no gauge
+        var readNow = new HashSet<ListenerKey>();
         foreach (var (slot, info, figures, established) in slots)
         {
             bool live = _lives.Lookup(slot, out CountingPrograms.SlotLive q) && q.Ok == 1 && q.Cookie == info.Cookie;
@@ -111,6 +115,7 @@ public sealed class KernelCounters : IAggregateSource
                 continue;
             }
             var key = figures.Key;
+            if (live) readNow.Add(key);
             if (byKey.TryGetValue(key, out var sum))
             {
                 Merge(sum.Figures, figures);
@@ -152,7 +157,7 @@ public sealed class KernelCounters : IAggregateSource
 
         var cost = new AggregateCost((ulong)lost, (long)meta.Overflowed, null, 0) { LatencySampleRatio = _kernel.LatencySampleRatio };
         return new AggregateSnapshot(DateTime.UtcNow, (ulong)now, listeners,
-            other.Syns + other.Handshakes + other.AllDrops > 0 ? other : null, cost);
+            other.Syns + other.Handshakes + other.AllDrops > 0 ? other : null, cost) { QueuesReadNow = readNow };
     }
 
     /// <summary>Adds a slot's counters (summed over the CPUs) to its figures; returns its handshakes.</summary>
@@ -250,6 +255,7 @@ public sealed class KernelCounters : IAggregateSource
         to.PeakQ = Math.Max(to.PeakQ, from.PeakQ);
         to.PeakQ0 = Math.Max(to.PeakQ0, from.PeakQ0);
         to.LastNs = Math.Max(to.LastNs, from.LastNs);
+        if (to.CgroupId == 0) to.CgroupId = from.CgroupId; // the first socket's of a reuseport group
         to.Handshake.Add(from.Handshake.Counts, from.Handshake.Count, from.Handshake.SumNs);
         to.QueueWait.Add(from.QueueWait.Counts, from.QueueWait.Count, from.QueueWait.SumNs);
         to.SynToAccept.Add(from.SynToAccept.Counts, from.SynToAccept.Count, from.SynToAccept.SumNs);

@@ -27,5 +27,10 @@ public sealed class ListenerAggregate(ListenerKey key)
     /// event stream aggregated row by row does not).</summary>
     public readonly Log2Histogram Handshake = new(), QueueWait = new(), SynToAccept = new();
 
+    /// <summary>The listening socket's cgroup v2 id (the cgroup of the process that made it), when
+    /// the source knows it (counting mode reads it in the kernel); 0 otherwise. What names its
+    /// container and pod without entering its network namespace (Workloads/).</summary>
+    public ulong CgroupId;
+
     public long AllDrops => SynDrops.Values.Sum() + AckDrops.Values.Sum();
 }

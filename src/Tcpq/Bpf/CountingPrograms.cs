@@ -4,9 +4,9 @@ using Tcpq.Interop;
 namespace Tcpq.Bpf;
 
 /// <summary>
-/// Counting mode's kernel side (bpf/count.bpf.c), loaded alone: five programs that count each
+/// Counting mode's kernel side (bpf/count.bpf.c), loaded alone: four programs that count each
 /// listener's connections into a slot of its own, with no syscall hooked and nothing kept per
-/// connection, and a live reader run on demand. Disposing it detaches and unloads all of it.
+/// connection, and a reader run on demand. Disposing it detaches and unloads all of it.
 /// </summary>
 public sealed class CountingPrograms : IDisposable
 {
@@ -14,7 +14,7 @@ public sealed class CountingPrograms : IDisposable
     public const int Slots = 1024;
 
     private static readonly string[] TracingPrograms =
-        ["tcpq_count_consume_skb", "tcpq_count_kfree_skb", "tcpq_count_set_state", "tcpq_count_synack_retrans"];
+        ["tcpq_count_kfree_skb", "tcpq_count_set_state", "tcpq_count_synack_retrans"];
 
     private static readonly string[] AcceptPrograms = ["tcpq_count_exit_accept4", "tcpq_count_exit_accept"];
 
@@ -133,9 +133,26 @@ public sealed class CountingPrograms : IDisposable
         }
     }
 
+    private static readonly byte[] SettleOnly = new byte[8], ReadQueues = [1, 0, 0, 0, 0, 0, 0, 0];
+    private readonly int _cpus = BpfMap.PossibleCpus;
+
+    /// <summary>Runs the reader on each CPU: the verdict on the last packet a CPU saw at a listener
+    /// is settled at its next packet (bpf/count.h), or here once that packet is done (a few ms),
+    /// so the counters are exact once traffic pauses. Call before reading the counters.</summary>
+    /// <exception cref="ErrnoException">the kernel refused a run.</exception>
+    internal void SettleVerdicts()
+    {
+        var reader = _object.FindProgram("tcpq_count_read_live");
+        for (int cpu = 0; cpu < _cpus; cpu++)
+        {
+            try { reader.TestRun(SettleOnly, cpu); }
+            catch (ErrnoException e) when (e.Errno == Errno.ENXIO) { } // an offline CPU sees no packet
+        }
+    }
+
     /// <summary>Runs the live reader: slot_lives then holds each open slot's listener as it is now.</summary>
     /// <exception cref="ErrnoException">the kernel refused the run.</exception>
-    internal void ReadLive() => _object.FindProgram("tcpq_count_read_live").TestRun(default);
+    internal void ReadLive() => _object.FindProgram("tcpq_count_read_live").TestRun(ReadQueues);
 
     public void Dispose()
     {
@@ -156,7 +173,7 @@ public sealed class CountingPrograms : IDisposable
     [StructLayout(LayoutKind.Sequential)]
     internal struct SlotInfo
     {
-        public ulong Sk, Cookie, OpenedNs, ClosedNs;
+        public ulong Sk, Cookie, OpenedNs, ClosedNs, CgroupId;
         public Events.Address16 Address;
         public uint NetNs, QBase, QAtClose;
         public ushort Port;

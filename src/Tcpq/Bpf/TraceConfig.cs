@@ -20,6 +20,22 @@ public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<Event
 
     public static string RingBufferRange => $"a power of two from {MinRingBufferKb} to {MaxRingBufferKb} (1 GiB)";
 
+    /// <summary>No CPU's ring is smaller than this (unless the total is): one CPU may have all of
+    /// the events (one NIC queue, one busy core), and the reader is woken when a ring is a quarter
+    /// full.</summary>
+    public const int MinRingPerCpuKb = 256;
+
+    /// <summary>Each CPU's ring buffer, in bytes: the ring buffer's KiB are the total, split among
+    /// the CPUs (a power of two each, so rounded down), but at least <see cref="MinRingPerCpuKb"/>
+    /// or the total when that is less, and a whole number of pages.</summary>
+    public static uint RingBytesPerCpu(int ringBufferKb, int cpus, int pageBytes)
+    {
+        int shift = 0;
+        while ((1 << shift) < cpus && shift < 30) shift++;
+        long kb = Math.Max(ringBufferKb >> shift, Math.Min(ringBufferKb, MinRingPerCpuKb));
+        return (uint)Math.Max(kb * 1024, pageBytes);
+    }
+
     /// <summary>The one check of how many ports the programs can filter on: every command makes it
     /// before it loads anything; <paramref name="done"/> says what is done to them ("traced").</summary>
     public static void RequireFilterablePorts(IReadOnlyList<ushort> ports, string done)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Tcpq.Events;
 using Tcpq.Interop;
 
@@ -7,7 +6,8 @@ namespace Tcpq.Bpf;
 /// <summary>
 /// Owns everything tcpq puts into the kernel: the loaded object, one link per program, the ring
 /// buffer reader. Disposing it detaches and unloads all of it (also on SIGINT/SIGTERM). As an
-/// <see cref="IEventSource"/> it reads the ring buffer into the sink given at <see cref="Start"/>.
+/// <see cref="IEventSource"/> it reads the ring buffers (one per CPU) into the sink given at
+/// <see cref="Start"/>, merged into time order.
 /// </summary>
 public sealed class Tracer : IEventSource
 {
@@ -43,13 +43,14 @@ public sealed class Tracer : IEventSource
     private readonly BpfObject _object;
     private readonly List<SafeBpfLinkHandle> _links = [];
     private BpfRingBuffer? _ring;
+    private readonly int _cpus = BpfMap.PossibleCpus;
+    private RecordsInTimeOrder? _records;
     private BpfMap? _lost;
     private BpfMap? _uncounted;
     private BpfMap? _missed;
     private IEventSink? _sink;
-    private long _events;
 
-    public long Events => Interlocked.Read(ref _events);
+    public long Events => _records?.HandedOn ?? 0;
 
     /// <summary>Why accepts made by io_uring are not traced although accept's rows were asked
     /// for (this kernel's io_uring tracepoints), one line for the user; null when they are, or
@@ -84,7 +85,11 @@ public sealed class Tracer : IEventSource
 
         if (!TraceConfig.IsValidRingBufferKb(config.RingBufferKb))
             throw new TcpqException(ExitCode.Usage, $"bad ring buffer size {config.RingBufferKb} KiB: {TraceConfig.RingBufferRange}");
-        _object.FindMap("events").SetMaxEntries((uint)config.RingBufferKb * 1024);
+        uint ringBytes = TraceConfig.RingBytesPerCpu(config.RingBufferKb, _cpus, Environment.SystemPageSize);
+        var rings = _object.FindMap("events");
+        rings.SetMaxEntries((uint)_cpus);
+        try { _ring = BpfRingBuffer.PerCpu(rings, _cpus, ringBytes); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "make the ring buffers"); }
 
         foreach (var (program, kinds) in OptionalPrograms)
         {
@@ -134,18 +139,35 @@ public sealed class Tracer : IEventSource
     private void OpenRing(IEventSink sink)
     {
         _sink = sink;
-        try { _ring = BpfRingBuffer.Open(_object.FindMap("events"), OnRecord); }
-        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open the ring buffer"); }
+        _records = new RecordsInTimeOrder(_cpus);
+        try { _ring!.Start(_records.Add); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open the ring buffers"); }
     }
 
     /// <summary>Waits up to <paramref name="wait"/> (rounded up to whole milliseconds) for a
-    /// wake-up, then reads every event waiting (the kernel wakes the reader only as the ring
-    /// fills, not per event). Returns the events read.</summary>
+    /// wake-up, then reads every event waiting (the kernel wakes the reader only as a ring fills,
+    /// not per event) and hands on, in time order, those stamped before the read began; the others
+    /// at the next pump. Returns the events handed on.</summary>
     public int Pump(TimeSpan wait)
     {
         int timeoutMs = wait <= TimeSpan.Zero ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalMilliseconds));
-        try { return _ring!.Poll(timeoutMs) + _ring.Consume(); }
-        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffer"); }
+        ulong readFrom;
+        try
+        {
+            _ring!.Poll(timeoutMs);
+            readFrom = (ulong)WallClock.MonotonicNowNs();
+            _ring.Consume();
+        }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffers"); }
+        return _records!.HandOn(readFrom, _sink!);
+    }
+
+    /// <summary>The last read, as tracing ends: every event waiting, none kept for later.</summary>
+    public int Drain()
+    {
+        try { _ring!.Consume(); }
+        catch (ErrnoException e) { throw e.As(ExitCode.Failure, "read the ring buffers"); }
+        return _records!.HandOnAll(_sink!);
     }
 
     /// <summary>The ring buffer's epoll: the loop waits here, and a burst wakes it.</summary>
@@ -171,13 +193,6 @@ public sealed class Tracer : IEventSource
     /// <summary>A PREEMPT_RT kernel runs softirqs in preemptible threads: the per-CPU counter
     /// deltas that make drop rows exact are then not proven to hold.</summary>
     public static bool KernelIsRealtime => File.Exists("/sys/kernel/realtime") && File.ReadAllText("/sys/kernel/realtime").Trim() == "1";
-
-    private void OnRecord(ReadOnlySpan<byte> record)
-    {
-        if (record.Length < TcpqEvent.Size) return;
-        _events++;
-        _sink!.OnEvent(in MemoryMarshal.AsRef<TcpqEvent>(record));
-    }
 
     private static SafeBpfLinkHandle Attached(string what, Func<SafeBpfLinkHandle> attach)
     {

@@ -11,8 +11,9 @@ public sealed class CommandConsole(Stream output, Stream error, bool outputIsTer
     /// <summary>Standard output; a write after its reader went away throws an <see cref="IOException"/> (EPIPE).</summary>
     public Stream Out { get; } = output;
     public Stream ErrorStream { get; } = error;
-    /// <summary>Standard error as text, flushed at every write (messages must not wait for a buffer).</summary>
-    public TextWriter Error => _errorText ??= new StreamWriter(ErrorStream, new System.Text.UTF8Encoding(false), 1024, leaveOpen: true) { AutoFlush = true };
+    /// <summary>Standard error as text, flushed at every write (messages must not wait for a buffer);
+    /// every line made safe for a terminal (a comm or a path in a message, <see cref="Output.DisplayTextWriter"/>).</summary>
+    public TextWriter Error => _errorText ??= Output.DisplayTextWriter.Wrap(new StreamWriter(ErrorStream, new System.Text.UTF8Encoding(false), 1024, leaveOpen: true) { AutoFlush = true });
     /// <summary>Standard output as text, flushed at every write (for --help and messages; rows go to <see cref="Out"/>).</summary>
     public TextWriter OutText => _outText ??= new StreamWriter(Out, new System.Text.UTF8Encoding(false), 1024, leaveOpen: true) { AutoFlush = true };
     public bool OutIsTerminal { get; } = outputIsTerminal;

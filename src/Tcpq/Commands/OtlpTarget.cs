@@ -17,7 +17,7 @@ public sealed record OtlpTarget(Uri Endpoint, OtlpExportProtocol Protocol, strin
     public enum Signal { Traces, Metrics }
 
     /// <summary>The endpoint as tcpq prints it: no user:password@, no query string.</summary>
-    public string EndpointText => Redacted(Endpoint);
+    public string EndpointText => Serve.RedactedUrl.Of(Endpoint);
 
     /// <summary>Options for OpenTelemetry's OTLP exporter, everything set from here (its own reading
     /// of the variables is overridden).</summary>
@@ -115,26 +115,9 @@ public sealed record OtlpTarget(Uri Endpoint, OtlpExportProtocol Protocol, strin
         return string.Join(',', pairs);
     }
 
-    /// <summary>Never the credentials a user put in a URL (<c>user:password@</c> becomes <c>…@</c>,
-    /// a query string <c>?…</c>, as tokens travel there).</summary>
-    public static string Redacted(Uri url)
-    {
-        if (url.UserInfo.Length == 0 && url.Query.Length == 0) return url.ToString();
-        var b = new UriBuilder(url) { UserName = "", Password = "", Query = "" };
-        var text = b.Uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
-        if (url.UserInfo.Length > 0) text = text.Replace("://", "://…@", StringComparison.Ordinal);
-        return url.Query.Length > 0 ? text + "?…" : text;
-    }
-
-    /// <summary>Text that did not parse as a URL, echoed: what looks like credentials or a query is cut.</summary>
-    private static string RedactedText(string text)
-    {
-        if (Uri.TryCreate(text.Trim(), UriKind.Absolute, out var url) && url.Scheme is "http" or "https") return Display(Redacted(url));
-        int at = text.LastIndexOf('@'), q = text.IndexOf('?');
-        var cut = q >= 0 ? text[..q] + "?…" : text;
-        if (at >= 0 && (q < 0 || at < q)) cut = "…@" + cut[(at + 1)..];
-        return Display(cut);
-    }
+    /// <summary>Text that may not parse as a URL, echoed without credentials or a query
+    /// (<see cref="Serve.RedactedUrl"/>, as serve prints its endpoints) and safe for a terminal.</summary>
+    private static string RedactedText(string text) => Display(Serve.RedactedUrl.Of(text));
 
     /// <summary>Safe for a terminal: control characters as \u escapes, at most 200 characters.</summary>
     private static string Display(string text)

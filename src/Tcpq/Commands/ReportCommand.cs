@@ -38,7 +38,7 @@ public sealed class ReportCommand(ReportOptions options, CommandConsole console,
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TcpqException(ExitCode.BadInput, $"cannot read {path}: {e.Message}");
+            throw FileProblem.Unreadable(path, e);
         }
     }
 }

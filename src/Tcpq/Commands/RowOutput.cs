@@ -33,7 +33,7 @@ public sealed class RowOutput : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TcpqException(ExitCode.Usage, $"cannot write {path}: {e.Message}");
+            throw new TcpqException(ExitCode.Usage, $"cannot write {path}: {FileProblem.Describe(path, e)}");
         }
     }
 

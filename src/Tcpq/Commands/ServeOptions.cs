@@ -36,6 +36,9 @@ public sealed record ServeOptions(
     /// <summary>--dotnet: which .NET processes to join for the tcpq_dotnet_* metrics.</summary>
     public Dotnet.DotnetTarget Dotnet { get; init; } = Tcpq.Dotnet.DotnetTarget.Auto;
 
+    /// <summary>--web-config: TLS and basic auth for the endpoint (exporter-toolkit's format), or null.</summary>
+    public string? WebConfigPath { get; init; }
+
     /// <summary>Where listeners' container and pod names come from (--workloads, --runtime-socket, --kubelet-logs).</summary>
     public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
 

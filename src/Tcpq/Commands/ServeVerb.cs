@@ -37,10 +37,15 @@ public static class ServeVerb
         var dotnet = CommonOptions.Dotnet("Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
             "auto (default): every .NET process listening on a served port, looked for again every 5 s; off; or one process id");
 
+        var webConfig = new Option<string?>("--web-config")
+        {
+            HelpName = "FILE",
+            Description = "TLS and basic auth for the endpoint, in Prometheus exporter-toolkit's web config format (tls_server_config, basic_auth_users with bcrypt hashes), as node_exporter takes it",
+        };
         var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet, webConfig,
         };
         workloads.AddTo(serve);
         serve.SetAction(parse =>
@@ -62,6 +67,7 @@ public static class ServeVerb
             {
                 Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample),
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
+                WebConfigPath = parse.GetValue(webConfig),
                 OtlpHeaders = otlpTarget?.Headers,
                 Workloads = workloads.Read(parse),
                 LatencySample = CommonOptions.ParseLatencySample(parse.GetValue(latencySample)),

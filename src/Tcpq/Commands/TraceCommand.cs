@@ -45,6 +45,8 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
         // the application side: a source of its own, and in front of the pipeline to see accept rows
         using var dotnet = new DotnetAttacher(options.Dotnet, options.Ports, options.Kinds, pipeline, console.Error);
         dotnet.Joined += pid => pipeline.Tracker?.ExpectApp(pid);
+        // spans link each request span of a joined .NET app that came on the connection
+        if (spans is not null) dotnet.RequestLinks = pipeline.Tracker;
 
         using (var tracer = EbpfStart.OrSuggestDiag(() => Tracer.Start(new TraceConfig(options.Ports, options.Kinds, options.RingBufferKb), dotnet, options.Verbose)))
         {
@@ -64,7 +66,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
                 },
                 stopping: () =>
                 {
-                    tracer.Pump(TimeSpan.Zero);
+                    tracer.Drain();
                     dotnet.Stop(); // the sessions flush what their runtimes still hold
                     dotnet.Pump(TimeSpan.Zero);
                 });

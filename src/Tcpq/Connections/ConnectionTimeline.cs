@@ -122,6 +122,7 @@ public sealed partial class ConnectionTimeline
         Expect = ApplicationRows.None;
         ClearApp();
         ClearMarks();
+        ClearRequestSpans();
     }
 
     /// <summary>First SYN to syn-aa: the kernel's own figure when it has one, else the timestamps.</summary>

@@ -8,7 +8,7 @@ namespace Tcpq.Connections;
 /// (the largest timestamp seen), so a file is read exactly as the live stream was.
 /// Fed from the ring buffer callback as an <see cref="IEventSink"/>, or from a file's rows.
 /// </summary>
-public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink
+public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSink, IRequestLinkSink
 {
     private readonly TrackerOptions _options = options ?? new TrackerOptions();
     private readonly Dictionary<ListenerKey, ListenerStats> _listeners = [];
@@ -104,6 +104,29 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         Table.Touch(t);
     }
 
+    /// <summary>The newest connection held on this network namespace and 4-tuple, or null.</summary>
+    public ConnectionTimeline? Find(in ConnectionKey key) => _table?.Find(key);
+
+    /// <summary>What became of the application's request spans (<see cref="OnRequestLink"/>).</summary>
+    public RequestLinkCounts RequestLinks { get; } = new();
+
+    /// <summary>A request span of a .NET app, joined to its connection by the network namespace,
+    /// the 4-tuple and the process: the connection on the 4-tuple accepted at or before the
+    /// request started, by the process that served it. One that finds none is only counted.</summary>
+    public void OnRequestLink(in RequestLink link)
+    {
+        var t = _table?.Find(link.Connection);
+        if (t != null && (!t.Accepted || t.AcceptNs > link.StartNs)) t = AcceptedBefore(t, link.StartNs) ?? t;
+        if (t == null || !t.Accepted || (t.Pid != 0 && t.Pid != link.Pid))
+        {
+            RequestLinks.Unjoined++;
+            return;
+        }
+        if (t.AddRequestSpan(new AppRequestSpan(link.TraceId, link.SpanId, link.StartNs))) RequestLinks.Joined++;
+        else RequestLinks.PastLimit++;
+        _table!.Touch(t);
+    }
+
     /// <summary>When what an app row tells of began: Kestrel's connection start, or the request's or
     /// the connection's start (its end less its duration): never before its connection's accept().</summary>
     private static ulong AppStartNs(in TcpqEvent e) =>
@@ -147,11 +170,11 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     /// <summary>The client connects again from the same port while the old connection may still
     /// hear from: reset while queued (accept() will yet take it), or accepted by a process whose
-    /// .NET app rows come through EventPipe, later than the kernel's (in a saved trace, after them).
+    /// .NET app rows (or request spans) come through EventPipe, later than the kernel's (in a saved trace, after them).
     /// Any other finished connection is ended: nothing more can come for it (a load that reuses
     /// client ports at once would otherwise hold every connection for the linger time).</summary>
     private static bool MayStillHearFrom(ConnectionTimeline t) =>
-        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined));
+        (t.Aborted && !t.Accepted) || (t.Accepted && (t.AppExpected || t.AppJoined || t.RequestSpans is { Count: > 0 }));
 
     /// <summary>Keeps <paramref name="t"/> behind the connection about to be added on its 4-tuple
     /// (<see cref="ConnectionTable.Add"/> chains them), with at most <see cref="MaxPrevious"/> held

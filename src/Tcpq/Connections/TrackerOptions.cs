@@ -6,7 +6,7 @@ namespace Tcpq.Connections;
 public sealed record TrackerOptions
 {
     /// <summary>Connections followed at once; past it the one idle longest is evicted (and counted).
-    /// The kernel side keeps 65536 too (its LRU <c>conns</c> and <c>queued</c> maps).</summary>
+    /// The kernel side keeps 65536 too (its LRU <c>conns</c> map, from a first SYN to accept()).</summary>
     public int MaxConnections { get; init; } = 65536;
     /// <summary>Listeners counted apart; past it the rest are merged into one "other" entry.</summary>
     public int MaxListeners { get; init; } = 256;

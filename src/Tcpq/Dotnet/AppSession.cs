@@ -57,8 +57,11 @@ public sealed class AppSession : IDisposable
     /// Per-event filters need a .NET 10 target (EventPipe's CollectTracing5);
     /// <paramref name="filtered"/> false is the older runtimes' fallback (keywords and levels
     /// only). No stacks are walked.
+    /// <para>With <paramref name="requestSpans"/>, also the DiagnosticSource bridge for ASP.NET
+    /// Core's <c>HttpRequestIn.Start</c>: each request's span ids and connection
+    /// (<see cref="RequestSpanDecoder"/>), only when spans are asked for.</para>
     /// </summary>
-    public static IReadOnlyList<EventPipeProvider> Providers(AppDepth depth, bool filtered = true)
+    public static IReadOnlyList<EventPipeProvider> Providers(AppDepth depth, bool filtered = true, bool requestSpans = false)
     {
         var list = new List<EventPipeProvider>();
         if (depth == AppDepth.Process)
@@ -78,6 +81,7 @@ public sealed class AppSession : IDisposable
                 new EventPipeProviderEventFilter(enable: true, [RuntimeRestartEEStop, RuntimeSuspendEEStart, RuntimeThreadPoolAdjustment]))
             : new(RuntimeProvider, EventLevel.Informational, GcKeyword | ThreadingKeyword));
         list.Add(new(CountersProvider, EventLevel.Informational, -1, new Dictionary<string, string> { ["EventCounterIntervalSec"] = "1" }));
+        if (requestSpans) list.Add(RequestSpanDecoder.EventPipeProvider());
         return list;
     }
 
@@ -87,16 +91,18 @@ public sealed class AppSession : IDisposable
     private readonly EventPipeEventSource _source;
     private readonly Thread _reader;
     private readonly AppEventDecoder _decoder;
+    private readonly RequestSpanDecoder? _spans;
 
     public DotnetProcess Process { get; }
     public string? Error { get; private set; }
     public bool Ended { get; private set; }
 
-    private AppSession(DotnetProcess process, EventPipeSession session, AppEventDecoder decoder)
+    private AppSession(DotnetProcess process, EventPipeSession session, AppEventDecoder decoder, RequestSpanDecoder? spans)
     {
         Process = process;
         _session = session;
         _decoder = decoder;
+        _spans = spans;
         _source = new EventPipeEventSource(session.EventStream);
         _source.Dynamic.All += OnDynamic;
         _source.Clr.ThreadPoolWorkerThreadAdjustmentAdjustment += OnAdjustment;
@@ -108,8 +114,8 @@ public sealed class AppSession : IDisposable
 
     /// <summary>Connects to the process's diagnostics socket and starts the session: with
     /// per-event filters, or (a runtime older than .NET 10, which does not know them) without;
-    /// <see cref="Filtered"/> says which.</summary>
-    public static AppSession Start(DotnetProcess process, AppEventDecoder decoder, AppDepth depth)
+    /// <see cref="Filtered"/> says which. With <paramref name="spans"/>, each request's span ids too.</summary>
+    public static AppSession Start(DotnetProcess process, AppEventDecoder decoder, AppDepth depth, RequestSpanDecoder? spans = null)
     {
         // The client finds the socket by the pid in Path.GetTempPath() (TMPDIR): point it at the
         // target's own /tmp through /proc/PID/root, by the pid the target knows itself by.
@@ -126,17 +132,17 @@ public sealed class AppSession : IDisposable
                 try
                 {
                     session = client.StartEventPipeSession(new EventPipeSessionConfiguration(
-                        Providers(depth), circularBufferSizeMB: 16, requestRundown: false, requestStackwalk: false));
+                        Providers(depth, requestSpans: spans is not null), circularBufferSizeMB: 16, requestRundown: false, requestStackwalk: false));
                 }
                 catch (DiagnosticsClientException) // an older runtime: UnsupportedCommandException (no CollectTracing5 before .NET 10); anything else fails again below
                 {
                     filtered = false;
-                    session = client.StartEventPipeSession(Providers(depth, filtered: false), requestRundown: false, circularBufferMB: 16);
+                    session = client.StartEventPipeSession(Providers(depth, filtered: false, requestSpans: spans is not null), requestRundown: false, circularBufferMB: 16);
                 }
             }
             finally { Environment.SetEnvironmentVariable("TMPDIR", before); }
         }
-        return new AppSession(process, session, decoder) { Filtered = filtered };
+        return new AppSession(process, session, decoder, spans) { Filtered = filtered };
     }
 
     /// <summary>False when the runtime took only the older, unfiltered session (see <see cref="Providers"/>).</summary>
@@ -166,12 +172,24 @@ public sealed class AppSession : IDisposable
                     && e.PayloadByName("rate") is string rate && double.TryParse(rate, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double refused) && refused >= 1)
                     _decoder.Rejections(Ts(e), (uint)Math.Min(uint.MaxValue, Math.Round(refused)));
                 break;
+            case RequestSpanDecoder.Provider when e.EventName == "Event" && _spans is not null:
+                _spans.Decode(Ts(e), e.PayloadByName("SourceName") as string, e.PayloadByName("EventName") as string, Arguments(e.PayloadByName("Arguments")));
+                break;
             case CountersProvider when e.EventName == "EventCounters":
                 if (e.PayloadValue(0) is IDictionary<string, object> outer && outer.TryGetValue("Payload", out var p) && p is IDictionary<string, object> payload
                     && payload.TryGetValue("Name", out var name) && name is string n && payload.TryGetValue("Mean", out var mean) && mean is double m)
                     _decoder.Counter(Ts(e), n, m);
                 break;
         }
+    }
+
+    /// <summary>The bridge's arguments, a list of {Key, Value} structs as TraceEvent parses them.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Arguments(object? payload)
+    {
+        if (payload is not System.Collections.IEnumerable items) yield break;
+        foreach (var item in items)
+            if (item is IDictionary<string, object> kv && kv.TryGetValue("Key", out var k) && k is string key)
+                yield return new(key, kv.TryGetValue("Value", out var v) ? v as string : null);
     }
 
     private void OnKestrel(TraceEvent e)

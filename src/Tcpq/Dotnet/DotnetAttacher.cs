@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using Tcpq.Connections;
 using Tcpq.Events;
 
 namespace Tcpq.Dotnet;
@@ -18,6 +19,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
 {
     private readonly HashSet<uint> _considered = [];
     private readonly ConcurrentQueue<TcpqEvent> _rows = new();
+    private readonly LinkQueue _linkQueue = new();
     private readonly ConcurrentQueue<(string Text, uint JoinedPid)> _messages = new();
     private readonly List<AppSession> _sessions = [];
     private readonly List<Task> _attaching = [];
@@ -25,8 +27,15 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private readonly TextWriter _said = messages ?? TextWriter.Null;
     private bool _stopped;
 
-    /// <summary>Off, or asked only for kernel actions: nothing to join.</summary>
-    public bool Active => target.Enabled && (kinds is null || kinds.Any(EventKinds.IsDotnet));
+    /// <summary>Off, or asked only for kernel actions and no request spans: nothing to join.</summary>
+    public bool Active => target.Enabled && (RequestLinks is not null || kinds is null || kinds.Any(EventKinds.IsDotnet));
+
+    /// <summary>Set before <see cref="Start"/> when spans are asked for: every process joined also
+    /// sends each request's span ids and connection (ASP.NET Core's HttpRequestIn activity, through
+    /// the DiagnosticSource bridge: <see cref="RequestSpanDecoder"/>), handed to this sink on the
+    /// pumping thread, after the rows. Null (the default): not asked of the app, which pays for
+    /// each request's event.</summary>
+    public IRequestLinkSink? RequestLinks { get; set; }
 
     public int Attached { get { lock (_sessions) return _sessions.Count; } }
 
@@ -78,6 +87,12 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private void Attach(int pid, bool explicitly)
     {
         var p = DotnetProcess.Read(pid);
+        if (p is { IsNativeAot: true } && RequestLinks is not null)
+        {
+            _messages.Enqueue(($"tcpq: {p.Comm}[{pid}] is a Native AOT .NET app: its request spans cannot be joined to its connections " +
+                "(the DiagnosticSource bridge fetches HttpContext.Connection by reflection, which Native AOT removes); kernel rows only", 0));
+            return;
+        }
         if (p is null || !p.IsDotnet)
         {
             if (explicitly) _messages.Enqueue(($"tcpq: --dotnet {pid}: not a .NET process (no libcoreclr.so mapped): kernel rows only", 0));
@@ -90,7 +105,13 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         }
         try
         {
-            var session = AppSession.Start(p, new AppEventDecoder(p, _queue, kinds), Depth);
+            RequestSpanDecoder? spans = null;
+            if (RequestLinks is not null)
+            {
+                spans = new RequestSpanDecoder(p, _linkQueue);
+                spans.FirstUnconnected += SayUnconnected;
+            }
+            var session = AppSession.Start(p, new AppEventDecoder(p, _queue, kinds), Depth, spans);
             bool keep;
             lock (_sessions) { keep = !_stopped; if (keep) _sessions.Add(session); }
             if (!keep) { session.Dispose(); return; }
@@ -100,6 +121,7 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
                 AppDepth.Connections => "Kestrel's connections, thread pool, GC",
                 _ => "thread pool, GC, Kestrel's refusals; -e app-conn,app-request for its connections",
             };
+            if (spans is not null) what += "; its request spans, for the connections' spans";
             if (!session.Filtered) what += "; an older runtime without per-event filters: it pays more for the session";
             _messages.Enqueue(($"tcpq: joined {p.Comm}[{pid}] through its diagnostics socket ({what})", Depth == AppDepth.Process ? 0 : (uint)pid));
         }
@@ -125,6 +147,8 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
         }
         int n = 0;
         while (_rows.TryDequeue(out var e)) { next.OnEvent(in e); n++; }
+        // after the rows: a request's connection was accepted before it (its accept row came first)
+        while (_linkQueue.Links.TryDequeue(out var link)) RequestLinks?.OnRequestLink(in link);
         SayEnded(_said);
         return n;
     }
@@ -168,6 +192,17 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     }
 
     public void Dispose() => Stop();
+
+    private void SayUnconnected(DotnetProcess p) =>
+        _messages.Enqueue(($"tcpq: {p.Comm}[{p.Pid}]: its request spans come without their connection (HttpContext.Connection could not be read: " +
+            "a trimmed app?): they cannot be joined to its connections", 0));
+
+    /// <summary>The span decoders' sink: called on their reader threads, so only a queue.</summary>
+    private sealed class LinkQueue : IRequestLinkSink
+    {
+        public readonly ConcurrentQueue<RequestLink> Links = new();
+        public void OnRequestLink(in RequestLink link) => Links.Enqueue(link);
+    }
 
     /// <summary>The decoders' sink: called on their reader threads, so only a queue.</summary>
     private sealed class QueueSink : IEventSink

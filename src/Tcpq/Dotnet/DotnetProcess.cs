@@ -20,13 +20,19 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
             uint netns = NetNamespaces.InodeOfLink($"{dir}/ns/net") ?? 0;
             int nsPid = NamespacePid($"{dir}/status") ?? pid;
             string? tmp = TmpDirOf($"{dir}/environ");
-            string? socket = dotnet ? FindSocket($"{dir}/root", tmp, nsPid) : null;
+            // looked for in every process: a Native AOT app has no libcoreclr.so but may have the socket
+            string? socket = FindSocket($"{dir}/root", tmp, nsPid);
             return new DotnetProcess(pid, comm, netns, dotnet, socket, nsPid, tmp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     public Comm16 Comm16 => Events.Comm16.From(Comm);
+
+    /// <summary>A .NET app compiled ahead of time (Native AOT, built with EventSource support): it
+    /// has the runtime's diagnostics socket but no libcoreclr.so. tcpq does not join it: the
+    /// reflection its sessions rely on is trimmed away (see <see cref="RequestSpanDecoder"/>).</summary>
+    public bool IsNativeAot => !IsDotnet && SocketPath is not null;
 
     /// <summary>The runtime is a shared library in every .NET process but a Native AOT one (which
     /// has no EventPipe diagnostics socket unless built with it: not supported here).</summary>

@@ -36,6 +36,11 @@ public sealed class DotnetWatch : IDisposable
 
     public bool Active => _attacher.Active;
 
+    /// <summary>Set before <see cref="Start"/> when serve's spans are asked for: each joined
+    /// process's request spans (<see cref="DotnetAttacher.RequestLinks"/>), handed to the sink at
+    /// each <see cref="Read"/>, under its lock.</summary>
+    public IRequestLinkSink? RequestLinks { get => _attacher.RequestLinks; set => _attacher.RequestLinks = value; }
+
     public void Start() => _attacher.Start();
 
     /// <summary>Joins .NET processes that began to listen on a watched port since the last time,

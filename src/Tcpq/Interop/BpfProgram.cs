@@ -11,10 +11,11 @@ internal sealed class BpfProgram(string name, SafeBpfProgramHandle handle)
         ErrnoException.ThrowIfNegative(LibBpf.ProgramSetAutoload(Handle, autoload), $"bpf_program__set_autoload {Name}");
 
     /// <summary>Runs the loaded program once, now, on <paramref name="context"/>
-    /// (BPF_PROG_TEST_RUN: for program types the kernel runs on request, such as <c>syscall</c>).
-    /// Returns what the program returned.</summary>
-    /// <exception cref="ErrnoException">the kernel refused the run.</exception>
-    public unsafe uint TestRun(ReadOnlySpan<byte> context)
+    /// (BPF_PROG_TEST_RUN: for program types the kernel runs on request, such as <c>syscall</c>);
+    /// on <paramref name="cpu"/> when given (BPF_F_TEST_RUN_ON_CPU, raw_tp only: by an interrupt
+    /// there, or here when it is this thread's CPU). Returns what the program returned.</summary>
+    /// <exception cref="ErrnoException">the kernel refused the run (ENXIO: that CPU is offline).</exception>
+    public unsafe uint TestRun(ReadOnlySpan<byte> context, int? cpu = null)
     {
         bool added = false;
         Handle.DangerousAddRef(ref added); // the fd is the object's: keep it open for the run
@@ -23,6 +24,7 @@ internal sealed class BpfProgram(string name, SafeBpfProgramHandle handle)
             fixed (byte* ctx = context)
             {
                 var opts = new LibBpf.TestRunOpts { Sz = (nuint)sizeof(LibBpf.TestRunOpts), CtxIn = ctx, CtxSizeIn = (uint)context.Length };
+                if (cpu is { } on) (opts.Flags, opts.Cpu) = (LibBpf.TestRunOnCpu, (uint)on);
                 ErrnoException.ThrowIfNegative(LibBpf.ProgTestRunOpts(LibBpf.ProgramFd(Handle), &opts), $"bpf_prog_test_run_opts {Name}");
                 return opts.Retval;
             }

@@ -9,6 +9,7 @@ internal static class Errno
     internal const int EPERM = 1;
     internal const int ENOENT = 2;
     internal const int EINTR = 4;
+    internal const int ENXIO = 6;
     internal const int EACCES = 13;
     internal const int EINVAL = 22;
     internal const int EPIPE = 32;

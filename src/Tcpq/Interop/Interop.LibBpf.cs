@@ -41,6 +41,12 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
     internal static partial int MapSetMaxEntries(SafeBpfMapHandle map, uint maxEntries);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_inner_map_fd")]
+    internal static partial int MapSetInnerMapFd(SafeBpfMapHandle map, int fd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_create", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int MapCreate(uint mapType, string name, uint keySize, uint valueSize, uint maxEntries, nint opts);
+
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
@@ -85,6 +91,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "ring_buffer__new", SetLastError = true)]
     internal static partial nint RingBufferNew(int mapFd, delegate* unmanaged<nint, void*, nuint, int> sample, nint ctx, nint opts);
 
+    [LibraryImport(Library, EntryPoint = "ring_buffer__add", SetLastError = true)]
+    internal static partial int RingBufferAdd(nint rb, int mapFd, delegate* unmanaged<nint, void*, nuint, int> sample, nint ctx);
+
     [LibraryImport(Library, EntryPoint = "ring_buffer__poll", SetLastError = true)]
     internal static partial int RingBufferPoll(SafeRingBufferHandle rb, int timeoutMs);
 
@@ -120,6 +129,9 @@ internal static unsafe partial class LibBpf
     internal const uint BtfKindTypedef = 8;
     internal const uint BtfKindFuncProto = 13;
     internal const uint BtfKindEnum64 = 19;
+
+    /// <summary>BPF_F_TEST_RUN_ON_CPU: bpf_test_run_opts.cpu says where.</summary>
+    internal const uint TestRunOnCpu = 1;
 
     /// <summary>struct bpf_test_run_opts (libbpf 1.x), up to batch_size.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -7,5 +7,6 @@ namespace Tcpq.Interop;
 internal sealed class SafeFdHandle : SafeHandleMinusOneIsInvalid
 {
     public SafeFdHandle() : base(true) { }
+    public SafeFdHandle(int fd) : base(true) => SetHandle(fd);
     protected override bool ReleaseHandle() { Libc.Close((int)handle); return true; }
 }

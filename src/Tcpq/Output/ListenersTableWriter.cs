@@ -4,7 +4,8 @@ using Tcpq.Diag;
 
 namespace Tcpq.Output;
 
-/// <summary>Aligned columns for a person: the fullest queue on top.</summary>
+/// <summary>Aligned columns for a person: the fullest queue on top. The owners' comms show their
+/// control characters escaped (<see cref="Events.DisplayText"/>), measured as shown.</summary>
 public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
 {
     private static readonly string[] Headers = ["NETNS", "LOCAL ADDRESS:PORT", "Q0", "Q", "QMAX", "DROPS", "WORKLOAD", "OWNERS"];
@@ -22,8 +23,8 @@ public sealed class ListenersTableWriter(TextWriter output) : IListenersWriter
                 l.Q.ToString(CultureInfo.InvariantCulture),
                 l.QMax.ToString(CultureInfo.InvariantCulture),
                 l.Drops?.ToString(CultureInfo.InvariantCulture) ?? "-",
-                l.Workload?.ShortText ?? "-",
-                ListenersWriters.OwnersText(l),
+                Events.DisplayText.Of(l.Workload?.ShortText ?? "-"),
+                Events.DisplayText.Of(ListenersWriters.OwnersText(l)),
             ]);
         // the column is there only when a listener runs in a container
         if (!rows.Any(l => l.Workload is not null))

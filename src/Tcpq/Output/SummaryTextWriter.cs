@@ -6,9 +6,12 @@ namespace Tcpq.Output;
 
 /// <summary>The summary for people: one block per listening port (counts, an aligned latency
 /// table, a bar chart of total times, the slowest connections in words), then the diagnosis.
-/// <paramref name="terminal"/> draws bars with block characters; otherwise plain '#'.</summary>
+/// <paramref name="terminal"/> draws bars with block characters; otherwise plain '#'. Every line
+/// passes <see cref="DisplayTextWriter"/>: a comm or a file name in it shows its control characters escaped.</summary>
 public sealed class SummaryTextWriter(TextWriter w, bool terminal)
 {
+    private readonly TextWriter w = DisplayTextWriter.Wrap(w);
+
     private const int BarWidth = 40;
     private static readonly string[] BucketNames = ["< 1 ms", "1–10 ms", "10–100 ms", "0.1–1 s", "1–3 s", "3–10 s", "≥ 10 s"];
 

@@ -43,7 +43,7 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons, int columns =
 
         if (tuple) FieldParsers.Address(f[9], ref e.DestAddress, "Dest IP");
         if (!f[10].IsEmpty) { e.Attempt = FieldParsers.U32(f[10], "Attempt"); e.Flags |= EventFlags.Attempt; }
-        if (!f[11].IsEmpty) { e.WaitNs = FieldParsers.U64(f[11], "Wait us") * 1000; e.Flags |= EventFlags.Wait; }
+        if (!f[11].IsEmpty) { e.WaitNs = FieldParsers.MicrosToNs(FieldParsers.U64(f[11], "Wait us"), "Wait us"); e.Flags |= EventFlags.Wait; }
         if (!f[12].IsEmpty)
         {
             e.Pid = FieldParsers.U32(f[12], "PID");
@@ -61,7 +61,7 @@ internal sealed class CsvRowParser(bool seed, ReasonNames reasons, int columns =
             e.Flags |= EventFlags.Bytes;
         }
         else if (bytes != 0) throw new RowException("Bytes In and Bytes Out must be both set or both empty");
-        if (!f[17].IsEmpty) { e.DataAgeNs = FieldParsers.U64(f[17], "Data Age us") * 1000; e.Flags |= EventFlags.DataAge; }
+        if (!f[17].IsEmpty) { e.DataAgeNs = FieldParsers.MicrosToNs(FieldParsers.U64(f[17], "Data Age us"), "Data Age us"); e.Flags |= EventFlags.DataAge; }
         if (!f[18].IsEmpty || !f[19].IsEmpty)
         {
             if (!Closers.TryParse(f[18], out e.Closer)) throw FieldParsers.Bad("Closed By", f[18]);

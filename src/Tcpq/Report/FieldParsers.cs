@@ -12,6 +12,10 @@ internal static class FieldParsers
     public static ulong U64(ReadOnlySpan<byte> s, string column) =>
         Utf8Parser.TryParse(s, out ulong v, out int n) && n == s.Length ? v : throw Bad(column, s);
 
+    /// <summary>A count of µs as ns; one that would not fit (2^64−1 µs is 584,000 years) is out of range, never wrapped.</summary>
+    public static ulong MicrosToNs(ulong us, string column) =>
+        us <= ulong.MaxValue / 1000 ? us * 1000 : throw new RowException($"{column} {us} is out of range (no wait lasts {us / 1_000_000 / 31_557_600} years)");
+
     public static uint U32(ReadOnlySpan<byte> s, string column) =>
         Utf8Parser.TryParse(s, out uint v, out int n) && n == s.Length ? v : throw Bad(column, s);
 

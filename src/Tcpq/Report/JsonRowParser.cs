@@ -50,14 +50,14 @@ internal sealed class JsonRowParser(ReasonNames reasons) : IRowParser
             else if (name.SequenceEqual("q"u8)) { if (!isNull) { q = r.GetUInt32(); queues++; } }
             else if (name.SequenceEqual("qmax"u8)) { if (!isNull) { qmax = r.GetUInt32(); queues++; } }
             else if (name.SequenceEqual("attempt"u8)) { if (!isNull) { e.Attempt = r.GetUInt32(); e.Flags |= EventFlags.Attempt; } }
-            else if (name.SequenceEqual("wait_us"u8)) { if (!isNull) { e.WaitNs = r.GetUInt64() * 1000; e.Flags |= EventFlags.Wait; } }
+            else if (name.SequenceEqual("wait_us"u8)) { if (!isNull) { e.WaitNs = FieldParsers.MicrosToNs(r.GetUInt64(), "wait_us"); e.Flags |= EventFlags.Wait; } }
             else if (name.SequenceEqual("pid"u8)) { if (!isNull) { e.Pid = r.GetUInt32(); e.Flags |= EventFlags.Task; } }
             else if (name.SequenceEqual("comm"u8)) { if (!isNull) e.Comm = Comm16.From(Text(ref r)); }
             else if (name.SequenceEqual("reason"u8)) { if (!isNull) e.Reason = reasons.Parse(Text(ref r)); }
             else if (name.SequenceEqual("netns"u8)) { if (!isNull) e.NetNs = r.GetUInt32(); }
             else if (name.SequenceEqual("bytes_in"u8)) { if (!isNull) { e.BytesIn = r.GetUInt64(); e.Flags |= EventFlags.Bytes; } }
             else if (name.SequenceEqual("bytes_out"u8)) { if (!isNull) { e.BytesOut = r.GetUInt64(); e.Flags |= EventFlags.Bytes; } }
-            else if (name.SequenceEqual("data_age_us"u8)) { if (!isNull) { e.DataAgeNs = r.GetUInt64() * 1000; e.Flags |= EventFlags.DataAge; } }
+            else if (name.SequenceEqual("data_age_us"u8)) { if (!isNull) { e.DataAgeNs = FieldParsers.MicrosToNs(r.GetUInt64(), "data_age_us"); e.Flags |= EventFlags.DataAge; } }
             else if (name.SequenceEqual("closed_by"u8))
             {
                 if (!isNull)

@@ -16,6 +16,7 @@ public sealed class TraceReader : IEventSource
     private const int RowsPerPump = 4096;
 
     private readonly ReasonNames _reasons = new();
+    private readonly RowRanges _ranges = new();
     private readonly LineReader _lines;
     private readonly string _name;
     private readonly IEventSink _sink;
@@ -168,6 +169,7 @@ public sealed class TraceReader : IEventSource
         // and still parse, with a wrong last value (a Wait us of 12 for 123456)
         if (_lines.LastLineUnterminated)
             throw new RowException("the file ends in the middle of this row (truncated): no newline after it");
+        _ranges.Check(e, Format == EventFormat.Json);
     }
 
     private static ReadOnlySpan<byte> StripBom(ReadOnlySpan<byte> s) => s.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? s[3..] : s;

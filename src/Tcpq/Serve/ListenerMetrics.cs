@@ -14,7 +14,9 @@ namespace Tcpq.Serve;
 public static class ListenerMetrics
 {
     public sealed record Counter(string Prometheus, string Otel, string Help, Func<ListenerAggregate, long> Value);
-    public sealed record Gauge(string Prometheus, string Otel, string Help, Func<ListenerAggregate, long> Value);
+    /// <summary>A gauge per listener; <paramref name="Now"/>: a value of now, shown only where the
+    /// source read it now (<see cref="AggregateSnapshot.QueuesReadNow"/>).</summary>
+    public sealed record Gauge(string Prometheus, string Otel, string Help, Func<ListenerAggregate, long> Value, bool Now = false);
     /// <summary>A counter split by a reason label (and, for drops, by the segment dropped).</summary>
     public sealed record ByReason(string Prometheus, string Otel, string Help, Func<ListenerAggregate, IEnumerable<(string? Segment, uint Reason, long Count)>> Values);
     public sealed record Histogram(string Prometheus, string Otel, string Help, Func<ListenerAggregate, Log2Histogram> Value);
@@ -38,12 +40,19 @@ public static class ListenerMetrics
             a => a.Aborts.Select(d => ((string?)null, d.Key, d.Value))),
     ];
 
+    /// <summary>Whether a listener's gauge is shown: never for "other" (many queues merged are no
+    /// queue), and a gauge of now only where the source read the queues now; else it is left out
+    /// rather than shown stale.</summary>
+    public static bool Shows(Gauge gauge, AggregateSnapshot snapshot, ListenerAggregate listener) =>
+        !ReferenceEquals(listener, snapshot.OtherListeners)
+        && (!gauge.Now || snapshot.QueuesReadNow is null || snapshot.QueuesReadNow.Contains(listener.Key));
+
     public static readonly Gauge[] Gauges =
     [
-        new("tcpq_accept_queue_length", "tcpq.accept_queue.length", "Connections waiting in the accept queue, as last seen.", a => a.Q),
-        new("tcpq_accept_queue_limit", "tcpq.accept_queue.limit", "The accept queue's limit (the listen() backlog, capped by net.core.somaxconn); the kernel admits one more.", a => a.QMax),
+        new("tcpq_accept_queue_length", "tcpq.accept_queue.length", "Connections waiting in the accept queue now (read at the scrape).", a => a.Q, Now: true),
+        new("tcpq_accept_queue_limit", "tcpq.accept_queue.limit", "The accept queue's limit (the listen() backlog, capped by net.core.somaxconn); the kernel admits one more.", a => a.QMax, Now: true),
         new("tcpq_accept_queue_peak_length", "tcpq.accept_queue.peak_length", "The longest accept queue seen since tcpq started.", a => a.PeakQ),
-        new("tcpq_syn_queue_length", "tcpq.syn_queue.length", "Half-open connections (SYN received, handshake not complete), as last seen.", a => a.Q0),
+        new("tcpq_syn_queue_length", "tcpq.syn_queue.length", "Half-open connections (SYN received, handshake not complete) now (read at the scrape).", a => a.Q0, Now: true),
         new("tcpq_syn_queue_peak_length", "tcpq.syn_queue.peak_length", "The most half-open connections seen since tcpq started.", a => a.PeakQ0),
     ];
 

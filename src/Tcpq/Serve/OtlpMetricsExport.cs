@@ -44,31 +44,96 @@ public sealed class OtlpMetricsExport : IDisposable
         foreach (var r in ListenerMetrics.Reasons)
             _meter.CreateObservableCounter(r.Otel, () => ByReason(r), "{" + Unit(r.Otel) + "}", r.Help);
         foreach (var g in ListenerMetrics.Gauges)
-            _meter.CreateObservableGauge(g.Otel, () => PerListener(g.Value), "{connection}", g.Help);
+            _meter.CreateObservableGauge(g.Otel, () => PerListener(g), "{connection}", g.Help);
         _histograms = [.. ListenerMetrics.Histograms.Select(h => _meter.CreateHistogram<double>(h.Otel, "s", h.Help))];
-        _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full).");
+        _meter.CreateObservableCounter("tcpq.events.lost", () => (long)_snapshot().Cost.LostEvents, "{event}", "Events the kernel could not hand to tcpq (ring buffer full), or packets whose verdict it missed.");
         _meter.CreateObservableGauge("tcpq.latency.sample_ratio", () => _snapshot().Cost.LatencySampleRatio is double r ? [new Measurement<double>(r)] : Array.Empty<Measurement<double>>(), "1", "The share of accepts in the queue-wait and SYN-to-accept histograms (counting mode samples them).");
         _meter.CreateObservableCounter("tcpq.listeners.overflowed", () => _snapshot().Cost.ListenersOverflowed, "{listener}", "Listeners past the listener limit, merged into server.address=other.");
         _meter.CreateObservableCounter("tcpq.overhead.program.time", ProgramTime, "s", "Time the kernel spent running tcpq's BPF programs (kernel.bpf_stats_enabled=1).");
         if (dotnet) AddApps(() => _snapshot().Apps);
 
         double[] bounds = [.. ListenerMetrics.BucketBounds.Select(ListenerMetrics.BoundSeconds)];
+        // tcpq pushes itself (see PushLoop) with a reader that has no timer of its own: a push's
+        // result is then known, and a failure can be said when it happens
+        _exporter = new OtlpMetricExporter(new OtlpExporterOptions
+        {
+            Endpoint = endpoint,
+            Protocol = protocol,
+            Headers = headers,
+            HttpClientFactory = () => new HttpClient(new FailureReasonHandler(this) { InnerHandler = new SocketsHttpHandler() }) { Timeout = TimeSpan.FromSeconds(10) },
+        });
+        _reader = new BaseExportingMetricReader(_exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative };
         var builder = Sdk.CreateMeterProviderBuilder()
             .ConfigureResource(r => r.AddService("tcpq", serviceVersion: Version)
                 .AddAttributes([new("host.name", Environment.MachineName), new("tcpq.backend", backend)]))
             .AddMeter(MeterName);
         foreach (var h in ListenerMetrics.Histograms)
             builder.AddView(h.Otel, new ExplicitBucketHistogramConfiguration { Boundaries = bounds });
-        _provider = builder
-            .AddOtlpExporter((exporter, reader) =>
+        _provider = builder.AddReader(_reader).Build()!;
+        _interval = interval;
+        _endpointText = RedactedUrl.Of(endpoint);
+    }
+
+    private readonly OtlpMetricExporter _exporter;
+    private readonly BaseExportingMetricReader _reader;
+    private readonly TimeSpan _interval;
+    private readonly string _endpointText;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _pushing = new();
+    private Thread? _loop;
+    private PushFailureReport? _failures;
+    private string? _lastReason;
+
+    /// <summary>Pushes every interval on a thread of its own (a collector that does not answer
+    /// holds it, not the scrapes or the serve loop), saying failures on <paramref name="messages"/>
+    /// as they happen, at most once a minute.</summary>
+    public void Start(TextWriter messages)
+    {
+        _failures = new PushFailureReport($"OTLP push to {_endpointText}", messages);
+        _loop = new Thread(() =>
+        {
+            while (!_stop.Token.WaitHandle.WaitOne(_interval)) Push(_interval);
+        }) { IsBackground = true, Name = "tcpq otlp push" };
+        _loop.Start();
+    }
+
+    /// <summary>One push of what is there now: histograms replayed, then every instrument read
+    /// and sent. True when the collector took it.</summary>
+    private bool Push(TimeSpan timeout)
+    {
+        lock (_pushing)
+        {
+            _lastReason = null;
+            ReplayHistograms();
+            bool ok = _reader.Collect((int)Math.Min(timeout.TotalMilliseconds, int.MaxValue));
+            if (ok) _failures?.Succeeded();
+            else _failures?.Failed(_lastReason ?? "no answer in time");
+            return ok;
+        }
+    }
+
+    /// <summary>What went wrong with the last request, as the exporter itself keeps it to itself.</summary>
+    private sealed class FailureReasonHandler(OtlpMetricsExport export) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancel)
+        {
+            try
             {
-                exporter.Endpoint = endpoint;
-                exporter.Protocol = protocol;
-                if (headers is not null) exporter.Headers = headers;
-                reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)interval.TotalMilliseconds;
-                reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative;
-            })
-            .Build()!;
+                var response = await base.SendAsync(request, cancel);
+                if (!response.IsSuccessStatusCode) export._lastReason = $"the collector answered {(int)response.StatusCode} {response.ReasonPhrase}";
+                return response;
+            }
+            catch (HttpRequestException e)
+            {
+                export._lastReason = (e.InnerException?.Message ?? e.Message).ReplaceLineEndings(" ");
+                throw;
+            }
+            catch (OperationCanceledException)
+            {
+                export._lastReason = "no answer in time";
+                throw;
+            }
+        }
     }
 
     /// <summary>The .NET processes joined, as the Prometheus endpoint's tcpq_dotnet_*: the names
@@ -107,6 +172,14 @@ public sealed class OtlpMetricsExport : IDisposable
 
     private IEnumerable<Measurement<double>> ProgramTime() =>
         _snapshot().Cost.ProgramRunTime is TimeSpan t ? [new Measurement<double>(t.TotalSeconds)] : [];
+
+    /// <summary>A gauge where it has a value (<see cref="ListenerMetrics.Shows"/>).</summary>
+    private IEnumerable<Measurement<long>> PerListener(ListenerMetrics.Gauge gauge)
+    {
+        var s = _snapshot();
+        foreach (var a in s.Listeners)
+            if (ListenerMetrics.Shows(gauge, s, a)) yield return new(gauge.Value(a), Tags(s, a.Key));
+    }
 
     private IEnumerable<Measurement<long>> PerListener(Func<ListenerAggregate, long> value)
     {
@@ -148,9 +221,9 @@ public sealed class OtlpMetricsExport : IDisposable
 
     private static readonly KeyValuePair<string, object?>[] OtherTags = [new("server.address", ListenerMetrics.Other)];
 
-    /// <summary>Records what the histograms gained since the last call (see the class comment).
-    /// Called from the serve loop before each export is due.</summary>
-    public void ReplayHistograms()
+    /// <summary>Records what the histograms gained since the last call (see the class comment);
+    /// before each push, under its lock.</summary>
+    private void ReplayHistograms()
     {
         var s = _snapshot();
         foreach (var a in s.OtherListeners is { } o ? s.Listeners.Append(o) : s.Listeners)
@@ -175,13 +248,22 @@ public sealed class OtlpMetricsExport : IDisposable
     /// <summary>Sends what is pending now (at exit, so the last interval is not lost).</summary>
     public bool Flush(TimeSpan timeout)
     {
-        ReplayHistograms();
-        return _provider.ForceFlush((int)timeout.TotalMilliseconds);
+        StopLoop();
+        return Push(timeout);
+    }
+
+    private void StopLoop()
+    {
+        if (_stop.IsCancellationRequested) return;
+        _stop.Cancel();
+        _loop?.Join(TimeSpan.FromSeconds(15));
     }
 
     public void Dispose()
     {
+        StopLoop();
         _provider.Dispose();
         _meter.Dispose();
+        _stop.Dispose();
     }
 }

@@ -16,7 +16,15 @@ public static class PrometheusExposition
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend)
+    public static string Write(AggregateSnapshot snapshot, DropReasons reasons, string backend) =>
+        Build(snapshot, reasons, backend).ToString();
+
+    /// <summary>The exposition as the endpoint serves it: UTF-8, shared by every scraper of this reading.</summary>
+    /// <param name="auth">The endpoint's basic auth, whose cost is exported (null without one).</param>
+    public static RenderedExposition Render(AggregateSnapshot snapshot, DropReasons reasons, string backend, Web.BasicAuthCheck? auth = null) =>
+        new(RenderedExposition.Utf8(Build(snapshot, reasons, backend, auth)));
+
+    private static StringBuilder Build(AggregateSnapshot snapshot, DropReasons reasons, string backend, Web.BasicAuthCheck? auth = null)
     {
         var w = new StringBuilder(4096);
         var listeners = Ordered(snapshot);
@@ -39,7 +47,8 @@ public static class PrometheusExposition
         foreach (var g in ListenerMetrics.Gauges)
         {
             Family(w, g.Prometheus, "gauge", g.Help);
-            foreach (var (a, labels) in listeners) Sample(w, g.Prometheus, labels, g.Value(a));
+            foreach (var (a, labels) in listeners)
+                if (ListenerMetrics.Shows(g, snapshot, a)) Sample(w, g.Prometheus, labels, g.Value(a));
         }
         foreach (var h in ListenerMetrics.Histograms)
         {
@@ -50,7 +59,14 @@ public static class PrometheusExposition
         }
         if (snapshot.Apps.Count > 0) WriteApps(w, snapshot.Apps);
         WriteCost(w, snapshot, backend, listeners.Count);
-        return w.ToString();
+        if (auth is not null)
+        {
+            Family(w, "tcpq_http_auth_hashes_total", "counter", "bcrypt runs of the endpoint's basic auth (one at a time; a right password is remembered and hashed once).");
+            Sample(w, "tcpq_http_auth_hashes_total", "", auth.Hashes);
+            Family(w, "tcpq_http_auth_busy_total", "counter", "Requests answered 429 without a bcrypt run, because too many password checks were waiting.");
+            Sample(w, "tcpq_http_auth_busy_total", "", auth.BusyRefusals);
+        }
+        return w;
     }
 
     /// <summary>The .NET processes joined (--dotnet): their thread pools, GC pauses and Kestrel's
@@ -83,7 +99,7 @@ public static class PrometheusExposition
     private static void WriteCost(StringBuilder w, AggregateSnapshot snapshot, string backend, int listenerSeries)
     {
         var cost = snapshot.Cost;
-        Family(w, "tcpq_events_lost_total", "counter", "Events the kernel could not hand to tcpq (ring buffer full): the counters above miss them.");
+        Family(w, "tcpq_events_lost_total", "counter", "Events the kernel could not hand to tcpq (ring buffer full), or packets whose verdict it missed: the counters above miss them.");
         Sample(w, "tcpq_events_lost_total", "", (long)cost.LostEvents);
         Family(w, "tcpq_listeners_overflowed_total", "counter", "Listeners past the listener limit, merged into server_address=\"other\".");
         Sample(w, "tcpq_listeners_overflowed_total", "", cost.ListenersOverflowed);

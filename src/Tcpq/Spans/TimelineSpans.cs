@@ -64,6 +64,7 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
         foreach (var m in t.Marks)
             span.Events.Add(new ConnectionSpanEvent(EventName(m), m.AtNs, m.Reason == 0 ? null : Reason(reasons, m.Reason), m.Attempt));
         span.EventsLeftOut = t.MarksLeftOut;
+        AppRequestLinks.CopyTo(t, span);
     }
 
     /// <summary>syn-aa's time; without that row, the kernel's own waits place it (accept's Wait us

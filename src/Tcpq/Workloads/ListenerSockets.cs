@@ -21,9 +21,12 @@ public sealed class ListenerSockets(TextWriter log)
     public static readonly string[] PinnedNamespaceDirectories = ["/run/netns", "/var/run/docker/netns"];
 
     /// <summary>The socket of each key that has one now; keys without one (closed, or in a
-    /// namespace that could not be found or entered) are absent.</summary>
-    public Dictionary<ListenerKey, DiagSocket> Find(IReadOnlyCollection<ListenerKey> keys)
+    /// namespace that could not be found or entered) are absent. <paramref name="cgroupsKnown"/>:
+    /// the keys' own cgroups are known already (counting mode), so what a namespace not entered
+    /// costs is only their owners, and the line that says so says that.</summary>
+    public Dictionary<ListenerKey, DiagSocket> Find(IReadOnlyCollection<ListenerKey> keys, bool cgroupsKnown = false)
     {
+        string lost = cgroupsKnown ? "to look up their owners" : "to attribute them to containers";
         var found = new Dictionary<ListenerKey, DiagSocket>();
         var byNetns = keys.GroupBy(k => k.NetNs).ToDictionary(g => g.Key, g => g.ToList());
         var pending = new HashSet<uint>(byNetns.Keys);
@@ -37,24 +40,24 @@ public sealed class ListenerSockets(TextWriter log)
         }
 
         uint self = NetNamespaces.CurrentInode();
-        if (pending.Contains(self)) Match(DumpIn(null, _ => true));
+        if (pending.Contains(self)) Match(DumpIn(null, _ => true, lost));
         foreach (var dir in ProcessDirectories())
         {
             if (pending.Count == 0) break;
             if (NetNamespaces.InodeOfLink($"{dir}/ns/net") is uint ino && pending.Contains(ino))
-                Match(DumpIn($"{dir}/ns/net", here => here == ino));
+                Match(DumpIn($"{dir}/ns/net", here => here == ino, lost));
         }
         // namespaces whose processes are not visible (tcpq in a pod), or none holds: where they are
         // pinned (their inode is only known inside)
         foreach (var name in PinnedNamespaceDirectories.SelectMany(Files))
         {
             if (pending.Count == 0) break;
-            Match(DumpIn(name, pending.Contains));
+            Match(DumpIn(name, pending.Contains, lost));
         }
         if (pending.Count > 0 && !_saidUnfound)
         {
             _saidUnfound = true;
-            log.WriteLine($"tcpq: {pending.Count} network namespace{(pending.Count == 1 ? "" : "s")} of listeners not found to attribute them to containers " +
+            log.WriteLine($"tcpq: {pending.Count} network namespace{(pending.Count == 1 ? "" : "s")} of listeners not found {lost} " +
                 $"(gone, or neither pinned in {string.Join(" or ", PinnedNamespaceDirectories)} nor held by a process tcpq can see: in a container, mount the host's /run/netns)");
         }
         return found;
@@ -62,7 +65,7 @@ public sealed class ListenerSockets(TextWriter log)
 
     /// <summary>The listening sockets of the namespace at <paramref name="path"/> (null: tcpq's
     /// own), when <paramref name="wanted"/> says its inode is one of those looked for.</summary>
-    private (uint NetNs, List<DiagSocket> Sockets)? DumpIn(string? path, Func<uint, bool> wanted)
+    private (uint NetNs, List<DiagSocket> Sockets)? DumpIn(string? path, Func<uint, bool> wanted, string lost)
     {
         try
         {
@@ -74,10 +77,11 @@ public sealed class ListenerSockets(TextWriter log)
                 return (here, client.DumpBoth(NetlinkMessages.StateMask(TcpState.Listen), withDrops: false));
             });
         }
-        catch (TcpqException e) when (e.Code != ExitCode.Usage) // Usage: gone since it was listed
+        catch (TcpqException e)
         {
-            if (_refused.Add(e.Code))
-                log.WriteLine($"tcpq: listeners in other network namespaces are not attributed to containers: {e.Message}");
+            // Usage: not a namespace (any longer): deleted since it was listed, as under churn
+            if (e.Code != ExitCode.Usage && _refused.Add(e.Code))
+                log.WriteLine($"tcpq: listeners in other network namespaces are not read {lost}: {e.Message}");
             return null;
         }
     }

@@ -20,9 +20,11 @@ public sealed class WorkloadAggregateSource(IAggregateSource inner, WorkloadReso
         return snapshot with { Workloads = resolver.For(Keys(snapshot.Listeners)) };
     }
 
-    private static IEnumerable<ListenerKey> Keys(IReadOnlyList<ListenerAggregate> listeners)
+    /// <summary>Each listener with its socket's cgroup id, when the source read it (counting mode):
+    /// then a pod's listener is named without entering its network namespace.</summary>
+    private static IEnumerable<(ListenerKey, ulong)> Keys(IReadOnlyList<ListenerAggregate> listeners)
     {
-        for (int i = 0; i < listeners.Count; i++) yield return listeners[i].Key;
+        for (int i = 0; i < listeners.Count; i++) yield return (listeners[i].Key, listeners[i].CgroupId);
     }
 
     public void Dispose()

@@ -5,7 +5,8 @@ namespace Tcpq.Workloads;
 
 /// <summary>
 /// Which container and pod a listener runs in. From the listening socket's own cgroup first (the
-/// cgroup of the process that made it, which sock_diag reports), then from the cgroups of the
+/// cgroup of the process that made it: counting mode reads its id in the kernel, otherwise
+/// sock_diag reports it from inside the listener's network namespace), then from the cgroups of the
 /// processes that hold it (<c>/proc/PID/cgroup</c>, every v1 hierarchy too): the first path that
 /// names a container or a pod (<see cref="ContainerCgroup"/>); then its names
 /// (<see cref="ContainerNames"/>). A listener whose cgroups name neither is the host's: no workload.
@@ -16,6 +17,10 @@ namespace Tcpq.Workloads;
 /// gone (its container stopped) keeps the labels it had, until its key leaves the readings; only a
 /// socket found again under the same key with another cgroup (a namespace inode reused) changes
 /// them. Bounded by the keys asked about: a key not asked about is forgotten.
+/// <para>A key that comes with its socket's cgroup id and whose cgroup names a container needs no
+/// sock_diag and no setns (which needs CAP_SYS_ADMIN): the id's path is found in the cgroup v2
+/// hierarchy, which anyone may read. Only the others (the host's, and sockets made outside their
+/// container) are looked for in their namespaces, for their owners.</para>
 /// </summary>
 public sealed class WorkloadResolver : IDisposable
 {
@@ -24,7 +29,9 @@ public sealed class WorkloadResolver : IDisposable
     private readonly CgroupDirectory _cgroups;
     private readonly ContainerNames? _names;
     private readonly string _proc;
-    private readonly Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> _find;
+    /// <summary>Looks up keys in their namespaces (sock_diag, owners); the flag says whether the
+    /// keys' own cgroups were known already (then only their owners are wanted there).</summary>
+    private readonly Func<IReadOnlyCollection<ListenerKey>, bool, Dictionary<ListenerKey, Workload?>> _find;
     private readonly Func<long> _nowMs;
     private readonly Dictionary<ListenerKey, (Workload? Workload, long CheckedMs)> _byKey = [];
     private IReadOnlyDictionary<ListenerKey, Workload> _answers = new Dictionary<ListenerKey, Workload>();
@@ -38,9 +45,9 @@ public sealed class WorkloadResolver : IDisposable
         _names = new ContainerNames(options.RuntimeSocket, options.KubeletLogs, log);
         _proc = proc;
         var sockets = new ListenerSockets(log);
-        _find = keys =>
+        _find = (keys, cgroupsKnown) =>
         {
-            var found = sockets.Find(keys);
+            var found = sockets.Find(keys, cgroupsKnown);
             var owners = OwnersOf(found.Values);
             return found.ToDictionary(f => f.Key, f => Of(f.Value.CgroupId, owners.Of(f.Value.Inode).Select(o => o.Pid)));
         };
@@ -48,12 +55,13 @@ public sealed class WorkloadResolver : IDisposable
     }
 
     /// <summary>For tests of what sticks: <paramref name="find"/> answers the keys whose socket
-    /// it finds (a null answer: the host's), <paramref name="nowMs"/> is the clock.</summary>
-    internal WorkloadResolver(Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> find, Func<long> nowMs)
+    /// it finds (a null answer: the host's), <paramref name="nowMs"/> is the clock,
+    /// <paramref name="cgroups"/> a hierarchy to find cgroup ids in.</summary>
+    internal WorkloadResolver(Func<IReadOnlyCollection<ListenerKey>, Dictionary<ListenerKey, Workload?>> find, Func<long> nowMs, CgroupDirectory? cgroups = null)
     {
-        _cgroups = new CgroupDirectory(null);
+        _cgroups = cgroups ?? new CgroupDirectory(null);
         _proc = "/proc";
-        _find = find;
+        _find = (keys, _) => find(keys);
         _nowMs = nowMs;
     }
 
@@ -61,18 +69,31 @@ public sealed class WorkloadResolver : IDisposable
     /// returns the answers, the host's listeners left out: what <c>serve</c>'s exporters and
     /// <c>top</c> label their listeners with. Read at every reading of the aggregates (top: 20
     /// times a second), so a reading that brings no key to look up allocates nothing.</summary>
-    public IReadOnlyDictionary<ListenerKey, Workload> For(IEnumerable<ListenerKey> keys)
+    public IReadOnlyDictionary<ListenerKey, Workload> For(IEnumerable<ListenerKey> keys) => For(keys.Select(k => (k, 0UL)));
+
+    /// <summary>The same, for listeners whose socket's cgroup id the source knows (0: unknown).</summary>
+    public IReadOnlyDictionary<ListenerKey, Workload> For(IEnumerable<(ListenerKey Key, ulong CgroupId)> listeners)
     {
         lock (_byKey)
         {
             long now = _nowMs();
-            if (AllKnown(keys, now)) return _answers;
-            var asked = keys.Where(k => k.Port != 0).ToHashSet();
-            foreach (var gone in _byKey.Keys.Where(k => !asked.Contains(k)).ToList()) _byKey.Remove(gone);
-            var due = asked.Where(k => !_byKey.TryGetValue(k, out var e) || Due(e.CheckedMs, now)).ToList();
+            if (AllKnown(listeners, now)) return _answers;
+            var asked = new Dictionary<ListenerKey, ulong>();
+            foreach (var (key, cgroupId) in listeners)
+                if (key.Port != 0) asked.TryAdd(key, cgroupId);
+            foreach (var gone in _byKey.Keys.Where(k => !asked.ContainsKey(k)).ToList()) _byKey.Remove(gone);
+            var due = asked.Keys.Where(k => !_byKey.TryGetValue(k, out var e) || Due(e.CheckedMs, now)).ToList();
             if (due.Count > 0)
             {
-                var found = _find(due);
+                var found = new Dictionary<ListenerKey, Workload?>();
+                var elsewhere = new List<ListenerKey>();
+                foreach (var key in due)
+                {
+                    if (OfCgroup(asked[key]) is { } inContainer) found[key] = inContainer;
+                    else elsewhere.Add(key);
+                }
+                if (elsewhere.Count > 0)
+                    foreach (var (key, answer) in _find(elsewhere, elsewhere.Any(k => asked[k] != 0))) found[key] = answer;
                 foreach (var key in due)
                 {
                     var before = _byKey.TryGetValue(key, out var e) ? e.Workload : null;
@@ -86,10 +107,10 @@ public sealed class WorkloadResolver : IDisposable
     }
 
     /// <summary>Every key asked is known and not due, and no known key left: the last answers hold.</summary>
-    private bool AllKnown(IEnumerable<ListenerKey> keys, long now)
+    private bool AllKnown(IEnumerable<(ListenerKey Key, ulong CgroupId)> listeners, long now)
     {
         int asked = 0;
-        foreach (var key in keys)
+        foreach (var (key, _) in listeners)
         {
             if (key.Port == 0) continue;
             if (!_byKey.TryGetValue(key, out var e) || Due(e.CheckedMs, now)) return false;
@@ -108,7 +129,7 @@ public sealed class WorkloadResolver : IDisposable
         {
             if (_rows.TryGetValue(key, out var known)) return known;
             if (_rows.Count >= MaxRowKeys) _rows.Clear();
-            return _rows[key] = _find([key]).GetValueOrDefault(key);
+            return _rows[key] = _find([key], false).GetValueOrDefault(key);
         }
     }
 
@@ -120,7 +141,16 @@ public sealed class WorkloadResolver : IDisposable
         if (found is null)
             foreach (int pid in ownerPids)
                 if ((found = OfProcess(pid)) is not null) break;
-        if (found is null) return null;
+        return found is null ? null : Named(found);
+    }
+
+    /// <summary>The workload of a socket of cgroup <paramref name="cgroupId"/>, when its cgroup
+    /// names a container or a pod; null otherwise (unknown, the host's, or gone).</summary>
+    private Workload? OfCgroup(ulong cgroupId) =>
+        cgroupId != 0 && _cgroups.PathOf(cgroupId) is { } path && ContainerCgroup.Parse(path) is { } found ? Named(found) : null;
+
+    private Workload Named(ContainerCgroup found)
+    {
         var named = found.ContainerId is { } id ? _names?.Of(id) : null;
         return new Workload(found.ContainerId, found.PodUid ?? named?.PodUid, named?.ContainerName,
             named?.PodName, named?.Namespace, named?.K8sContainerName);

@@ -34,8 +34,10 @@ public sealed class KestrelApp : IDisposable
     /// runs it, in a pid namespace of its own (it is pid 1 there, and names its diagnostics socket
     /// so) and a mount namespace where its TMPDIR (<see cref="ContainerTmp"/>) is a tmpfs of its
     /// own: the host sees that directory empty, only /proc/PID/root reaches the socket. (Not a
-    /// tmpfs over /tmp: the test binaries may live under /tmp.)</summary>
-    public static KestrelApp Start(NetNamespace ns, int port, bool diagnostics = true, int? maxConnections = null, bool container = false)
+    /// tmpfs over /tmp: the test binaries may live under /tmp.)
+    /// <paramref name="otel"/>: the app traces its requests with OpenTelemetry (KESTREL_APP_OTEL=1).
+    /// <paramref name="binary"/>: another build of it (<see cref="KestrelAppAot"/>).</summary>
+    public static KestrelApp Start(NetNamespace ns, int port, bool diagnostics = true, int? maxConnections = null, bool container = false, bool otel = false, string? binary = null)
     {
         // nsenter --net keeps the test's mount namespace (ip netns exec makes a new one): the app's
         // PID is the process's own, and its diagnostics socket is in this /tmp
@@ -50,11 +52,12 @@ public sealed class KestrelApp : IDisposable
                                       "sh", "-c", $"mount -t tmpfs tcpq-test-tmp {tmp} && exec \"$0\" \"$@\"" })
                 psi.ArgumentList.Add(a);
         }
-        psi.ArgumentList.Add(Binary);
+        psi.ArgumentList.Add(binary ?? Binary);
         psi.ArgumentList.Add(port.ToString());
         if (maxConnections is int m) psi.ArgumentList.Add(m.ToString());
         psi.Environment["DOTNET_EnableDiagnostics"] = diagnostics ? "1" : "0";
         psi.Environment["DOTNET_gcServer"] = "0"; // one small heap: a test machine has few cores
+        if (otel) psi.Environment["KESTREL_APP_OTEL"] = "1";
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };

@@ -8,7 +8,7 @@ namespace Tcpq.KernelTests.Fixtures;
 /// deploy/kubernetes/tcpq-daemonset.yaml's pod template as a Pod, run by <c>podman kube play</c>
 /// (which runs Pods, not DaemonSets), with the image that scripts/image built. What podman 4.3
 /// needs changed, and only that: the seccomp profile as the annotation it reads (the template
-/// says <c>seccompProfile</c>); no <c>ports</c> (podman publishes every containerPort on the
+/// says <c>seccompProfile</c>), found in deploy/kubernetes/ (<c>--seccomp-profile-root</c>); no <c>ports</c> (podman publishes every containerPort on the
 /// host, Kubernetes does not; the probes name the port by number instead); the kubelet log
 /// directory pointed at the test's own. Its network namespace is its own (<c>--network none</c>):
 /// it is scraped from inside, on 127.0.0.1.
@@ -28,7 +28,9 @@ public sealed class KubePlayPod : IDisposable
         var file = Path.Combine(Directory.CreateTempSubdirectory("tcpq-kube-").FullName, "pod.yaml");
         File.WriteAllText(file, yaml);
         var pod = new KubePlayPod(name, file);
-        try { Podman.RunIn(Path.GetDirectoryName(file)!, "kube", "play", "--network", "none", file); }
+        // the Localhost seccomp profile is found where the repository ships it, as kubelet would find
+        // it in /var/lib/kubelet/seccomp after docs/deploy.md's copy
+        try { Podman.RunIn(Path.GetDirectoryName(file)!, "kube", "play", "--network", "none", "--seccomp-profile-root", Podman.RepoFile("deploy/kubernetes"), file); }
         catch
         {
             pod.Dispose();

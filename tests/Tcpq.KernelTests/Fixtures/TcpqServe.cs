@@ -20,15 +20,26 @@ public sealed class TcpqServe : IDisposable
 
     public IReadOnlyList<string> Stderr { get { lock (_stderr) return [.. _stderr]; } }
 
-    public static TcpqServe Start(params string[] args) => StartWith(new Dictionary<string, string>(), args);
+    public static TcpqServe Start(params string[] args) => Start(null, args);
+
+    /// <summary>Started inside <paramref name="ns"/> (its endpoint there too) when one is given.</summary>
+    public static TcpqServe Start(NetNamespace? ns, params string[] args) => Start(ns, [], TcpqBinary.Path, new Dictionary<string, string>(), args);
+
+    /// <summary>Started through <paramref name="prefix"/> (e.g. setpriv as another user with fewer
+    /// capabilities), from a copy of tcpq that user can read.</summary>
+    public static TcpqServe StartAs(string[] prefix, params string[] args) => Start(null, prefix, UnprivilegedCopy.Binary, new Dictionary<string, string>(), args);
 
     /// <summary>Starts it with <paramref name="environment"/> added to its environment.</summary>
-    public static TcpqServe StartWith(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static TcpqServe StartWith(IReadOnlyDictionary<string, string> environment, params string[] args) => Start(null, [], TcpqBinary.Path, environment, args);
+
+    private static TcpqServe Start(NetNamespace? ns, string[] prefix, string binary, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         Requirements.Check();
         // the test host is a .NET process that listens: tests not about --dotnet serve the kernel's side only
         if (!args.Contains("--dotnet")) args = [.. args, "--dotnet", "off"];
-        string[] command = [.. Posix.WithDefaultSigint, TcpqBinary.Path, "serve", "--listen", "127.0.0.1:0", .. args];
+        if (!args.Contains("--listen")) args = ["--listen", "127.0.0.1:0", .. args];
+        string[] inside = ns is null ? [] : ["ip", "netns", "exec", ns.Name];
+        string[] command = [.. Posix.WithDefaultSigint, .. inside, .. prefix, binary, "serve", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         foreach (var (name, value) in environment) psi.Environment[name] = value;
@@ -38,7 +49,7 @@ public sealed class TcpqServe : IDisposable
         {
             if (e.Data == null) { s._serving.TrySetResult(""); return; }
             lock (s._stderr) s._stderr.Add(e.Data);
-            var m = Regex.Match(e.Data, @"^tcpq: serving metrics .* at http://([^/]+)/metrics");
+            var m = Regex.Match(e.Data, @"^tcpq: serving metrics .* at https?://([^/]+)/metrics");
             if (m.Success) s._serving.TrySetResult(m.Groups[1].Value);
         };
         p.BeginErrorReadLine();
@@ -61,6 +72,17 @@ public sealed class TcpqServe : IDisposable
             .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
             .Where(l => labels.All(x => l.Contains(x, StringComparison.Ordinal)))
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The process's peak resident memory so far (VmHWM), in bytes.</summary>
+    public long PeakRss()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        throw new InvalidOperationException("no VmHWM");
+    }
+
+    public int Pid => _process.Id;
 
     public int Stop(int signal = Posix.SIGTERM)
     {
