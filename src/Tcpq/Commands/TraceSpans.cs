@@ -6,7 +6,9 @@ namespace Tcpq.Commands;
 
 /// <summary>
 /// <c>trace --otlp-endpoint</c>: the tracker's finished connections become traces
-/// (<see cref="TimelineSpans"/> → <see cref="ConnectionSpanExporter"/>). Wired into the tracker
+/// (<see cref="TimelineSpans"/> → <see cref="ConnectionSpanHandoff"/> → <see cref="ConnectionSpanExporter"/>):
+/// the loop's thread, which reads the ring buffer, only copies each finished connection; the spans
+/// are made and sent on a thread of their own, so they never make the ring buffer overflow. Wired into the tracker
 /// as its <see cref="TrackerOptions.Finished"/> callback; at each tick of the loop the tracker's
 /// clock moves on (so the last connections of a burst go out without waiting for more traffic)
 /// and export failures are said, at most once a minute; at the end what was sent is said.
@@ -18,6 +20,7 @@ public sealed class TraceSpans : IDisposable
 
     private readonly OtlpTarget _target;
     private readonly ConnectionSpanExporter _exporter;
+    private readonly ConnectionSpanHandoff _handoff;
     private readonly TimelineSpans _spans;
     private readonly TextWriter _messages;
     private long _failedSaid, _droppedSaid;
@@ -27,8 +30,10 @@ public sealed class TraceSpans : IDisposable
     {
         _target = target;
         _messages = messages;
+        limits ??= new SpanExportLimits();
         _exporter = new ConnectionSpanExporter(target.ExporterOptions(), clock, limits);
-        _spans = new TimelineSpans(_exporter, reasons, workloads);
+        _handoff = new ConnectionSpanHandoff(_exporter, limits.HandoffSlots, limits.HandoffWake);
+        _spans = new TimelineSpans(_handoff, reasons, workloads);
     }
 
     public ConnectionSpanExporter Exporter => _exporter;
@@ -44,7 +49,7 @@ public sealed class TraceSpans : IDisposable
     public void Tick(ConnectionTracker tracker)
     {
         tracker.ExpireAt((ulong)WallClock.MonotonicNowNs());
-        long failed = _exporter.SpansFailed, dropped = _exporter.ConnectionsDropped;
+        long failed = _exporter.SpansFailed, dropped = Dropped;
         if ((failed > _failedSaid || dropped > _droppedSaid) && DateTime.UtcNow >= _nextFailureReport)
         {
             var what = new List<string>();
@@ -61,18 +66,31 @@ public sealed class TraceSpans : IDisposable
     public void End(ConnectionTracker tracker)
     {
         tracker.Complete();
-        bool flushed = _exporter.Shutdown(FinalFlush);
+        var deadline = DateTime.UtcNow + FinalFlush;
+        bool flushed = _handoff.Complete(FinalFlush);
+        flushed &= _exporter.Shutdown(Max(TimeSpan.Zero, deadline - DateTime.UtcNow));
         var e = _exporter;
         var line = $"tcpq: {Count(e.ConnectionsSent, "connection")} sent as traces to {_target.EndpointText} ({Count(e.SpansExported, "span")} taken";
         if (e.SpansFailed > 0) line += $", {e.SpansFailed} not: {e.LastFailure}";
         long unsent = e.Spans - e.SpansExported - e.SpansFailed;
         if (unsent > 0) line += $", {unsent} not sent{(flushed ? "" : $" within {FinalFlush.TotalSeconds:0} s")}";
         line += ")";
-        if (e.ConnectionsDropped > 0) line += $"; {Count(e.ConnectionsDropped, "connection")} left out, the export queue full";
+        if (Dropped > 0) line += $"; {Count(Dropped, "connection")} left out, the export queue full";
+        if (_handoff.Failure is { } failure) line += $"; the spans stopped early ({failure.GetType().Name}, a defect: please report it)";
         _messages.WriteLine(line);
     }
 
+    /// <summary>Connections left out: the spans' thread behind (its slots all taken) or the
+    /// exporter's queue full (the collector behind).</summary>
+    private long Dropped => _handoff.Dropped + _exporter.ConnectionsDropped;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
     private static string Count(long n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 
-    public void Dispose() => _exporter.Dispose();
+    public void Dispose()
+    {
+        _handoff.Dispose();
+        _exporter.Dispose();
+    }
 }

@@ -22,6 +22,12 @@ public static class ConnectionActivities
     /// the runtime asks <see cref="Activity.TraceIdGenerator"/> for a root's trace id, and this
     /// thread's answer is the chosen one while the root starts.</summary>
     [ThreadStatic] private static ActivityTraceId t_chosen;
+    /// <summary>Addresses as text, per thread: a server's own address and its busy clients come
+    /// back connection after connection, and each text would be a new string. Bounded: cleared when full.</summary>
+    [ThreadStatic] private static Dictionary<Address16, string>? t_addresses;
+    /// <summary>The root spans' names ("connection :80"), per thread and port, for the same reason.</summary>
+    [ThreadStatic] private static Dictionary<ushort, string>? t_rootNames;
+    private const int AddressesKept = 1024;
     private static readonly object s_install = new();
     private static bool s_installed;
 
@@ -37,7 +43,7 @@ public static class ConnectionActivities
         t_chosen = span.TraceId;
         try
         {
-            root = source.StartActivity($"connection :{span.Key.DestPort}", ActivityKind.Server, default(ActivityContext),
+            root = source.StartActivity(RootName(span.Key.DestPort), ActivityKind.Server, default(ActivityContext),
                 RootTags(span), Links(span), start);
         }
         finally
@@ -53,9 +59,9 @@ public static class ConnectionActivities
         made += Child(source, parent, FirstReadToFirstWrite, span.FirstReadNs, span.FirstWriteNs, clock);
         foreach (var e in span.Events)
         {
-            var tags = new ActivityTagsCollection();
-            if (e.Reason is not null) tags["tcpq.reason"] = e.Reason;
-            if (e.Attempt != 0) tags["tcpq.attempt"] = (long)e.Attempt;
+            ActivityTagsCollection? tags = null;
+            if (e.Reason is not null) (tags ??= [])["tcpq.reason"] = e.Reason;
+            if (e.Attempt != 0) (tags ??= [])["tcpq.attempt"] = (long)e.Attempt;
             root.AddEvent(new ActivityEvent(e.Name, clock.ToUtc(e.AtNs), tags));
         }
         if (span.Aborted) root.SetStatus(ActivityStatusCode.Error, span.AbortReason ?? "aborted");
@@ -109,9 +115,9 @@ public static class ConnectionActivities
         var k = s.Key;
         var tags = new List<KeyValuePair<string, object?>>(16)
         {
-            new("server.address", k.Dest.ToString()),
+            new("server.address", Text(k.Dest)),
             new("server.port", (long)k.DestPort),
-            new("client.address", k.Source.ToString()),
+            new("client.address", Text(k.Source)),
             new("client.port", (long)k.SourcePort),
             new("network.type", k.Dest.IsV4Mapped ? "ipv4" : "ipv6"),
             new("network.transport", "tcp"),
@@ -126,6 +132,22 @@ public static class ConnectionActivities
         if (s.Unfinished is { } u) tags.Add(new("tcpq.unfinished", u));
         if (s.EventsLeftOut != 0) tags.Add(new("tcpq.events.left_out", (long)s.EventsLeftOut));
         return tags;
+    }
+
+    private static string RootName(ushort port)
+    {
+        var kept = t_rootNames ??= [];
+        if (kept.TryGetValue(port, out var name)) return name;
+        if (kept.Count >= AddressesKept) kept.Clear();
+        return kept[port] = $"connection :{port}";
+    }
+
+    private static string Text(Address16 a)
+    {
+        var kept = t_addresses ??= new Dictionary<Address16, string>(AddressesKept);
+        if (kept.TryGetValue(a, out var text)) return text;
+        if (kept.Count >= AddressesKept) kept.Clear();
+        return kept[a] = a.ToString();
     }
 
     /// <summary>The application's request spans that came on the connection; a link whose ids do

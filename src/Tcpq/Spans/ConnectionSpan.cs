@@ -67,6 +67,32 @@ public sealed class ConnectionSpan
         Workload = null;
         AppRequests.Clear();
     }
+
+    /// <summary>Copies every field into <paramref name="to"/>, reusing its lists (no allocation once
+    /// they have grown to fit): how a sink keeps a span its source will reuse.</summary>
+    public void CopyTo(ConnectionSpan to)
+    {
+        to.TraceId = TraceId;
+        to.Key = Key;
+        to.FirstSynNs = FirstSynNs;
+        to.EstablishedNs = EstablishedNs;
+        to.AcceptNs = AcceptNs;
+        to.FirstReadNs = FirstReadNs;
+        to.FirstWriteNs = FirstWriteNs;
+        to.EndNs = EndNs;
+        to.Pid = Pid;
+        to.Comm = Comm;
+        to.Aborted = Aborted;
+        to.AbortReason = AbortReason;
+        to.Attempts = Attempts;
+        to.Unfinished = Unfinished;
+        to.EventsLeftOut = EventsLeftOut;
+        to.Events.Clear();
+        to.Events.AddRange(Events);
+        to.Workload = Workload;
+        to.AppRequests.Clear();
+        to.AppRequests.AddRange(AppRequests);
+    }
 }
 
 /// <summary>Something that happened to a connection at one instant: a SYN dropped ("syn-drop"),

@@ -13,19 +13,31 @@ namespace Tcpq.Spans;
 public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons, Func<ListenerKey, Workload?>? workloads = null)
 {
     private readonly ConnectionSpan _span = new();
+    // the last comm and its text: the same process accepts connection after connection, and the
+    // ring buffer's reader should not make a string for each
+    private Comm16 _comm;
+    private string? _commText;
 
     public void OnFinished(ConnectionTimeline t, TimelineEnd end)
     {
         // rows of the application alone (accepted before tracing began, the handshake's timeline
         // long gone): no connection to draw
         if (t.OnlyApplication) return;
-        Fill(t, end, _span, reasons);
+        Fill(t, end, _span, reasons, CommText(t.Comm));
         _span.Workload = workloads?.Invoke(t.Key.Listener);
         sink.Write(_span);
     }
 
+    private string? CommText(in Comm16 comm)
+    {
+        if (_commText is null || !((ReadOnlySpan<byte>)comm).SequenceEqual(_comm))
+            (_comm, _commText) = (comm, Comm16.Text(comm));
+        return _commText;
+    }
+
     /// <summary>The timeline as a span: its times, who accepted it, its marks as events.</summary>
-    public static void Fill(ConnectionTimeline t, TimelineEnd end, ConnectionSpan span, DropReasons reasons)
+    /// <param name="comm">The comm's text when the caller has it already (null: made here).</param>
+    public static void Fill(ConnectionTimeline t, TimelineEnd end, ConnectionSpan span, DropReasons reasons, string? comm = null)
     {
         span.Reset();
         span.Key = t.Key;
@@ -36,7 +48,7 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
         span.FirstWriteNs = t.FirstWriteNs;
         span.EndNs = Math.Max(t.LastNs, Math.Max(t.CloseNs, t.AbortNs));
         span.Pid = t.Pid;
-        span.Comm = Comm16.Text(t.Comm);
+        span.Comm = comm ?? Comm16.Text(t.Comm);
         span.Attempts = t.Attempts;
         // aborted before the application had it (a reset in the queue that accept() took later is
         // still the application's connection)

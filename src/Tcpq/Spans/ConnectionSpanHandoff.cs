@@ -1,0 +1,109 @@
+namespace Tcpq.Spans;
+
+/// <summary>
+/// Hands finished connections from the thread that reads the ring buffer to a thread of their
+/// own, which makes them into spans (<see cref="IConnectionSpanSink"/> behind it, the exporter).
+/// The reader only copies the connection into a preallocated slot of a bounded single-producer,
+/// single-consumer ring, so building and sending spans never slows the ring buffer's reader: a
+/// burst the exporter cannot keep up with fills the slots, and the connections that do not fit
+/// are left out and counted (<see cref="Dropped"/>), never the kernel's events.
+/// </summary>
+/// <remarks>
+/// The exporter's thread wakes every <see cref="SpanExportLimits.HandoffWake"/>, or at once when
+/// half the slots are taken: one wake-up for many connections, not one each.
+/// </remarks>
+public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
+{
+    private readonly IConnectionSpanSink _sink;
+    private readonly ConnectionSpan[] _slots;
+    private readonly int _wakeAt;
+    private readonly TimeSpan _wakeEvery;
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly Thread _thread;
+    // written by one thread each: _written by the producer, _read by the exporter's thread
+    private long _written, _read, _dropped;
+    private volatile bool _completing;
+    private Exception? _failure;
+
+    public ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        _sink = sink;
+        _slots = new ConnectionSpan[slots];
+        for (int i = 0; i < slots; i++) _slots[i] = new ConnectionSpan();
+        _wakeAt = Math.Max(1, slots / 2);
+        _wakeEvery = wakeEvery;
+        _thread = new Thread(Run) { IsBackground = true, Name = "tcpq spans" };
+        _thread.Start();
+    }
+
+    /// <summary>Connections handed on to the exporter's thread, and left out because every slot was taken.</summary>
+    public long Handed => Volatile.Read(ref _written);
+    public long Dropped => Volatile.Read(ref _dropped);
+    /// <summary>What stopped the spans' thread, if something did (a defect): after it every
+    /// connection is counted as dropped, and the command says it in a line.</summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>On the producer's thread: copies <paramref name="span"/> (the caller may reuse it
+    /// at once) or counts it left out.</summary>
+    public void Write(ConnectionSpan span)
+    {
+        long written = _written;
+        long queued = written - Volatile.Read(ref _read);
+        if (queued >= _slots.Length || _completing)
+        {
+            Volatile.Write(ref _dropped, _dropped + 1);
+            return;
+        }
+        span.CopyTo(_slots[written % _slots.Length]);
+        Volatile.Write(ref _written, written + 1);
+        if (queued + 1 >= _wakeAt && !_wake.IsSet) _wake.Set();
+    }
+
+    /// <summary>Hands on what is queued and stops the exporter's thread: after it the sink has
+    /// seen every connection that was not counted as dropped. Waits at most <paramref name="timeout"/>.</summary>
+    public bool Complete(TimeSpan timeout)
+    {
+        _completing = true;
+        _wake.Set();
+        return _thread.Join(timeout);
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (true)
+            {
+                // reset before draining: a wake-up that comes during the drain is not lost
+                _wake.Reset();
+                bool last = _completing;
+                Drain();
+                if (last) return;
+                _wake.Wait(_wakeEvery);
+            }
+        }
+        catch (Exception e)
+        {
+            // said by the command, on its thread; the slots stay taken, so what comes after is counted as dropped
+            Volatile.Write(ref _failure, e);
+        }
+    }
+
+    private void Drain()
+    {
+        long read = _read, written = Volatile.Read(ref _written);
+        while (read < written)
+        {
+            _sink.Write(_slots[read % _slots.Length]);
+            read++;
+            Volatile.Write(ref _read, read);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_thread.IsAlive) Complete(TimeSpan.FromSeconds(5));
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+using Tcpq.Connections;
+using Tcpq.Events;
+using Tcpq.Spans;
+
+namespace Tcpq.Tests;
+
+/// <summary>The ring buffer's reader keeps the last comm's text rather than making a string per
+/// connection: the text still follows the process that accepted each connection.</summary>
+public class TimelineSpansCommTests
+{
+    private sealed class Comms : IConnectionSpanSink
+    {
+        public readonly List<string?> Seen = [];
+        public void Write(ConnectionSpan span) => Seen.Add(span.Comm);
+    }
+
+    [Fact]
+    public void Each_span_names_the_process_that_accepted_it_and_a_repeated_one_reuses_its_text()
+    {
+        var sink = new Comms();
+        var spans = new TimelineSpans(sink, DropReasons.Empty);
+        var tracker = new ConnectionTracker(new TrackerOptions { Finished = spans.OnFinished, KeepMarks = true, Application = ApplicationRows.None });
+        var s = new Scenario()
+            .Quick("10.0.0.1", 40001, 0, comm: "nginx").Quick("10.0.0.1", 40002, 1, comm: "nginx")
+            .Quick("10.0.0.1", 40003, 2, comm: "nginx-worker").Quick("10.0.0.1", 40004, 3, comm: "ngin");
+        foreach (var e in s.Events) tracker.OnEvent(e);
+        tracker.Complete();
+
+        Assert.Equal(["nginx", "nginx", "nginx-worker", "ngin"], sink.Seen); // finished in the order they came
+        var nginx = sink.Seen.Where(c => c == "nginx").ToList();
+        Assert.Same(nginx[0], nginx[1]);
+    }
+}
