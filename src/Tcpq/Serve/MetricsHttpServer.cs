@@ -21,6 +21,7 @@ public sealed class MetricsHttpServer : IDisposable
 
     private readonly Socket _socket;
     private Func<string> _metrics = () => "";
+    private Func<string, string>? _openMetrics;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _slots = new(MaxConcurrent);
     private Task? _accepting;
@@ -57,10 +58,12 @@ public sealed class MetricsHttpServer : IDisposable
         return new MetricsHttpServer(socket);
     }
 
-    /// <summary>Starts answering, with <paramref name="metrics"/> as the body of /metrics.</summary>
-    public MetricsHttpServer Serve(Func<string> metrics)
+    /// <summary>Starts answering, with <paramref name="metrics"/> as the body of /metrics; with
+    /// <paramref name="openMetrics"/>, a scraper that asks for OpenMetrics gets it made from that body.</summary>
+    public MetricsHttpServer Serve(Func<string> metrics, Func<string, string>? openMetrics = null)
     {
         _metrics = metrics;
+        _openMetrics = openMetrics;
         _accepting ??= Task.Run(AcceptLoop);
         return this;
     }
@@ -135,11 +138,25 @@ public sealed class MetricsHttpServer : IDisposable
         if (path == "/metrics")
         {
             Interlocked.Increment(ref _scrapes);
+            if (_openMetrics is not null && OpenMetricsText.Accepted(Header(head, "Accept")))
+                return ("200 OK", OpenMetricsText.ContentType, _openMetrics(_metrics()), headOnly);
             return ("200 OK", PrometheusExposition.ContentType, _metrics(), headOnly);
         }
         if (path == "/")
             return ("200 OK", "text/plain; charset=utf-8", "tcpq serve: Prometheus metrics at /metrics\n", headOnly);
         return ("404 Not Found", "text/plain; charset=utf-8", "not found: metrics are at /metrics\n", headOnly);
+    }
+
+    /// <summary>A header's value (the first of that name), or null.</summary>
+    private static string? Header(string head, string name)
+    {
+        foreach (var line in head.Split('\n').Skip(1))
+        {
+            int colon = line.IndexOf(':');
+            if (colon > 0 && line.AsSpan(0, colon).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                return line[(colon + 1)..].Trim();
+        }
+        return null;
     }
 
     public void Dispose()
