@@ -58,6 +58,20 @@ public class OpenMetricsTextTests
         Assert.Contains("le=\"+Inf\"} 2 # {trace_id=", with);
     }
 
+    [Fact]
+    public void The_endpoint_answers_openmetrics_only_when_asked_and_only_with_spans()
+    {
+        using var plain = MetricsHttpServer.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)).Serve(Text);
+        using var spans = MetricsHttpServer.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)).Serve(Text, t => OpenMetricsText.From(t, null));
+        const string asks = "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n\r\n";
+        const string curl = "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n";
+        Assert.Equal(PrometheusExposition.ContentType, plain.Respond(asks).ContentType);
+        Assert.Equal(PrometheusExposition.ContentType, spans.Respond(curl).ContentType);
+        var om = spans.Respond(asks);
+        Assert.Equal(OpenMetricsText.ContentType, om.ContentType);
+        Assert.EndsWith("# EOF\n", om.Body);
+    }
+
     [Theory]
     [InlineData("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", true)] // Prometheus 2.42
     [InlineData("text/plain;version=0.0.4", false)]

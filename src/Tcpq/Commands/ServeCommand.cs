@@ -33,6 +33,7 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console, F
         Bound = http.Bound;
         DotnetAttacher.Check(options.Dotnet);
         var sink = options.SpansSlowerThan is null ? null : (spanSink ?? (() => OtlpSpanSink(options)))();
+        using var sinkLifetime = sink as IDisposable; // the exporter sends what it holds as it is disposed
         var counted = OpenSource(options, out var spanRecords);
         // an event stream is pumped by the loop between reads; the kernel's own aggregates need nothing
         var stream = counted as EventStreamAggregateSource;
