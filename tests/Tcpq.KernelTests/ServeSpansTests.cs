@@ -126,6 +126,40 @@ public class ServeSpansTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_client_that_resets_after_waiting_in_the_queue_is_an_aborted_trace_and_a_quick_one_is_none()
+    {
+        Requirements.Check();
+        using var ns = NetNamespace.Create();
+        int port = Ports.Next();
+        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 8);
+        var sink = new RecordingSink();
+        using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty, spansSlowerThan: Threshold);
+        var spans = new SlowConnectionSpans(counters.Spans, sink, 100, WallClock.System());
+        var to = new IPEndPoint(IPAddress.Loopback, port);
+        var patient = ns.StartConnect(to);
+        var quick = ns.StartConnect(to);
+        patient.WaitConnected(TimeSpan.FromSeconds(2));
+        quick.WaitConnected(TimeSpan.FromSeconds(2));
+        quick.LingerState = new LingerOption(true, 0);
+        int quickPort = quick.LocalPort();
+        quick.Close(); // a reset 0 ms after its handshake: not slow
+        Thread.Sleep(400);
+        patient.LingerState = new LingerOption(true, 0);
+        int patientPort = patient.LocalPort();
+        patient.Close(); // a reset after 400 ms in the queue
+        Thread.Sleep(100);
+        spans.Poll();
+
+        var s = Assert.Single(sink.Spans);
+        Assert.Equal(patientPort, s.ClientPort);
+        Assert.NotEqual(quickPort, s.ClientPort);
+        Assert.True(s.Aborted);
+        Assert.Equal("peer-reset", s.AbortReason);
+        Assert.InRange((s.EndNs - s.EstablishedNs) / 1e6, 350, 1000);
+        Assert.Equal(2, counters.Read().Listeners.Single(l => l.Key.NetNs == ns.Inode).Aborts.GetValueOrDefault(DropReasons.PeerReset));
+    }
+
+    [Fact]
     public void Without_spans_their_ring_is_not_created_and_their_code_is_not_loaded()
     {
         Requirements.Check();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Tcpq.Events;
 using Tcpq.Interop;
@@ -36,7 +37,7 @@ public sealed class SpanRecords : IDisposable
 
     private void OnRecord(ReadOnlySpan<byte> data)
     {
-        if (data.Length < Marshal.SizeOf<SpanRecord>()) return;
+        if (data.Length < Unsafe.SizeOf<SpanRecord>()) return; // never shorter: the kernel reserves sizeof(struct tcpq_span_record)
         _handler?.Invoke(in MemoryMarshal.AsRef<SpanRecord>(data));
     }
 
