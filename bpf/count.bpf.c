@@ -12,6 +12,9 @@
  *   raw_tp (never attached)       the reader, run by user space as it reads: settles each
  *                                 CPU's last verdict, reads the listeners' queues
  *
+ * With serve --spans-slower-than, the handshake, accept and abort above also send a record of a
+ * slow, dropped or retried connection (count_spans.h); without it that code is not even loaded.
+ *
  * No syscall tracepoint but in short sampling windows: one puts every syscall of the machine on
  * the slow path. Every
  * packet hook returns 1: tcpq never changes traffic. */
@@ -30,6 +33,8 @@ const struct tcpq_slot_info *tcpq_btf_slot_info __attribute__((unused));
 const struct tcpq_slot_live *tcpq_btf_slot_live __attribute__((unused));
 const struct tcpq_slot_meta *tcpq_btf_slot_meta __attribute__((unused));
 const struct tcpq_kernel_drop *tcpq_btf_kernel_drop __attribute__((unused));
+const struct tcpq_span_record *tcpq_btf_span_record __attribute__((unused));
+const enum tcpq_span_kind *tcpq_btf_span_kind __attribute__((unused));
 
 SEC("cgroup_skb/ingress")
 int tcpq_count_ingress(struct __sk_buff *skb)

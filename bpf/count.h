@@ -21,6 +21,7 @@
 #include "common.h"
 #include "mib.h"
 #include "count_slots.h"
+#include "count_spans.h"
 
 #define TCP_SYN_ 0x02
 #define TCP_RST_ 0x04
@@ -344,7 +345,7 @@ static __always_inline void settle_for_reader(void)
  * own sample, from the first SYN-ACK to the final ACK (tcp_synack_rtt_meas(), taken just before),
  * when the SYN-ACK was sent once; when it was sent n + 1 times, at least the n timeouts between
  * (1 s, doubling: TCP_TIMEOUT_INIT), which is what such a handshake is about. */
-static __always_inline void record_handshake(struct tcpq_slot_counts *sc, const struct sock *sk, __u16 lport)
+static __always_inline void record_handshake(struct tcpq_slot_counts *sc, const struct sock *sk, __u16 lport, __u32 slot)
 {
 	if (last_drop_ns) {
 		__u64 now = bpf_ktime_get_ns();
@@ -356,6 +357,7 @@ static __always_inline void record_handshake(struct tcpq_slot_counts *sc, const 
 			struct dropped_syn *d = bpf_map_lookup_elem(&dropped_syns, &k);
 			if (d) {
 				hist_record(&sc->handshake, now - d->first_ns);
+				span_established(sk, slot, lport, now - d->first_ns, d->attempts);
 				bpf_map_delete_elem(&dropped_syns, &k);
 				return;
 			}
@@ -365,10 +367,13 @@ static __always_inline void record_handshake(struct tcpq_slot_counts *sc, const 
 	__u32 retrans = tp->total_retrans;
 	if (!retrans) {
 		__u32 rtt_us = tp->srtt_us >> 3;
-		if (rtt_us)
+		if (rtt_us) {
 			hist_record(&sc->handshake, (__u64)rtt_us * 1000);
+			span_established(sk, slot, lport, (__u64)rtt_us * 1000, 0);
+		}
 	} else if (retrans < 16) {
 		hist_record(&sc->handshake, ((1ULL << retrans) - 1) * 1000000000ULL);
+		span_established(sk, slot, lport, ((1ULL << retrans) - 1) * 1000000000ULL, 0);
 	}
 }
 
@@ -390,7 +395,7 @@ static __subprog int count_established(const struct sock *sk)
 	if (!sc)
 		return 0;
 	sc->n[TCPQ_C_ESTABLISHED] += 1;
-	record_handshake(sc, sk, lport);
+	record_handshake(sc, sk, lport, slot);
 	return 0;
 }
 
@@ -412,6 +417,8 @@ static __subprog int count_unaccepted_close(const struct sock *sk, int oldstate,
 			c = newstate == TCP_CLOSE ? TCPQ_C_ABORT_RESET : TCPQ_C_ABORT_CLOSED;
 	}
 	count(slot, c);
+	if (oldstate == TCP_ESTABLISHED)
+		span_aborted(sk, slot, lport, c);
 	return 0;
 }
 

@@ -7,7 +7,7 @@
  * says when it was established. So every connection accepted in a window is measured, however
  * long it waited, and the sample is unbiased in the wait.
  *
- * When it was established: tcp_create_openreq_child() sets the child's lsndtime (jiffies), which
+ * When it was established (child_established_for_ns, count_spans.h): tcp_create_openreq_child() sets the child's lsndtime (jiffies), which
  * moves only when the server sends data, and nothing is sent before accept(); below two jiffies
  * the child's tcp_mstamp (µs, the last segment it processed: the final ACK, or the client's first
  * data right after it) is finer. The handshake before it is the kernel's SYN-ACK RTT sample, as
@@ -18,8 +18,7 @@
 #include "common.h"
 #include "count_slots.h"
 #include "fd.h"
-
-extern unsigned int CONFIG_HZ __kconfig __weak;
+#include "count_spans.h"
 
 static __always_inline void count_accept(long fd)
 {
@@ -36,24 +35,18 @@ static __always_inline void count_accept(long fd)
 	__u16 lport = bpf_ntohs(KCAST(struct inet_sock, sk)->inet_sport);
 	if (!port_traced(lport))
 		return;
-	struct tcpq_slot_counts *sc = counts_of(slot_of_child(sk, lport));
+	__u32 slot = slot_of_child(sk, lport);
+	struct tcpq_slot_counts *sc = counts_of(slot);
 	if (!sc)
 		return;
 
 	struct tcp_sock *tp = KCAST(struct tcp_sock, sk);
-	__u64 hz = CONFIG_HZ ? CONFIG_HZ : 250;
-	__u32 jiffies_waited = (__u32)bpf_jiffies64() - tp->lsndtime;
-	__u64 wait;
-	if (jiffies_waited <= 2) {
-		__u64 now_us = bpf_ktime_get_ns() / 1000, at = tp->tcp_mstamp;
-		wait = now_us > at ? (now_us - at) * 1000 : 0;
-	} else {
-		wait = (__u64)jiffies_waited * (1000000000ULL / hz);
-	}
+	__u64 wait = child_established_for_ns(tp);
 	hist_record(&sc->queue_wait, wait);
 	__u32 rtt_us = tp->srtt_us >> 3;
 	if (!tp->total_retrans && rtt_us)
 		hist_record(&sc->syn_to_accept, wait + (__u64)rtt_us * 1000);
+	span_accepted(sk, slot, lport, wait, !tp->total_retrans ? (__u64)rtt_us * 1000 : 0);
 }
 
 #endif

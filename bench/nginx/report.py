@@ -22,6 +22,7 @@ MODES = {
     "tcpdump": "`tcpdump -i lo -w FILE` SYN/RST packets, in the namespace",
     "bpftrace": "bpftrace: `inet_sock_set_state` filtered on the port, a count per state",
     "serve-base": "`tcpq serve` of the build in TCPQ_BASE (the same command): before, against serve's after",
+    "spans": "`tcpq serve` as above with `--spans-slower-than 200ms --otlp-endpoint` (issue 25), scraped once a second",
 }
 LOADS = {
     "nginx": "nginx, one worker, `ab -c 32`, one connection per request (requests/s)",
@@ -125,7 +126,7 @@ for load in LOADS:
         cells = [f"{pr[m][rd]:.3f}" if rd in pr[m] else "-" for m in modes]
         print(f"| {rd} | {none[0]:,.0f} | " + " | ".join(cells) + " |" if none else f"| {rd} | - | " + " | ".join(cells) + " |")
 
-checks = [r for r in runs if r["load"] == "nginx" and r["mode"] == "serve"]
+checks = [r for r in runs if r["load"] == "nginx" and r["mode"] in ("serve", "spans")]
 exact = True
 if checks:
     print()
@@ -141,7 +142,7 @@ if checks:
         ta, na = r["tcpq_accepts"], r["nginx_accepts"]
         diff = int(ta - na) if ta is not None and na is not None else None
         exact &= diff == 0 and r["tcpq_drops"] == r["life_drops"]
-        print(f"| {r['round']} | {ta or 0:,.0f} | {na or 0:,.0f} | {diff if diff is not None else '?':} | "
+        print(f"| {r['round']}{' (spans)' if r['mode'] == 'spans' else ''} | {ta or 0:,.0f} | {na or 0:,.0f} | {diff if diff is not None else '?':} | "
               f"{r['tcpq_drops'] or 0:,.0f} | {r['life_drops'] or 0:,.0f} | {r['sample'] if r['sample'] is not None else '-'} |")
 
 # ---- bpf_stats --------------------------------------------------------------------------------
@@ -176,8 +177,8 @@ def floor_ns():
 
 kernel_us = {}
 titles = {"serve": "Counting mode (`tcpq serve`)", "top": "Counting mode as `tcpq top` runs it (its default --latency-sample)",
-          "trace": "Rows mode (`tcpq trace -o FILE`)"}
-for mode in ("serve", "top", "trace"):
+          "trace": "Rows mode (`tcpq trace -o FILE`)", "spans": "Counting mode with `--spans-slower-than 200ms`"}
+for mode in ("serve", "spans", "top", "trace"):
     if mode not in stats:
         continue
     loads = [l for l in LOADS if l in stats[mode]]

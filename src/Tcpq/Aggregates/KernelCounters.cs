@@ -63,8 +63,11 @@ public sealed class KernelCounters : IAggregateSource
 
     /// <summary>Loads and attaches the counting programs. When it returns, counting is live. The
     /// latencies of accept are measured as <paramref name="sample"/> says (default: 1 s in 10).</summary>
-    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, LatencySampling? sample = null) =>
-        new(CountingPrograms.Start(ports, sample ?? LatencySampling.Default, verbose), reasons);
+    public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, LatencySampling? sample = null, TimeSpan? spansSlowerThan = null) =>
+        new(CountingPrograms.Start(ports, sample ?? LatencySampling.Default, verbose, spansSlowerThan), reasons);
+
+    /// <summary>The kernel's records of slow connections (serve --spans-slower-than), or null.</summary>
+    public SpanRecords? Spans => _kernel.Spans;
 
     public AggregateSnapshot Read()
     {

@@ -30,18 +30,30 @@ public sealed class CountingPrograms : IDisposable
 
     private CountingPrograms(BpfObject obj, LatencySampling sample) => (_object, _sample) = (obj, sample);
 
+    /// <summary>The records of slow, dropped or retried connections (serve --spans-slower-than);
+    /// null when not asked for, and then neither their ring nor their code is in the kernel.</summary>
+    public SpanRecords? Spans { get; private set; }
+
     /// <summary>Loads, hands the kernel its free slots, attaches. When it returns, counting is live.
     /// The accept hooks, for the latency histograms, are attached as <paramref name="sample"/> says
-    /// (bpf/count_accept.h): the histograms are of the connections accepted meanwhile.</summary>
-    public static CountingPrograms Start(IReadOnlyList<ushort> ports, LatencySampling sample, bool verbose = false)
+    /// (bpf/count_accept.h): the histograms are of the connections accepted meanwhile. With
+    /// <paramref name="spansSlowerThan"/>, the kernel also sends a record of each connection slower
+    /// than that, dropped or retried (bpf/count_spans.h: <see cref="Spans"/>).</summary>
+    public static CountingPrograms Start(IReadOnlyList<ushort> ports, LatencySampling sample, bool verbose = false, TimeSpan? spansSlowerThan = null)
     {
         var programs = new CountingPrograms(EmbeddedObject.Open("count.bpf.o", verbose), sample);
         try
         {
             EmbeddedObject.Configure(programs._object, new TraceConfig(ports, null, TraceConfig.MinRingBufferKb), "bpf/count.bpf.c");
+            programs.ConfigureSpans(spansSlowerThan);
             LibbpfLog.Clear();
             try { programs._object.Load(); }
             catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
+            if (spansSlowerThan is not null)
+            {
+                try { programs.Spans = new SpanRecords(programs._object); }
+                catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open the span records' ring"); }
+            }
             var free = programs.Map("free_slots");
             for (uint slot = 1; slot < Slots; slot++) free.Push(slot);
             programs.Attach();
@@ -53,6 +65,17 @@ public sealed class CountingPrograms : IDisposable
             programs.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The threshold into .rodata.spans (0, the default, leaves the span code out at
+    /// verification); without it the ring and its loss counter are not created.</summary>
+    private void ConfigureSpans(TimeSpan? slowerThan)
+    {
+        ulong ns = slowerThan is { } t ? Math.Max((ulong)(t.Ticks * 100), 1) : 0;
+        _object.FindMap(".rodata.spans").SetInitialValue(BitConverter.GetBytes(ns));
+        if (ns != 0) return;
+        _object.FindMap("span_records").SetAutoCreate(false);
+        _object.FindMap("span_records_lost").SetAutoCreate(false);
     }
 
     private void Attach()
@@ -162,6 +185,7 @@ public sealed class CountingPrograms : IDisposable
             _sampler?.Dispose();
             DetachAccepts();
         }
+        Spans?.Dispose();
         for (int i = _links.Count - 1; i >= 0; i--) _links[i].Dispose();
         _links.Clear();
         KernelFileSystems.Unmount(_mountedTracefs);

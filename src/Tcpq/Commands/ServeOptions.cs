@@ -45,6 +45,18 @@ public sealed record ServeOptions(
     /// <summary>--latency-sample: counting mode's accept hooks (--source kernel).</summary>
     public LatencySampling LatencySample { get; init; } = LatencySampling.Default;
 
+    /// <summary>--spans-slower-than: counting mode's connections slower than this (its handshake,
+    /// or its sampled queue wait), dropped or retried become traces; null: no spans.</summary>
+    public TimeSpan? SpansSlowerThan { get; init; }
+
+    /// <summary>--spans-max-rate: new traces a second at most (the rest: tcpq_spans_dropped_total).</summary>
+    public int SpansMaxRate { get; init; } = DefaultSpansMaxRate;
+    /// <summary>Where serve's traces go (--spans-slower-than): the OTLP endpoint of the metrics, or
+    /// the OTEL_EXPORTER_OTLP_TRACES_* variables, on the traces path.</summary>
+    public OtlpTarget? SpansTarget { get; init; }
+
+    public const int DefaultSpansMaxRate = 100;
+
     /// <summary>Flags the user gave that only one backend uses.</summary>
     public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 
@@ -73,7 +85,37 @@ public sealed record ServeOptions(
             throw new TcpqException(ExitCode.Usage, "--latency-sample needs --source kernel (the events' source measures every accept)");
         if (Backend == TraceBackend.Ebpf && Source == EbpfSource.Kernel && Given.Contains("--max-listeners"))
             throw new TcpqException(ExitCode.Usage, "--max-listeners needs --source events (the kernel's maps hold 1024 listeners)");
+        ValidateSpans();
         return this;
+    }
+
+    private void ValidateSpans()
+    {
+        if (SpansSlowerThan is null)
+        {
+            if (Given.Contains("--spans-max-rate"))
+                throw new TcpqException(ExitCode.Usage, "--spans-max-rate needs --spans-slower-than");
+            return;
+        }
+        if (Backend != TraceBackend.Ebpf || Source != EbpfSource.Kernel)
+            throw new TcpqException(ExitCode.Usage, "--spans-slower-than needs --backend ebpf --source kernel (the default): counting mode's kernel side sends the slow connections");
+        if (OtlpEndpoint is null)
+            throw new TcpqException(ExitCode.Usage, "--spans-slower-than needs --otlp-endpoint: where the traces go");
+        if (SpansMaxRate is < 1 or > 100_000)
+            throw new TcpqException(ExitCode.Usage, $"bad --spans-max-rate {SpansMaxRate}: 1 to 100000 traces a second");
+    }
+
+    /// <summary>--spans-slower-than: "500ms", "1s", "1.5s"; 1 ms to 1 h.</summary>
+    public static TimeSpan? ParseSpansSlowerThan(string? text)
+    {
+        if (text is null) return null;
+        var t = text.Trim().ToLowerInvariant();
+        double scale = t.EndsWith("ms", StringComparison.Ordinal) ? 1 : t.EndsWith("us", StringComparison.Ordinal) ? 0.001 : t.EndsWith('s') ? 1000 : 0;
+        if (scale != 0) t = t[..^(scale == 1000 ? 1 : 2)];
+        if (scale == 0 || !double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v)
+            || v * scale < 1 || v * scale > 3_600_000)
+            throw new TcpqException(ExitCode.Usage, $"bad --spans-slower-than '{text}': a duration from 1ms to 3600s, e.g. 200ms or 1.5s");
+        return TimeSpan.FromMilliseconds(v * scale);
     }
 
     /// <summary>"127.0.0.1:9477", "[::1]:9477", "0.0.0.0:9477", ":9477" (loopback), or a port alone.</summary>

@@ -32,6 +32,17 @@ public static class ServeVerb
         var ringKb = CommonOptions.RingBufferKb("(--source events)");
         var source = EnumOption.Create<ServeOptions.EbpfSource>("--source", "", "With --backend ebpf: kernel (default: the kernel counts in per-CPU maps, nothing per connection crosses to user space) or events (the ring buffer's events, counted here as trace reads them)");
         var latencySample = CommonOptions.LatencySample("1s/10s: tcpq_latency_sample_ratio says the share");
+        var spansSlowerThan = new Option<string?>("--spans-slower-than")
+        {
+            HelpName = "DURATION",
+            Description = "Also send each connection slower than this (its handshake, or its queue wait when sampled), dropped or retried as a trace to --otlp-endpoint, e.g. 200ms; the latency histograms then carry its trace id as an exemplar (OpenMetrics)",
+        };
+        var spansMaxRate = new Option<int>("--spans-max-rate")
+        {
+            HelpName = "N",
+            Description = $"At most N new traces a second (default {ServeOptions.DefaultSpansMaxRate}); the rest count in tcpq_spans_dropped_total",
+            DefaultValueFactory = _ => ServeOptions.DefaultSpansMaxRate,
+        };
         var duration = CommonOptions.Duration();
         var verbose = CommonOptions.Verbose();
         var dotnet = CommonOptions.Dotnet("Also export the thread pool, GC pauses and Kestrel's refusals of .NET processes (tcpq_dotnet_*), over their diagnostics socket: " +
@@ -45,7 +56,7 @@ public static class ServeVerb
         var workloads = new WorkloadFlags();
         var serve = new Command("serve", "Count every listener's SYNs, drops, queues and waits and serve them as Prometheus metrics (and push OTLP), until Ctrl-C or SIGTERM")
         {
-            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, duration, verbose, dotnet, webConfig,
+            listen, port, backend, source, otlp, otlpProtocol, otlpInterval, interval, maxListeners, ringKb, latencySample, spansSlowerThan, spansMaxRate, duration, verbose, dotnet, webConfig,
         };
         workloads.AddTo(serve);
         serve.SetAction(parse =>
@@ -65,12 +76,15 @@ public static class ServeVerb
                 parse.GetValue(verbose),
                 parse.GetValue(source))
             {
-                Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample),
+                Given = CommonOptions.Given(parse, verbose, ringKb, interval, otlpProtocol, source, maxListeners, latencySample, spansMaxRate),
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
                 WebConfigPath = parse.GetValue(webConfig),
                 OtlpHeaders = otlpTarget?.Headers,
                 Workloads = workloads.Read(parse),
                 LatencySample = CommonOptions.ParseLatencySample(parse.GetValue(latencySample)),
+                SpansSlowerThan = ServeOptions.ParseSpansSlowerThan(parse.GetValue(spansSlowerThan)),
+                SpansMaxRate = parse.GetValue(spansMaxRate),
+                SpansTarget = parse.GetValue(spansSlowerThan) is null ? null : OtlpTarget.Resolve(parse.GetValue(otlp), parse.GetValue(otlpProtocol), OtlpTarget.Signal.Traces),
             };
             options.Validate();
             return new ServeCommand(options, console).Run();

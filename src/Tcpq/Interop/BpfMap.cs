@@ -27,6 +27,10 @@ internal sealed unsafe class BpfMap(string name, SafeBpfMapHandle handle)
             ErrnoException.ThrowIfNegative(LibBpf.MapSetInitialValue(Handle, p, (nuint)value.Length), $"bpf_map__set_initial_value {Name}");
     }
 
+    /// <summary>Whether load creates the map (a map only dead code refers to need not exist).</summary>
+    public void SetAutoCreate(bool create) =>
+        ErrnoException.ThrowIfNegative(LibBpf.MapSetAutocreate(Handle, create), $"bpf_map__set_autocreate {Name}");
+
     public void SetMaxEntries(uint maxEntries) =>
         ErrnoException.ThrowIfNegative(LibBpf.MapSetMaxEntries(Handle, maxEntries), $"bpf_map__set_max_entries {Name}");
 

@@ -50,6 +50,24 @@ internal sealed unsafe class BpfRingBuffer : IDisposable
         }
     }
 
+    /// <summary>Once the object is loaded: reads the one ring <paramref name="map"/> (a
+    /// BPF_MAP_TYPE_RINGBUF the object made itself, as counting mode's span records are).</summary>
+    /// <exception cref="ErrnoException">libbpf could not map or poll the ring.</exception>
+    public static BpfRingBuffer Open(BpfMap map, Action<ReadOnlySpan<byte>> onRecord)
+    {
+        var ring = new BpfRingBuffer(map, []);
+        var context = GCHandle.Alloc(new Reader(0, (_, data) => onRecord(data), ring._errors));
+        nint handle = LibBpf.RingBufferNew(map.Fd, &OnRecord, GCHandle.ToIntPtr(context), 0);
+        if (LibBpf.IsError(handle))
+        {
+            int errno = Errno.Last;
+            context.Free();
+            throw new ErrnoException($"ring_buffer__new {map.Name}", errno);
+        }
+        ring._handle = new SafeRingBufferHandle(handle, map.Handle, [context]);
+        return ring;
+    }
+
     /// <summary>Once the object is loaded: ring i goes to key i of the map, and reading begins.</summary>
     /// <exception cref="ErrnoException">a ring could not be stored, mapped or polled.</exception>
     public void Start(Action<int, ReadOnlySpan<byte>> onRecord)

@@ -38,6 +38,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map__initial_value")]
     internal static partial void* MapInitialValue(SafeBpfMapHandle map, nuint* size);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_autocreate")]
+    internal static partial int MapSetAutocreate(SafeBpfMapHandle map, [MarshalAs(UnmanagedType.U1)] bool autocreate);
+
     [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
     internal static partial int MapSetMaxEntries(SafeBpfMapHandle map, uint maxEntries);
 

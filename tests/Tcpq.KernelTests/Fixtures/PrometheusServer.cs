@@ -22,7 +22,8 @@ public sealed class PrometheusServer : IDisposable
         Address = address;
     }
 
-    public static PrometheusServer Start(string target)
+    /// <param name="features">--enable-feature values, e.g. exemplar-storage.</param>
+    public static PrometheusServer Start(string target, params string[] features)
     {
         string binary = File.Exists("/usr/bin/prometheus") ? "/usr/bin/prometheus"
             : throw new InvalidOperationException("kernel tests need Prometheus (apt-get install prometheus; scripts/setup --test does)");
@@ -40,6 +41,7 @@ public sealed class PrometheusServer : IDisposable
         var psi = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { $"--config.file={dir}/prometheus.yml", $"--storage.tsdb.path={dir}/data", $"--web.listen-address={address}", "--log.level=warn" })
             psi.ArgumentList.Add(a);
+        foreach (var f in features) psi.ArgumentList.Add($"--enable-feature={f}");
         var p = Process.Start(psi)!;
         p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEndAsync();
@@ -90,6 +92,25 @@ public sealed class PrometheusServer : IDisposable
             if (v == expected || sw.Elapsed > timeout) return v;
             Thread.Sleep(250);
         }
+    }
+
+    /// <summary>The exemplars stored for a selector over the last 10 minutes (query_exemplars):
+    /// each one's series labels, its own labels and value.</summary>
+    public List<(Dictionary<string, string> Series, Dictionary<string, string> Labels, double Value)> QueryExemplars(string selector)
+    {
+        double now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        var url = $"http://{Address}/api/v1/query_exemplars?query={Uri.EscapeDataString(selector)}" +
+            $"&start={(now - 600).ToString(System.Globalization.CultureInfo.InvariantCulture)}&end={(now + 60).ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        using var doc = JsonDocument.Parse(Http.GetStringAsync(url).GetAwaiter().GetResult());
+        var found = new List<(Dictionary<string, string>, Dictionary<string, string>, double)>();
+        foreach (var series in doc.RootElement.GetProperty("data").EnumerateArray())
+        {
+            var seriesLabels = series.GetProperty("seriesLabels").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
+            foreach (var e in series.GetProperty("exemplars").EnumerateArray())
+                found.Add((seriesLabels, e.GetProperty("labels").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!),
+                    double.Parse(e.GetProperty("value").GetString()!, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        return found;
     }
 
     public void Dispose()

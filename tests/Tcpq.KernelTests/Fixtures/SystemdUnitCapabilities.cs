@@ -15,11 +15,18 @@ public static class SystemdUnitCapabilities
     /// <summary>The unit's CapabilityBoundingSet=.</summary>
     public static IReadOnlyList<string> Bounding => Read("CapabilityBoundingSet=");
 
-    /// <summary>setpriv as nobody with the unit's capabilities, and no others.</summary>
+    /// <summary>setpriv as nobody with the unit's capabilities, and no others; in a mount namespace
+    /// of its own where /sys/kernel/tracing holds only the two tracepoint ids, as the unit's
+    /// ExecStartPre= and BindReadOnlyPaths= give it (tracefs itself is root's alone, mode 0700).</summary>
     public static string[] Setpriv()
     {
         static string Set(IEnumerable<string> caps) => string.Join(',', ["-all", .. caps.Select(c => "+" + c)]);
-        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        const string tracepointIds =
+            "umask 022; d=$(mktemp -d /tmp/tcpq-unit-tracing-XXXXXX) && chmod 755 $d && " +
+            "for e in sys_exit_accept4 sys_exit_accept; do mkdir -p $d/events/syscalls/$e && cat /sys/kernel/tracing/events/syscalls/$e/id > $d/events/syscalls/$e/id || exit 1; done; " +
+            "mount --bind $d /sys/kernel/tracing && exec \"$@\"";
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", tracepointIds, "unit",
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
             $"--inh-caps={Set(Ambient)}", $"--ambient-caps={Set(Ambient)}", $"--bounding-set={Set(Bounding)}"];
     }
 

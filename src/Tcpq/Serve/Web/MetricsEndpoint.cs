@@ -77,12 +77,17 @@ public sealed class MetricsEndpoint : IDisposable
         return endpoint;
     }
 
-    /// <summary>Starts serving <paramref name="metrics"/> as the body of /metrics.</summary>
-    public MetricsEndpoint Serve(Func<RenderedExposition> metrics)
+    /// <summary>Starts serving <paramref name="metrics"/> as the body of /metrics; and
+    /// <paramref name="openMetrics"/>, when given, to a scraper whose Accept asks for OpenMetrics
+    /// (exemplars travel only there).</summary>
+    public MetricsEndpoint Serve(Func<RenderedExposition> metrics, Func<RenderedExposition>? openMetrics = null)
     {
+        Volatile.Write(ref _openMetrics, openMetrics);
         Volatile.Write(ref _metrics, metrics);
         return this;
     }
+
+    private Func<RenderedExposition>? _openMetrics;
 
     /// <summary>host:port, IPv6 in brackets.</summary>
     public static string Text(IPEndPoint e) =>
@@ -118,7 +123,10 @@ public sealed class MetricsEndpoint : IDisposable
                 return;
             case "/metrics":
                 Interlocked.Increment(ref _scrapes);
-                await Metrics(context, metrics(), head);
+                if (Volatile.Read(ref _openMetrics) is { } open && OpenMetricsText.Accepted(request.Headers.Accept.ToString()))
+                    await Metrics(context, open(), head, OpenMetricsText.ContentType);
+                else
+                    await Metrics(context, metrics(), head, PrometheusExposition.ContentType);
                 return;
             case "/":
                 await Plain(response, StatusCodes.Status200OK, "tcpq serve: Prometheus metrics at /metrics\n", head);
@@ -147,14 +155,14 @@ public sealed class MetricsEndpoint : IDisposable
         return false;
     }
 
-    private static async Task Metrics(HttpContext context, RenderedExposition exposition, bool head)
+    private static async Task Metrics(HttpContext context, RenderedExposition exposition, bool head, string contentType)
     {
         var response = context.Response;
         bool gzip = AcceptsGzip(context.Request.Headers.AcceptEncoding.ToString());
         var body = gzip ? exposition.Gzip : exposition.Text;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = PrometheusExposition.ContentType;
-        response.Headers.Vary = "Accept-Encoding";
+        response.ContentType = contentType;
+        response.Headers.Vary = "Accept, Accept-Encoding";
         if (gzip) response.Headers.ContentEncoding = "gzip";
         response.ContentLength = body.Length;
         if (head) return;

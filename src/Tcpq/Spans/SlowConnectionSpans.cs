@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Tcpq.Bpf;
+using Tcpq.Connections;
+using Tcpq.Events;
+using Tcpq.Serve;
+
+namespace Tcpq.Spans;
+
+/// <summary>
+/// serve's spans (--spans-slower-than): counting mode's records of slow, dropped or retried
+/// connections, read on the command's tick, become traces through an <see cref="IConnectionSpanSink"/>,
+/// at most as many a second as the rate cap lets through. Each trace's id is chosen here, so the
+/// exemplar that names it on the listener's histogram and the exported span agree.
+/// </summary>
+/// <remarks>
+/// A connection may send two records: its handshake (slow, dropped or retried), then its accept
+/// (a slow queue wait, seen in a sampling window) or its abort. The second continues the first's
+/// trace: same trace id, its first SYN; it passes the cap, since the first did. Those first records
+/// are remembered for <see cref="RememberFor"/>, at most <see cref="MaxRemembered"/> of them.
+/// </remarks>
+public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink sink, SpanRateCap cap, WallClock clock) : ISpanFigures
+{
+    public const int MaxRemembered = 4096;
+    public static readonly TimeSpan RememberFor = TimeSpan.FromMinutes(2);
+
+    private readonly ConnectionSpan _span = new();
+    private readonly Dictionary<ConnectionKey, (ActivityTraceId TraceId, SpanRecord Record)> _handshakes = [];
+    private SpanRecords.Handler? _onRecord;
+    private long _sent;
+
+    public SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink sink, int perSecond, WallClock clock)
+        : this(kernel, sink, new SpanRateCap(perSecond), clock) { }
+
+    public ExemplarStore Exemplars { get; } = new();
+    public long Sent => Interlocked.Read(ref _sent);
+    public long RateCapped => Interlocked.Read(ref _rateCapped);
+    private long _rateCapped;
+    public ulong RingFull => kernel?.Lost ?? 0;
+
+    /// <summary>Reads the kernel's records waiting (none wait for a wakeup): call it every tick.</summary>
+    public int Poll() => kernel?.Read(_onRecord ??= Add) ?? 0;
+
+    /// <summary>One record: a trace, the continuation of one, or refused by the cap.</summary>
+    public void Add(in SpanRecord record)
+    {
+        var key = SpanRecordReading.KeyOf(record);
+        ActivityTraceId traceId;
+        SpanRecord? prior = null;
+        if (record.Kind != SpanRecordKind.Established && _handshakes.Remove(key, out var first) &&
+            record.EndNs >= first.Record.EstablishedNs && record.EndNs - first.Record.EstablishedNs < (ulong)RememberFor.Ticks * 100)
+        {
+            traceId = first.TraceId;
+            prior = first.Record;
+        }
+        else if (cap.TryTake((long)record.EndNs))
+        {
+            traceId = ActivityTraceId.CreateRandom();
+        }
+        else
+        {
+            Interlocked.Increment(ref _rateCapped);
+            return;
+        }
+        SpanRecordReading.Fill(_span, record, traceId, prior);
+        Offer(record, _span, traceId);
+        sink.Write(_span);
+        Interlocked.Increment(ref _sent);
+        if (record.Kind == SpanRecordKind.Established) Remember(key, traceId, record);
+    }
+
+    /// <summary>The trace as the exemplar of each histogram its connection adds to.</summary>
+    private void Offer(in SpanRecord record, ConnectionSpan span, ActivityTraceId traceId)
+    {
+        var listener = SpanRecordReading.ListenerOf(record);
+        string id = traceId.ToHexString();
+        double at = (clock.ToUtc(span.EndNs) - DateTime.UnixEpoch).TotalSeconds;
+        if (record.Kind == SpanRecordKind.Established && span.FirstSynNs > 0)
+            Exemplars.Offer("tcpq_handshake_duration_seconds", listener, new(id, Seconds(span.EstablishedNs - span.FirstSynNs), at));
+        if (record.Kind == SpanRecordKind.Accepted)
+        {
+            Exemplars.Offer("tcpq_accept_queue_wait_seconds", listener, new(id, Seconds(span.AcceptNs - span.EstablishedNs), at));
+            if (span.FirstSynNs > 0)
+                Exemplars.Offer("tcpq_syn_to_accept_seconds", listener, new(id, Seconds(span.AcceptNs - span.FirstSynNs), at));
+        }
+    }
+
+    private void Remember(in ConnectionKey key, ActivityTraceId traceId, in SpanRecord record)
+    {
+        if (_handshakes.Count >= MaxRemembered)
+        {
+            ulong horizon = record.EndNs - Math.Min(record.EndNs, (ulong)RememberFor.Ticks * 100);
+            foreach (var (k, v) in _handshakes)
+                if (v.Record.EstablishedNs < horizon) _handshakes.Remove(k);
+            if (_handshakes.Count >= MaxRemembered) _handshakes.Clear();
+        }
+        _handshakes[key] = (traceId, record);
+    }
+
+    private static double Seconds(ulong ns) => ns / 1e9;
+}
