@@ -51,7 +51,7 @@ public sealed class CountingPrograms : IDisposable
             catch (ErrnoException e) { throw KernelRefusals.Load(e.Errno); }
             if (spansSlowerThan is not null)
             {
-                try { programs.Spans = new SpanRecords(programs._object); }
+                try { programs.Spans = new SpanRecords(programs._object, programs.SettleVerdicts); }
                 catch (ErrnoException e) { throw e.As(ExitCode.Failure, "open the span records' ring"); }
             }
             var free = programs.Map("free_slots");

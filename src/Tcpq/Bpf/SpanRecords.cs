@@ -18,18 +18,26 @@ public sealed class SpanRecords : IDisposable
 
     private readonly BpfRingBuffer _ring;
     private readonly BpfMap _lost;
+    private readonly Action _settle;
     private Handler? _handler;
 
-    internal SpanRecords(BpfObject obj)
+    /// <param name="settle">Settles each CPU's last verdict (CountingPrograms.SettleVerdicts): a
+    /// SYN's drop is known to the kernel only once settled, and its retry is a slow connection only
+    /// if the drop was known by then.</param>
+    internal SpanRecords(BpfObject obj, Action settle)
     {
+        _settle = settle;
         _lost = obj.FindMap("span_records_lost");
         _ring = BpfRingBuffer.Open(obj.FindMap("span_records"), OnRecord);
     }
 
-    /// <summary>Reads every record waiting, without waiting. Returns how many.</summary>
+    /// <summary>Settles the CPUs' last verdicts, then reads every record waiting, without waiting.
+    /// Returns how many. serve calls it every tick (100 ms), so a dropped SYN is known well before
+    /// its client retries (1 s).</summary>
     /// <exception cref="ErrnoException">the ring could not be read.</exception>
     public int Read(Handler handler)
     {
+        _settle();
         _handler = handler;
         try { return _ring.Consume(); }
         finally { _handler = null; }
