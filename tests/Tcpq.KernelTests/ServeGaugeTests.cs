@@ -97,4 +97,35 @@ public class ServeGaugeTests
         }
         Assert.Equal(0, serve.Stop());
     }
+
+    /// <summary>Listeners that come and go across namespaces (issue 23): a deleted namespace's
+    /// series leave /metrics, and a new namespace's listener on the same port starts from its own
+    /// counts, whatever inode the kernel gives it (inodes are reused).</summary>
+    [Fact]
+    public void A_deleted_namespaces_series_leave_and_a_new_namespace_starts_from_zero()
+    {
+        int port = Ports.Next();
+        using var serve = TcpqServe.Start("-p", port.ToString());
+        var gone = new List<uint>();
+        for (int round = 0; round < 3; round++)
+        {
+            uint inode;
+            using (var ns = NetNamespace.Create())
+            {
+                inode = ns.Inode;
+                using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 4);
+                for (int i = 0; i <= round; i++)
+                    using (var client = ns.StartConnect(new IPEndPoint(IPAddress.Loopback, port)))
+                    using (listener.AcceptWithin(TimeSpan.FromSeconds(5))) { }
+                // this namespace's own connections, none of an earlier one's
+                var seen = ScrapeUntil(serve, null, m => Gauge(m, "tcpq_handshakes_total", port, inode) == round + 1);
+                Assert.Equal(round + 1, Gauge(seen, "tcpq_handshakes_total", port, inode));
+                Assert.Equal(round + 1, Gauge(seen, "tcpq_accepts_total", port, inode));
+            }
+            gone.Add(inode);
+            var after = ScrapeUntil(serve, null, m => m.Length > 0 && !m.Contains($"netns=\"{inode}\"", StringComparison.Ordinal));
+            Assert.DoesNotContain($"netns=\"{inode}\"", after);
+        }
+        Assert.Equal(0, serve.Stop());
+    }
 }
