@@ -13,7 +13,6 @@ namespace Tcpq.KernelTests.Fixtures;
 /// </summary>
 public sealed class HostRootContainer : IDisposable
 {
-    private static readonly Lazy<string> Conf = new(WriteConf);
     private static int _count;
 
     public string Name { get; }
@@ -77,7 +76,7 @@ public sealed class HostRootContainer : IDisposable
                 throw new InvalidOperationException($"the deploy tests need {tool} (apt-get install podman runc; scripts/setup --test does)");
         var psi = new ProcessStartInfo("podman") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin != null, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["CONTAINERS_CONF"] = Conf.Value;
+        psi.Environment["CONTAINERS_CONF"] = Fixtures.Podman.ContainersConf;
         using var p = Process.Start(psi)!;
         if (stdin != null)
         {
@@ -92,25 +91,5 @@ public sealed class HostRootContainer : IDisposable
             throw new TimeoutException($"podman {string.Join(' ', args)} did not finish in 2 minutes");
         }
         return (p.ExitCode, stdout.Result + stderr.Result);
-    }
-
-    private static string WriteConf()
-    {
-        var dir = Directory.CreateTempSubdirectory("tcpq-podman-");
-        var path = Path.Combine(dir.FullName, "containers.conf");
-        File.WriteAllText(path, """
-            [containers]
-            default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-
-            [engine]
-            runtime = "runc"
-            cgroup_manager = "cgroupfs"
-            events_logger = "file"
-            """);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try { dir.Delete(recursive: true); } catch (IOException) { }
-        };
-        return path;
     }
 }

@@ -15,6 +15,9 @@ public static class Podman
     public const string AppImage = "localhost/tcpq-test-app:kernel-tests";
 
     private static readonly Lazy<string> Conf = new(WriteConf);
+
+    /// <summary>The tests' own containers.conf (for CONTAINERS_CONF), written once per test run.</summary>
+    internal static string ContainersConf => Conf.Value;
     private static readonly Lazy<string> Server = new(BuildAcceptServer);
     private static readonly Lazy<string> BuiltTcpqImage = new(() =>
     {
@@ -93,6 +96,10 @@ public static class Podman
             cgroup_manager = "cgroupfs"
             events_logger = "file"
             """);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        };
         return path;
     }
 
