@@ -41,6 +41,9 @@ public sealed class TcpqServe : IDisposable
         string[] inside = ns is null ? [] : ["ip", "netns", "exec", ns.Name];
         string[] command = [.. Posix.WithDefaultSigint, .. inside, .. prefix, binary, "serve", .. args];
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        // another user (a prefix) may not be able to enter the test's directory (a clone in a
+        // mktemp -d directory is mode 0700): start it where anyone can
+        if (prefix.Length > 0) psi.WorkingDirectory = "/";
         foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         foreach (var (name, value) in environment) psi.Environment[name] = value;
         var p = Process.Start(psi)!;
