@@ -1,31 +1,45 @@
-using System.Diagnostics;
-using OpenTelemetry.Exporter;
+using System.Reflection;
 using Tcpq.Connections;
 using Tcpq.Events;
 using Tcpq.Spans;
 
-// bench/spans URL [N]: CPU per connection of (1) ConnectionActivities alone, to a listener that
-// keeps nothing, and (2) ConnectionSpanExporter sending to URL (bench/lib/otlp_sink.py), paced at
-// about 50,000 connections a second, as connload makes them; (3) the same through
-// ConnectionSpanHandoff, as trace runs it (the spans made on a thread of their own). A connection as connload's: its
-// handshake and its accept-queue wait, 3 spans.
+// bench/spans URL [N]: CPU per connection of trace --otlp-endpoint's spans in user space: (1) the
+// OTLP encoder alone (ConnectionSpan → protobuf in its reused buffer); (2) the exporter as trace
+// runs it, sending to URL (bench/lib/otlp_sink.py) over OTLP/HTTP: the caller copies each
+// connection into the handoff, the spans' thread (nice 10) encodes and sends, paced at about
+// 50,000 connections a second, as connload makes them. A connection as connload's: its handshake
+// and its accept-queue wait, 3 spans.
 if (args.Length < 1) { Console.Error.WriteLine("usage: bench/spans OTLP_HTTP_URL [CONNECTIONS]"); return 2; }
 int n = args.Length > 1 ? int.Parse(args[1]) : 300_000;
 var clock = new WallClock(DateTime.UtcNow, 1_000_000_000_000);
 var spans = Enumerable.Range(0, 1000).Select(Connection).ToArray();
 
-using (var source = new ActivitySource("tcpq.bench"))
-using (var listener = new ActivityListener { ShouldListenTo = s => s == source, Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded })
 {
-    ActivitySource.AddActivityListener(listener);
-    for (int i = 0; i < 20_000; i++) ConnectionActivities.Emit(source, spans[i % spans.Length], clock); // warm
+    // the encoder is internal to tcpq: made through reflection, called through a delegate
+    var type = typeof(ConnectionSpanExporter).Assembly.GetType("Tcpq.Spans.OtlpTraceEncoder")!;
+    var encoder = Activator.CreateInstance(type, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance, null,
+        [clock, "tcpq", "1.0.0", "bench", "host", 1 << 20], null)!;
+    var add = type.GetMethod("Add")!.CreateDelegate<Func<ConnectionSpan, int>>(encoder);
+    var clear = type.GetMethod("Clear")!.CreateDelegate<Action>(encoder);
+    var bytes = (Func<int>)type.GetProperty("Bytes")!.GetMethod!.CreateDelegate(typeof(Func<int>), encoder);
+    void Encode(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            add(spans[i % spans.Length]);
+            if (bytes() >= 1 << 20) clear();
+        }
+    }
+    Encode(20_000); // warm
     var cpu = Environment.CpuUsage.TotalTime;
-    for (int i = 0; i < n; i++) ConnectionActivities.Emit(source, spans[i % spans.Length], clock);
-    Console.WriteLine($"activities only:    {(Environment.CpuUsage.TotalTime - cpu).TotalMicroseconds / n:F2} µs CPU per connection");
+    long allocated = GC.GetAllocatedBytesForCurrentThread();
+    Encode(n);
+    Console.WriteLine($"encoder only:        {(Environment.CpuUsage.TotalTime - cpu).TotalMicroseconds / n:F2} µs CPU per connection, " +
+        $"{(GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)n:F1} bytes allocated per connection");
 }
 
-var otlp = new OtlpExporterOptions { Endpoint = new Uri(args[0]), Protocol = OtlpExportProtocol.HttpProtobuf };
-using (var exporter = new ConnectionSpanExporter(otlp, clock))
+var endpoint = new OtlpTraceEndpoint(new Uri(args[0]), Grpc: false, [], Gzip: false, OtlpTraceEndpoint.DefaultTimeout);
+using (var exporter = new ConnectionSpanExporter(endpoint, clock))
 {
     var cpu = Environment.CpuUsage.TotalTime;
     for (int i = 0; i < n; i++)
@@ -33,27 +47,9 @@ using (var exporter = new ConnectionSpanExporter(otlp, clock))
         exporter.Write(spans[i % spans.Length]);
         if (i % 500 == 499) Thread.Sleep(10);
     }
-    exporter.Shutdown(TimeSpan.FromSeconds(60));
+    exporter.Complete(TimeSpan.FromSeconds(60));
     Console.WriteLine($"exporter, all of it: {(Environment.CpuUsage.TotalTime - cpu).TotalMicroseconds / n:F2} µs CPU per connection " +
         $"(sent {exporter.ConnectionsSent}, left out {exporter.ConnectionsDropped}, {exporter.SpansExported} spans taken)");
-}
-// (3) as trace runs it: the reader's thread only copies each connection into the handoff, the
-// spans' thread makes and sends them
-using (var exporter = new ConnectionSpanExporter(otlp, clock))
-{
-    var limits = new SpanExportLimits();
-    var handoff = new ConnectionSpanHandoff(exporter, limits.HandoffSlots, limits.HandoffWake);
-    var cpu = Environment.CpuUsage.TotalTime;
-    for (int i = 0; i < n; i++)
-    {
-        handoff.Write(spans[i % spans.Length]);
-        if (i % 500 == 499) Thread.Sleep(10);
-    }
-    handoff.Complete(TimeSpan.FromSeconds(60));
-    exporter.Shutdown(TimeSpan.FromSeconds(60));
-    Console.WriteLine($"through the handoff: {(Environment.CpuUsage.TotalTime - cpu).TotalMicroseconds / n:F2} µs CPU per connection " +
-        $"(handed {handoff.Handed}, left out {handoff.Dropped + exporter.ConnectionsDropped}, {exporter.SpansExported} spans taken)");
-    handoff.Dispose();
 }
 return 0;
 

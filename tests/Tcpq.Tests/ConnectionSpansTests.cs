@@ -1,20 +1,14 @@
-using System.Diagnostics;
 using Tcpq.Connections;
 using Tcpq.Events;
 using Tcpq.Spans;
 
 namespace Tcpq.Tests;
 
-/// <summary>trace's finished connections as spans: the tracker's hook, the timeline as a
-/// <see cref="ConnectionSpan"/>, and the span as OpenTelemetry activities, caught by an
-/// <see cref="ActivityListener"/> of the test's own source (the exporter's OTLP side is tested
-/// against the real Aspire dashboard in the kernel tests).</summary>
-[Collection(ActivityTests.Name)]
+/// <summary>trace's finished connections as spans: the tracker's hook and the timeline as a
+/// <see cref="ConnectionSpan"/> (how the span becomes OTLP: <see cref="OtlpTraceEncoderTests"/>;
+/// sent to the real Aspire dashboard in the kernel tests).</summary>
 public class ConnectionSpansTests
 {
-    private static readonly WallClock Clock = new(new DateTime(2026, 12, 7, 12, 0, 0, DateTimeKind.Utc), (long)Scenario.Start);
-    private static DateTime At(double ms) => Clock.ToUtc(Scenario.Ms(ms));
-
     private sealed class Recorded : IConnectionSpanSink
     {
         public readonly List<(ConnectionSpan Span, List<ConnectionSpanEvent> Events)> Spans = [];
@@ -102,127 +96,4 @@ public class ConnectionSpansTests
         Assert.NotNull(seen);
         Assert.Empty(seen.Marks);
     }
-
-    [Fact]
-    public void A_span_is_a_server_root_with_a_child_for_each_wait_at_the_kernels_times()
-    {
-        var span = new ConnectionSpan
-        {
-            Key = Key("10.0.0.5", 8080, "172.16.170.1", 50066),
-            FirstSynNs = Scenario.Ms(0), EstablishedNs = Scenario.Ms(0.05), AcceptNs = Scenario.Ms(300.05),
-            FirstReadNs = Scenario.Ms(300.1), FirstWriteNs = Scenario.Ms(302), EndNs = Scenario.Ms(303),
-            Pid = 812, Comm = "nginx", Attempts = 1, Workload = new Workload("c0ffee", "uid-1", "web", "web-0", "shop", "nginx"),
-        };
-        span.Events.Add(new ConnectionSpanEvent("syn-cookie", Scenario.Ms(0.01)));
-        var (activities, made) = Emit(span);
-        Assert.Equal(5, made);
-        var root = Assert.Single(activities, a => a.Parent is null && a.ParentSpanId == default);
-        Assert.Equal(("connection :8080", ActivityKind.Server), (root.DisplayName, root.Kind));
-        Assert.Equal(At(0), root.StartTimeUtc);
-        Assert.Equal(At(303), root.StartTimeUtc + root.Duration);
-        Assert.Equal(ActivityStatusCode.Unset, root.Status);
-        var tags = root.TagObjects.ToDictionary(t => t.Key, t => t.Value);
-        Assert.Equal("10.0.0.5", tags["server.address"]);
-        Assert.Equal(8080L, tags["server.port"]);
-        Assert.Equal("172.16.170.1", tags["client.address"]);
-        Assert.Equal(50066L, tags["client.port"]);
-        Assert.Equal(("ipv4", "tcp"), (tags["network.type"], tags["network.transport"]));
-        Assert.Equal((812L, "nginx"), (tags["process.pid"], tags["process.executable.name"]));
-        Assert.Equal(("c0ffee", "web-0", "shop"), (tags["container.id"], tags["k8s.pod.name"], tags["k8s.namespace.name"]));
-        Assert.Equal("syn-cookie", Assert.Single(root.Events).Name);
-        Assert.Equal(At(0.01), Assert.Single(root.Events).Timestamp.UtcDateTime);
-
-        var children = activities.Where(a => a != root).ToDictionary(a => a.DisplayName);
-        Assert.All(children.Values, c => Assert.Equal((root.TraceId, root.SpanId), (c.TraceId, c.ParentSpanId)));
-        Assert.Equal(TimeSpan.FromMilliseconds(300), children[ConnectionActivities.AcceptQueueWait].Duration);
-        Assert.Equal(At(0.05), children[ConnectionActivities.AcceptQueueWait].StartTimeUtc);
-        Assert.Equal(TimeSpan.FromMilliseconds(0.05), children[ConnectionActivities.Handshake].Duration);
-        Assert.Equal(TimeSpan.FromMilliseconds(0.05), children[ConnectionActivities.AcceptToFirstRead].Duration);
-        Assert.Equal(TimeSpan.FromMilliseconds(1.9), children[ConnectionActivities.FirstReadToFirstWrite].Duration);
-    }
-
-    [Fact]
-    public void Waits_whose_ends_were_not_both_seen_make_no_child_and_an_abort_is_an_error()
-    {
-        var span = new ConnectionSpan
-        {
-            Key = Key("::1", 443, "::1", 40000), FirstSynNs = Scenario.Ms(0), EndNs = Scenario.Ms(3000),
-            Aborted = true, AbortReason = "peer-reset", Attempts = 3,
-        };
-        var (activities, made) = Emit(span);
-        var root = Assert.Single(activities);
-        Assert.Equal(1, made);
-        Assert.Equal((ActivityStatusCode.Error, "peer-reset"), (root.Status, root.StatusDescription));
-        Assert.Equal("peer-reset", root.GetTagItem("error.type"));
-        Assert.Equal("ipv6", root.GetTagItem("network.type"));
-        Assert.Null(root.GetTagItem("process.pid"));
-    }
-
-    [Fact]
-    public void The_source_may_choose_the_trace_id()
-    {
-        var chosen = ActivityTraceId.CreateRandom();
-        var span = new ConnectionSpan { Key = Key("10.0.0.5", 80, "10.0.0.6", 1234), TraceId = chosen, FirstSynNs = Scenario.Ms(0), EstablishedNs = Scenario.Ms(1), EndNs = Scenario.Ms(1) };
-        var (activities, _) = Emit(span);
-        Assert.Equal(2, activities.Count);
-        Assert.All(activities, a => Assert.Equal(chosen, a.TraceId));
-        // and the next connection gets a trace of its own
-        span.TraceId = default;
-        var (again, _) = Emit(span);
-        Assert.NotEqual(chosen, again[0].TraceId);
-    }
-
-    [Fact]
-    public void The_applications_requests_are_links_of_the_connection_span()
-    {
-        var span = new ConnectionSpan { Key = Key("10.0.0.5", 80, "10.0.0.6", 1234), FirstSynNs = Scenario.Ms(0), EndNs = Scenario.Ms(5) };
-        span.AppRequests.Add(new AppRequestLink("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"));
-        span.AppRequests.Add(new AppRequestLink("4BF92F3577B34DA6A3CE929D0E0E4736", "00F067AA0BA902B7")); // upper case, as some print them
-        span.AppRequests.Add(new AppRequestLink("not-a-trace-id", "b7ad6b7169203331"));
-        span.AppRequests.Add(new AppRequestLink("00000000000000000000000000000000", "b7ad6b7169203331"));
-        var root = Assert.Single(Emit(span).Activities);
-        var links = root.Links.ToList();
-        Assert.Equal(2, links.Count);
-        Assert.Equal(("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"), (links[0].Context.TraceId.ToHexString(), links[0].Context.SpanId.ToHexString()));
-        Assert.Equal(("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), (links[1].Context.TraceId.ToHexString(), links[1].Context.SpanId.ToHexString()));
-        Assert.NotEqual(links[0].Context.TraceId, root.TraceId); // the request's own trace, linked, not joined
-    }
-
-    [Fact]
-    public void Nothing_is_made_when_nothing_listens()
-    {
-        using var source = new ActivitySource("tcpq.test.unheard");
-        Assert.Equal(0, ConnectionActivities.Emit(source, new ConnectionSpan { FirstSynNs = 1, EndNs = 2 }, Clock));
-    }
-
-    private static ConnectionKey Key(string server, ushort serverPort, string client, ushort clientPort)
-    {
-        var k = new TcpqEvent { SourcePort = clientPort, DestPort = serverPort, NetNs = 4026531840 };
-        TestEvents.SetAddress(ref k.SourceAddress, client);
-        TestEvents.SetAddress(ref k.DestAddress, server);
-        return ConnectionKey.Of(k);
-    }
-
-    private static (List<Activity> Activities, int Made) Emit(ConnectionSpan span)
-    {
-        using var source = new ActivitySource("tcpq.test");
-        var stopped = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s == source,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Add,
-        };
-        ActivitySource.AddActivityListener(listener);
-        int made = ConnectionActivities.Emit(source, span, Clock);
-        return (stopped, made);
-    }
-}
-
-/// <summary>Tests that listen to activities run one at a time: Activity.TraceIdGenerator and the
-/// listeners are the process's.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ActivityTests
-{
-    public const string Name = "activities";
 }

@@ -53,11 +53,31 @@ public class OtlpTargetTests
     }
 
     [Fact]
-    public void Headers_go_to_the_exporter_as_written()
+    public void Headers_go_to_the_span_exporter_decoded_and_to_the_metrics_exporter_as_written()
     {
         var t = Resolve("http://c:4318", null, env: ("OTEL_EXPORTER_OTLP_HEADERS", " authorization=Bearer%20s3cret , x-tenant=shop,"))!;
         Assert.Equal("authorization=Bearer%20s3cret,x-tenant=shop", t.Headers);
-        Assert.Equal("authorization=Bearer%20s3cret,x-tenant=shop", t.ExporterOptions().Headers);
+        var e = t.SpanEndpoint();
+        Assert.Equal([new("authorization", "Bearer s3cret"), new("x-tenant", "shop")], e.Headers);
+        Assert.Equal(("http://c:4318/v1/traces", false, false, TimeSpan.FromSeconds(10)), (e.Url.ToString(), e.Grpc, e.Gzip, e.Timeout));
+    }
+
+    [Fact]
+    public void Compression_and_timeout_come_from_the_signals_variable_then_the_base_one()
+    {
+        var t = Resolve("http://c:4317", "grpc", env: [("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")])!.SpanEndpoint();
+        Assert.Equal((true, true, TimeSpan.FromMilliseconds(2500)), (t.Grpc, t.Gzip, t.Timeout));
+        var own = Resolve("http://c:4318", null, env: [("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"), ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"), ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "100")])!;
+        Assert.Equal((false, TimeSpan.FromMilliseconds(100)), (own.Gzip, own.Timeout));
+    }
+
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "bad OTEL_EXPORTER_OTLP_COMPRESSION 'zstd': gzip or none")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10s", "bad OTEL_EXPORTER_OTLP_TRACES_TIMEOUT '10s': milliseconds, above 0")]
+    public void A_bad_compression_or_timeout_is_exit_13(string name, string value, string message)
+    {
+        var e = Assert.Throws<TcpqException>(() => Resolve("http://c:4318", null, env: (name, value)));
+        Assert.Equal((ExitCode.BadOtlp, message), (e.Code, e.Message));
     }
 
     [Theory]

@@ -19,13 +19,27 @@ public sealed record OtlpTarget(Uri Endpoint, OtlpExportProtocol Protocol, strin
     /// <summary>The endpoint as tcpq prints it: no user:password@, no query string.</summary>
     public string EndpointText => Serve.RedactedUrl.Of(Endpoint);
 
-    /// <summary>Options for OpenTelemetry's OTLP exporter, everything set from here (its own reading
-    /// of the variables is overridden).</summary>
-    public OtlpExporterOptions ExporterOptions()
+    /// <summary>Gzip the requests (<c>OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip</c>; spans only).</summary>
+    public bool Gzip { get; init; }
+    /// <summary>How long one request may take (<c>OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT</c>, ms; spans only).</summary>
+    public TimeSpan Timeout { get; init; } = Spans.OtlpTraceEndpoint.DefaultTimeout;
+
+    /// <summary>Where tcpq's own span exporter sends (Spans/ConnectionSpanExporter): the headers
+    /// decoded as the specification writes them (percent-encoded values).</summary>
+    public Spans.OtlpTraceEndpoint SpanEndpoint() =>
+        new(Endpoint, Protocol == OtlpExportProtocol.Grpc, HeaderPairs(Headers), Gzip, Timeout);
+
+    /// <summary>"key=value,key2=value2" (checked by <see cref="Resolve"/>) as pairs, values decoded.</summary>
+    internal static IReadOnlyList<KeyValuePair<string, string>> HeaderPairs(string? headers)
     {
-        var options = new OtlpExporterOptions { Endpoint = Endpoint, Protocol = Protocol };
-        if (Headers is not null) options.Headers = Headers;
-        return options;
+        if (headers is null) return [];
+        var pairs = new List<KeyValuePair<string, string>>();
+        foreach (var item in headers.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = item.IndexOf('=');
+            pairs.Add(new(item[..eq].Trim(), Uri.UnescapeDataString(item[(eq + 1)..].Trim())));
+        }
+        return pairs;
     }
 
     /// <summary>The target from the flags, then the variables; null when neither names an endpoint.</summary>
@@ -45,14 +59,32 @@ public sealed record OtlpTarget(Uri Endpoint, OtlpExportProtocol Protocol, strin
         string? headers = Var(headersFrom) ?? Var(headersFrom = "OTEL_EXPORTER_OTLP_HEADERS");
         if (headers is not null) headers = CheckHeaders(headers, headersFrom);
 
+        // compression and timeout: read for the spans, whose exporter is tcpq's own (serve's
+        // metrics go through OpenTelemetry's exporter, which sends uncompressed)
+        string compressionFrom = $"OTEL_EXPORTER_OTLP_{signalName}_COMPRESSION";
+        string? compression = Var(compressionFrom) ?? Var(compressionFrom = "OTEL_EXPORTER_OTLP_COMPRESSION");
+        bool gzip = compression?.Trim() switch
+        {
+            null or "none" => false,
+            "gzip" => true,
+            _ => throw new TcpqException(ExitCode.BadOtlp, $"bad {compressionFrom} '{Display(compression)}': gzip or none"),
+        };
+        string timeoutFrom = $"OTEL_EXPORTER_OTLP_{signalName}_TIMEOUT";
+        string? timeoutText = Var(timeoutFrom) ?? Var(timeoutFrom = "OTEL_EXPORTER_OTLP_TIMEOUT");
+        var timeout = Spans.OtlpTraceEndpoint.DefaultTimeout;
+        if (timeoutText is not null)
+            timeout = int.TryParse(timeoutText.Trim(), out int ms) && ms > 0 ? TimeSpan.FromMilliseconds(ms)
+                : throw new TcpqException(ExitCode.BadOtlp, $"bad {timeoutFrom} '{Display(timeoutText)}': milliseconds, above 0");
+
         string path = signal == Signal.Traces ? "v1/traces" : "v1/metrics";
+        OtlpTarget? target = null;
         if (endpointFlag is not null)
-            return new(WithSignalPath(ParseUrl(endpointFlag, "--otlp-endpoint"), protocol, path, onlyBare: true), protocol, headers, "--otlp-endpoint");
-        if (Var($"OTEL_EXPORTER_OTLP_{signalName}_ENDPOINT") is { } own)
-            return new(ParseUrl(own, $"OTEL_EXPORTER_OTLP_{signalName}_ENDPOINT"), protocol, headers, $"OTEL_EXPORTER_OTLP_{signalName}_ENDPOINT");
-        if (Var("OTEL_EXPORTER_OTLP_ENDPOINT") is { } base_)
-            return new(WithSignalPath(ParseUrl(base_, "OTEL_EXPORTER_OTLP_ENDPOINT"), protocol, path, onlyBare: false), protocol, headers, "OTEL_EXPORTER_OTLP_ENDPOINT");
-        return null;
+            target = new(WithSignalPath(ParseUrl(endpointFlag, "--otlp-endpoint"), protocol, path, onlyBare: true), protocol, headers, "--otlp-endpoint");
+        else if (Var($"OTEL_EXPORTER_OTLP_{signalName}_ENDPOINT") is { } own)
+            target = new(ParseUrl(own, $"OTEL_EXPORTER_OTLP_{signalName}_ENDPOINT"), protocol, headers, $"OTEL_EXPORTER_OTLP_{signalName}_ENDPOINT");
+        else if (Var("OTEL_EXPORTER_OTLP_ENDPOINT") is { } base_)
+            target = new(WithSignalPath(ParseUrl(base_, "OTEL_EXPORTER_OTLP_ENDPOINT"), protocol, path, onlyBare: false), protocol, headers, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        return target is null ? null : target with { Gzip = gzip, Timeout = timeout };
     }
 
     /// <summary>OTLP/HTTP posts to the signal's path; gRPC takes the endpoint as it is. A flag's URL

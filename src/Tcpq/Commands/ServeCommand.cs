@@ -99,10 +99,10 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console, F
         return null;
     }
 
-    /// <summary>The one place serve's traces meet the OTLP span exporter (Spans/ConnectionSpanExporter),
-    /// to the same endpoint as the metrics, on its traces path.</summary>
+    /// <summary>The one place serve's traces meet the OTLP span exporter (Spans/ConnectionSpanExporter,
+    /// trace's too), to the same endpoint as the metrics, on its traces path.</summary>
     private static IConnectionSpanSink OtlpSpanSink(ServeOptions options) =>
-        new ConnectionSpanExporter((options.SpansTarget ?? throw new TcpqException(ExitCode.Usage, "--spans-slower-than needs --otlp-endpoint")).ExporterOptions(), WallClock.System());
+        new ConnectionSpanExporter((options.SpansTarget ?? throw new TcpqException(ExitCode.Usage, "--spans-slower-than needs --otlp-endpoint")).SpanEndpoint(), WallClock.System());
 
     /// <summary>A reading's exposition with the spans' counters after it (only with spans on: the
     /// text is decoded again, per scrape, to append them).</summary>

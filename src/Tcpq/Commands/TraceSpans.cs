@@ -6,9 +6,9 @@ namespace Tcpq.Commands;
 
 /// <summary>
 /// <c>trace --otlp-endpoint</c>: the tracker's finished connections become traces
-/// (<see cref="TimelineSpans"/> → <see cref="ConnectionSpanHandoff"/> → <see cref="ConnectionSpanExporter"/>):
-/// the loop's thread, which reads the ring buffer, only copies each finished connection; the spans
-/// are made and sent on a thread of their own, so they never make the ring buffer overflow. Wired into the tracker
+/// (<see cref="TimelineSpans"/> → <see cref="ConnectionSpanExporter"/>): the loop's thread, which
+/// reads the ring buffer, only copies each finished connection; the spans are encoded and sent on
+/// a thread of their own, at a lower priority, so they never make the ring buffer overflow. Wired into the tracker
 /// as its <see cref="TrackerOptions.Finished"/> callback; at each tick of the loop the tracker's
 /// clock moves on (so the last connections of a burst go out without waiting for more traffic)
 /// and export failures are said, at most once a minute; at the end what was sent is said.
@@ -20,7 +20,6 @@ public sealed class TraceSpans : IDisposable
 
     private readonly OtlpTarget _target;
     private readonly ConnectionSpanExporter _exporter;
-    private readonly ConnectionSpanHandoff _handoff;
     private readonly TimelineSpans _spans;
     private readonly TextWriter _messages;
     private long _failedSaid, _droppedSaid;
@@ -30,10 +29,8 @@ public sealed class TraceSpans : IDisposable
     {
         _target = target;
         _messages = messages;
-        limits ??= new SpanExportLimits();
-        _exporter = new ConnectionSpanExporter(target.ExporterOptions(), clock, limits);
-        _handoff = new ConnectionSpanHandoff(_exporter, limits.HandoffSlots, limits.HandoffWake);
-        _spans = new TimelineSpans(_handoff, reasons, workloads);
+        _exporter = new ConnectionSpanExporter(target.SpanEndpoint(), clock, limits);
+        _spans = new TimelineSpans(_exporter, reasons, workloads);
     }
 
     public ConnectionSpanExporter Exporter => _exporter;
@@ -42,7 +39,7 @@ public sealed class TraceSpans : IDisposable
     public TrackerOptions Tracking(TrackerOptions tracking) => tracking with { Finished = _spans.OnFinished, KeepMarks = true };
 
     public string StartLine =>
-        $"sending each connection as a trace to {_target.EndpointText} ({(_target.Protocol == OpenTelemetry.Exporter.OtlpExportProtocol.Grpc ? "OTLP/gRPC" : "OTLP/HTTP")}" +
+        $"sending each connection as a trace to {_target.EndpointText} ({(_target.Protocol == OpenTelemetry.Exporter.OtlpExportProtocol.Grpc ? "OTLP/gRPC" : "OTLP/HTTP")}{(_target.Gzip ? ", gzip" : "")}" +
         (_target.From == "--otlp-endpoint" ? ")" : $", from {_target.From})");
 
     /// <summary>At every tick of the command's loop.</summary>
@@ -66,9 +63,7 @@ public sealed class TraceSpans : IDisposable
     public void End(ConnectionTracker tracker)
     {
         tracker.Complete();
-        var deadline = DateTime.UtcNow + FinalFlush;
-        bool flushed = _handoff.Complete(FinalFlush);
-        flushed &= _exporter.Shutdown(Max(TimeSpan.Zero, deadline - DateTime.UtcNow));
+        bool flushed = _exporter.Complete(FinalFlush);
         var e = _exporter;
         var line = $"tcpq: {Count(e.ConnectionsSent, "connection")} sent as traces to {_target.EndpointText} ({Count(e.SpansExported, "span")} taken";
         if (e.SpansFailed > 0) line += $", {e.SpansFailed} not: {e.LastFailure}";
@@ -76,21 +71,15 @@ public sealed class TraceSpans : IDisposable
         if (unsent > 0) line += $", {unsent} not sent{(flushed ? "" : $" within {FinalFlush.TotalSeconds:0} s")}";
         line += ")";
         if (Dropped > 0) line += $"; {Count(Dropped, "connection")} left out, the export queue full";
-        if (_handoff.Failure is { } failure) line += $"; the spans stopped early ({failure.GetType().Name}, a defect: please report it)";
+        if (e.Failure is { } failure) line += $"; the spans stopped early ({failure.GetType().Name}, a defect: please report it)";
         _messages.WriteLine(line);
     }
 
-    /// <summary>Connections left out: the spans' thread behind (its slots all taken) or the
-    /// exporter's queue full (the collector behind).</summary>
-    private long Dropped => _handoff.Dropped + _exporter.ConnectionsDropped;
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    /// <summary>Connections left out: the spans' thread behind, its slots all taken (the CPUs
+    /// short, or the collector slow or gone).</summary>
+    private long Dropped => _exporter.ConnectionsDropped;
 
     private static string Count(long n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 
-    public void Dispose()
-    {
-        _handoff.Dispose();
-        _exporter.Dispose();
-    }
+    public void Dispose() => _exporter.Dispose();
 }

@@ -29,5 +29,9 @@ public sealed class WallClock
         return new(_utcTicks + ticks, DateTimeKind.Utc);
     }
 
+    /// <summary>The same instant as ns since the Unix epoch, not rounded (OTLP's times).</summary>
+    public ulong ToUnixNs(ulong monotonicNs) =>
+        (ulong)((_utcTicks - DateTime.UnixEpoch.Ticks) * 100 + ((long)monotonicNs - _monotonicNs));
+
     public static long MonotonicNowNs() => (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
 }

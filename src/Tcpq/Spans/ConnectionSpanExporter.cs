@@ -1,112 +1,146 @@
-using System.Diagnostics;
-using OpenTelemetry;
-using OpenTelemetry.Exporter;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 using Tcpq.Events;
 
 namespace Tcpq.Spans;
 
 /// <summary>
-/// Sends each connection as a trace of its own over OTLP, with OpenTelemetry .NET: an
-/// <see cref="ActivitySource"/> named "tcpq" (<see cref="ConnectionActivities"/>), its batch
-/// processor and the OTLP trace exporter (trim- and AOT-clean). The batch processor's queue is the
-/// bound: a connection whose spans would not fit is not made at all, and counted
-/// (<see cref="ConnectionsDropped"/>), so a burst the collector cannot take costs no more than
-/// counting it. What the collector refused is counted too, and said.
+/// Sends each connection as a trace of its own over OTLP: the one span export path, trace's and
+/// serve's. The caller's thread (trace's ring buffer reader, serve's loop) only copies each
+/// connection into a preallocated slot (<see cref="ConnectionSpanHandoff"/>); a thread of the
+/// exporter's own, at a lower priority (nice <see cref="SpanExportLimits.Nice"/>), encodes the
+/// spans straight into an OTLP request (<see cref="OtlpTraceEncoder"/>) and sends it
+/// (<see cref="OtlpTraceSender"/>) when it is full or has waited <see cref="SpanExportLimits.Delay"/>.
+/// So spans never take the CPU from the reader: when the CPUs are short, or the collector slow or
+/// gone, the slots fill and the connections that find none are left out and counted
+/// (<see cref="ConnectionsDropped"/>), never a kernel event. What the collector refused is counted
+/// too (<see cref="SpansFailed"/>) with its reason.
 /// </summary>
+/// <remarks>
+/// Why not OpenTelemetry .NET's ActivitySource, batch processor and OTLP exporter, as trace used
+/// first: at connload's 50,000 connections a second they cost 7.06 µs of tcpq's CPU a connection
+/// against 0.91 for writing its rows (bench/RESULTS.md), an activity and its tags, links and
+/// events allocated per span, a second queue and thread, and the ring buffer overflowed.
+/// </remarks>
 public sealed class ConnectionSpanExporter : IConnectionSpanSink, IDisposable
 {
-    public const string SourceName = "tcpq";
+    public const string ServiceName = "tcpq";
 
-    private readonly ActivitySource _source = new(SourceName, Version);
-    private readonly TracerProvider _provider;
-    private readonly CountingOtlpTraceExporter _exporter;
-    private readonly WallClock _clock;
+    private readonly OtlpTraceEncoder _encoder;
+    private readonly OtlpTraceSender _sender;
+    private readonly ConnectionSpanHandoff _handoff;
     private readonly SpanExportLimits _limits;
-    private long _pending;
+    private readonly CancellationTokenSource _stop = new();
+    private DateTime _firstQueued;
+    private DateTime _finalDeadline = DateTime.MaxValue;
+    private long _sent, _spans, _exported, _failed;
+    private volatile string? _lastFailure;
+    private bool _completed;
 
-    /// <summary>Connections handed to the exporter, made into spans, and left out because the
-    /// export queue was full.</summary>
-    public long Connections { get; private set; }
-    public long ConnectionsSent { get; private set; }
-    public long ConnectionsDropped { get; private set; }
-    /// <summary>Spans made; of them, those the collector took and those it did not (an error, no answer).</summary>
-    public long Spans { get; private set; }
-    public long SpansExported => _exporter.Exported;
-    public long SpansFailed => _exporter.Failed;
-    /// <summary>What went wrong with the last export that failed, in a line; null if none did.</summary>
-    public string? LastFailure => _exporter.LastFailure;
+    public static string Version => typeof(ConnectionSpanExporter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    private static string Version => typeof(ConnectionSpanExporter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-
-    /// <param name="otlp">Endpoint, protocol and headers (made from the flags and the
-    /// OTEL_EXPORTER_OTLP_* variables by the command).</param>
-    public ConnectionSpanExporter(OtlpExporterOptions otlp, WallClock clock, SpanExportLimits? limits = null)
+    public ConnectionSpanExporter(OtlpTraceEndpoint endpoint, WallClock clock, SpanExportLimits? limits = null)
     {
-        _clock = clock;
         _limits = limits ?? new SpanExportLimits();
-        _exporter = CountingOtlpTraceExporter.Create(otlp, done: n => Interlocked.Add(ref _pending, -n));
-        var processor = new BatchActivityExportProcessor(_exporter, _limits.QueueSpans,
-            (int)_limits.Delay.TotalMilliseconds, otlp.TimeoutMilliseconds, _limits.BatchSpans);
-        _provider = Sdk.CreateTracerProviderBuilder()
-            .SetSampler(new AlwaysOnSampler())
-            .ConfigureResource(r => r.AddService(SourceName, serviceVersion: Version).AddAttributes([new("host.name", Environment.MachineName)]))
-            .AddSource(SourceName)
-            .AddProcessor(processor)
-            .Build()!;
+        _encoder = new OtlpTraceEncoder(clock, ServiceName, Version, Guid.NewGuid().ToString(), Environment.MachineName, _limits.BatchBytes + (64 << 10));
+        _sender = new OtlpTraceSender(endpoint, Version);
+        _handoff = new ConnectionSpanHandoff(new Batch(this), _limits.HandoffSlots, _limits.HandoffWake, SendIfDue, LowerPriority);
     }
 
-    /// <summary>Called once per finished connection, on one thread at a time (trace's: the
-    /// <see cref="ConnectionSpanHandoff"/>'s).</summary>
-    public void Write(ConnectionSpan span)
+    /// <summary>Connections handed to the exporter; of them, those made into spans and those left
+    /// out, every slot taken (the spans' thread behind, or the collector).</summary>
+    public long Connections => _handoff.Handed + _handoff.Dropped;
+    public long ConnectionsSent => Interlocked.Read(ref _sent);
+    public long ConnectionsDropped => _handoff.Dropped;
+    /// <summary>Spans made; of them, those the collector took and those it did not (an error, no answer).</summary>
+    public long Spans => Interlocked.Read(ref _spans);
+    public long SpansExported => Interlocked.Read(ref _exported);
+    public long SpansFailed => Interlocked.Read(ref _failed);
+    /// <summary>What went wrong with the last export that failed, in a line; null if none did.</summary>
+    public string? LastFailure => _lastFailure;
+    /// <summary>What stopped the spans' thread, if something did (a defect).</summary>
+    public Exception? Failure => _handoff.Failure;
+    /// <summary>Whether the spans' thread runs below the reader's priority (false: the kernel refused).</summary>
+    public bool Lowered { get; private set; }
+
+    /// <summary>On the caller's thread: copies the connection for the spans' thread, or counts it left out.</summary>
+    public void Write(ConnectionSpan span) => _handoff.Write(span);
+
+    /// <summary>Sends what is held and stops the spans' thread, within <paramref name="timeout"/>
+    /// (a retry waits no longer): false when it did not all go in time. The counts are final after it.</summary>
+    public bool Complete(TimeSpan timeout)
     {
-        Connections++;
-        // a connection makes at most 5 spans; the queue holds what is not yet sent
-        if (Interlocked.Read(ref _pending) + SpanExportLimits.MaxSpansPerConnection > _limits.QueueSpans)
-        {
-            ConnectionsDropped++;
-            return;
-        }
-        Interlocked.Add(ref _pending, SpanExportLimits.MaxSpansPerConnection);
-        int made = ConnectionActivities.Emit(_source, span, _clock);
-        Interlocked.Add(ref _pending, made - SpanExportLimits.MaxSpansPerConnection);
-        if (made > 0) ConnectionsSent++;
-        Spans += made;
+        if (_completed) return true;
+        _completed = true;
+        _finalDeadline = DateTime.UtcNow + timeout;
+        bool done = _handoff.Complete(timeout);
+        if (!done) _stop.Cancel();
+        return done && _encoder.Connections == 0;
     }
 
-    /// <summary>Sends what is queued now; false when it did not all go within <paramref name="timeout"/>.
-    /// The last batch may still be on its way when it returns (taken from the queue, not yet answered).</summary>
-    public bool Flush(TimeSpan timeout) => _provider.ForceFlush(Milliseconds(timeout));
+    private void LowerPriority() => Lowered = Interop.CurrentThread.SetNice(_limits.Nice);
 
-    /// <summary>Sends what is queued and waits for the answers (at most <paramref name="timeout"/>):
-    /// the counts are final after it. Nothing is sent after.</summary>
-    public bool Shutdown(TimeSpan timeout) => _provider.Shutdown(Milliseconds(timeout));
+    /// <summary>The spans' side of the handoff: each connection into the request being written.</summary>
+    private sealed class Batch(ConnectionSpanExporter exporter) : IConnectionSpanSink
+    {
+        public void Write(ConnectionSpan span)
+        {
+            var e = exporter;
+            if (e._encoder.Connections == 0) e._firstQueued = DateTime.UtcNow;
+            int made = e._encoder.Add(span);
+            Interlocked.Increment(ref e._sent);
+            Interlocked.Add(ref e._spans, made);
+            if (e._encoder.Bytes >= e._limits.BatchBytes) e.Send();
+        }
+    }
 
-    private static int Milliseconds(TimeSpan t) => (int)Math.Clamp(t.TotalMilliseconds, 0, int.MaxValue);
+    /// <summary>After each drain, on the spans' thread: the request goes when it has waited long
+    /// enough, or at the end.</summary>
+    private void SendIfDue(bool last)
+    {
+        if (_encoder.Connections > 0 && (last || DateTime.UtcNow - _firstQueued >= _limits.Delay)) Send();
+    }
+
+    private void Send()
+    {
+        int spans = _encoder.Spans;
+        var deadline = _finalDeadline != DateTime.MaxValue ? _finalDeadline : DateTime.UtcNow + _limits.RetryFor;
+        bool ok = _sender.Send(_encoder.Request(), deadline, _stop.Token);
+        _encoder.Clear();
+        if (ok) Interlocked.Add(ref _exported, spans);
+        else
+        {
+            Interlocked.Add(ref _failed, spans);
+            _lastFailure = _sender.LastFailure ?? "the collector did not take them";
+        }
+    }
 
     public void Dispose()
     {
-        _provider.Dispose();
-        _source.Dispose();
+        Complete(TimeSpan.FromSeconds(5));
+        _handoff.Dispose();
+        _sender.Dispose();
+        _stop.Dispose();
     }
 }
 
-/// <summary>How much the exporter holds and how often it sends.</summary>
+/// <summary>How much the exporter holds, how often it sends, how it yields.</summary>
 public sealed record SpanExportLimits
 {
-    public const int MaxSpansPerConnection = 5;
-    /// <summary>Spans queued for export at most (the batch processor's queue): 16384 is about 3300
-    /// connections, some 10 MB of activities.</summary>
-    public int QueueSpans { get; init; } = 16384;
-    public int BatchSpans { get; init; } = 2048;
-    /// <summary>How long a span may wait for its batch: a person watching a dashboard sees a
-    /// connection about a second after it ended.</summary>
-    public TimeSpan Delay { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Finished connections waiting for the spans' thread (<see cref="ConnectionSpanHandoff"/>):
     /// 8192 is 160 ms of a 50,000-a-second load, some 2 MB of slots.</summary>
     public int HandoffSlots { get; init; } = 8192;
     /// <summary>How often the spans' thread looks for finished connections when fewer than half
     /// the slots are taken.</summary>
     public TimeSpan HandoffWake { get; init; } = TimeSpan.FromMilliseconds(50);
+    /// <summary>A request is sent when it reaches this size (some 1,700 connections of 3 spans);
+    /// well under gRPC's usual 4 MiB limit on a message.</summary>
+    public int BatchBytes { get; init; } = 1 << 20;
+    /// <summary>How long a connection may wait for its request: a person watching a dashboard
+    /// sees a connection about a second after it ended.</summary>
+    public TimeSpan Delay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How long one request is tried again (retryable answers) before it counts as failed;
+    /// meanwhile new connections wait in the slots, and those that find none are left out.</summary>
+    public TimeSpan RetryFor { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>The spans' thread's nice value: below the ring buffer reader (0), so that under
+    /// overload the spans, not the kernel's events, wait.</summary>
+    public int Nice { get; init; } = 10;
 }

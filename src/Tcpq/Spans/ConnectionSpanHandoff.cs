@@ -10,7 +10,9 @@ namespace Tcpq.Spans;
 /// </summary>
 /// <remarks>
 /// The exporter's thread wakes every <see cref="SpanExportLimits.HandoffWake"/>, or at once when
-/// half the slots are taken: one wake-up for many connections, not one each.
+/// half the slots are taken: one wake-up for many connections, not one each. After each drain it
+/// tells <c>drained</c> (the exporter sends a batch that is due), and it first runs <c>started</c>
+/// (the exporter lowers the thread's priority below the ring buffer reader's).
 /// </remarks>
 public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
 {
@@ -20,13 +22,19 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     private readonly TimeSpan _wakeEvery;
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Thread _thread;
+    private readonly Action<bool>? _drained;
+    private readonly Action? _started;
     // written by one thread each: _written by the producer, _read by the exporter's thread
     private long _written, _read, _dropped;
     private volatile bool _completing;
     private Exception? _failure;
 
-    public ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery)
+    /// <param name="drained">After each drain, on the spans' thread: true for the last one.</param>
+    /// <param name="started">First, on the spans' thread.</param>
+    public ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery, Action<bool>? drained = null, Action? started = null)
     {
+        _drained = drained;
+        _started = started;
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         _sink = sink;
         _slots = new ConnectionSpan[slots];
@@ -73,12 +81,14 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     {
         try
         {
+            _started?.Invoke();
             while (true)
             {
                 // reset before draining: a wake-up that comes during the drain is not lost
                 _wake.Reset();
                 bool last = _completing;
                 Drain();
+                _drained?.Invoke(last);
                 if (last) return;
                 _wake.Wait(_wakeEvery);
             }
