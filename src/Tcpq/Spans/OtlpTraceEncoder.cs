@@ -41,6 +41,18 @@ internal sealed class OtlpTraceEncoder
     /// the parent is known to be local (or there is none).</summary>
     private const uint Flags = 0x101;
 
+    private static readonly byte[] HandshakeName = NameField_(Handshake), AcceptQueueWaitName = NameField_(AcceptQueueWait),
+        AcceptToFirstReadName = NameField_(AcceptToFirstRead), FirstReadToFirstWriteName = NameField_(FirstReadToFirstWrite);
+    // attribute keys as KeyValue's first field (tag, length, text), written once
+    private static readonly byte[] ServerAddress = Key("server.address"), ServerPort = Key("server.port"),
+        ClientAddress = Key("client.address"), ClientPort = Key("client.port"), NetworkType = Key("network.type"),
+        NetworkTransport = Key("network.transport"), ProcessPid = Key("process.pid"), ProcessName = Key("process.executable.name"),
+        NetNs = Key("tcpq.netns"), SynAttempts = Key("tcpq.syn.attempts"), ErrorType = Key("error.type"),
+        Unfinished = Key("tcpq.unfinished"), EventsLeftOut = Key("tcpq.events.left_out"), Reason = Key("tcpq.reason"), Attempt = Key("tcpq.attempt");
+
+    private static byte[] NameField_(string name) => [NameField << 3 | 2, (byte)name.Length, .. System.Text.Encoding.ASCII.GetBytes(name)];
+    private static byte[] Key(string key) => [1 << 3 | 2, (byte)key.Length, .. System.Text.Encoding.ASCII.GetBytes(key)];
+
     private readonly WallClock _clock;
     private readonly byte[] _resource, _scope;
     private readonly int _spansAt;
@@ -82,10 +94,13 @@ internal sealed class OtlpTraceEncoder
     /// <summary>Adds <paramref name="span"/>'s spans to the request; how many (1 to 5).</summary>
     public int Add(ConnectionSpan span)
     {
-        Span<byte> traceId = stackalloc byte[16], rootId = stackalloc byte[8];
+        // every id the connection may need, drawn at once: the trace's, the root's, four children's
+        Span<byte> ids = stackalloc byte[16 + 5 * 8];
+        _ids.NextBytes(ids);
+        Span<byte> traceId = ids[..16], rootId = ids[16..24];
         if (span.TraceId != default) span.TraceId.CopyTo(traceId);
-        else NewId(traceId);
-        NewId(rootId);
+        else NonZero(traceId);
+        NonZero(rootId);
         ulong start = StartNs(span), end = EndNs(span);
         int made = 1;
         int root = _w.Begin(2, reserve: 2); // ScopeSpans.spans
@@ -107,10 +122,10 @@ internal sealed class OtlpTraceEncoder
         }
         _w.Fixed32Field(FlagsField, Flags);
         _w.End(root);
-        made += Child(traceId, rootId, Handshake, span.FirstSynNs, span.EstablishedNs);
-        made += Child(traceId, rootId, AcceptQueueWait, span.EstablishedNs, span.AcceptNs);
-        made += Child(traceId, rootId, AcceptToFirstRead, span.AcceptNs, span.FirstReadNs);
-        made += Child(traceId, rootId, FirstReadToFirstWrite, span.FirstReadNs, span.FirstWriteNs);
+        made += Child(traceId, rootId, ids[24..32], HandshakeName, span.FirstSynNs, span.EstablishedNs);
+        made += Child(traceId, rootId, ids[32..40], AcceptQueueWaitName, span.EstablishedNs, span.AcceptNs);
+        made += Child(traceId, rootId, ids[40..48], AcceptToFirstReadName, span.AcceptNs, span.FirstReadNs);
+        made += Child(traceId, rootId, ids[48..56], FirstReadToFirstWriteName, span.FirstReadNs, span.FirstWriteNs);
         Connections++;
         Spans += made;
         return made;
@@ -147,14 +162,14 @@ internal sealed class OtlpTraceEncoder
         Connections = Spans = 0;
     }
 
-    private int Child(ReadOnlySpan<byte> traceId, ReadOnlySpan<byte> parent, string name, ulong fromNs, ulong toNs)
+    /// <param name="nameField">The name as a whole field (tag, length, text), written once.</param>
+    private int Child(ReadOnlySpan<byte> traceId, ReadOnlySpan<byte> parent, Span<byte> id, byte[] nameField, ulong fromNs, ulong toNs)
     {
         if (fromNs == 0 || toNs == 0 || toNs < fromNs) return 0;
-        Span<byte> id = stackalloc byte[8];
-        NewId(id);
+        NonZero(id);
         int child = _w.Begin(2, reserve: 1);
         Ids(traceId, id, parent);
-        _w.StringField(NameField, name);
+        _w.Raw(nameField);
         Times(KindInternal, fromNs, toNs);
         _w.Fixed32Field(FlagsField, Flags);
         _w.End(child);
@@ -180,20 +195,21 @@ internal sealed class OtlpTraceEncoder
     private void RootAttributes(ConnectionSpan s)
     {
         var k = s.Key;
-        AddressAttribute("server.address"u8, k.Dest);
-        IntAttribute(_w, AttributesField, "server.port"u8, k.DestPort);
-        AddressAttribute("client.address"u8, k.Source);
-        IntAttribute(_w, AttributesField, "client.port"u8, k.SourcePort);
-        BytesAttribute("network.type"u8, k.Dest.IsV4Mapped ? "ipv4"u8 : "ipv6"u8);
-        BytesAttribute("network.transport"u8, "tcp"u8);
-        if (s.Pid != 0) IntAttribute(_w, AttributesField, "process.pid"u8, s.Pid);
-        if (s.Comm is { Length: > 0 } comm) StringAttribute(_w, AttributesField, "process.executable.name"u8, comm);
+        const byte tag = AttributesField << 3 | 2;
+        AddressAttribute(ServerAddress, k.Dest);
+        Int(tag, ServerPort, k.DestPort);
+        AddressAttribute(ClientAddress, k.Source);
+        Int(tag, ClientPort, k.SourcePort);
+        Text(tag, NetworkType, k.Dest.IsV4Mapped ? "ipv4"u8 : "ipv6"u8);
+        Text(tag, NetworkTransport, "tcp"u8);
+        if (s.Pid != 0) Int(tag, ProcessPid, s.Pid);
+        if (s.Comm is { Length: > 0 } comm) Text(tag, ProcessName, comm);
         if (s.Workload is { } w) _w.Raw(WorkloadAttributes(w));
-        IntAttribute(_w, AttributesField, "tcpq.netns"u8, k.NetNs);
-        if (s.Attempts != 0) IntAttribute(_w, AttributesField, "tcpq.syn.attempts"u8, s.Attempts);
-        if (s.Aborted) StringAttribute(_w, AttributesField, "error.type"u8, s.AbortReason ?? "aborted");
-        if (s.Unfinished is { } u) StringAttribute(_w, AttributesField, "tcpq.unfinished"u8, u);
-        if (s.EventsLeftOut != 0) IntAttribute(_w, AttributesField, "tcpq.events.left_out"u8, s.EventsLeftOut);
+        Int(tag, NetNs, k.NetNs);
+        if (s.Attempts != 0) Int(tag, SynAttempts, s.Attempts);
+        if (s.Aborted) Text(tag, ErrorType, s.AbortReason ?? "aborted");
+        if (s.Unfinished is { } u) Text(tag, Unfinished, u);
+        if (s.EventsLeftOut != 0) Int(tag, EventsLeftOut, s.EventsLeftOut);
     }
 
     private void Event(in ConnectionSpanEvent e)
@@ -201,8 +217,8 @@ internal sealed class OtlpTraceEncoder
         int ev = _w.Begin(EventsField);
         _w.Fixed64Field(1, _clock.ToUnixNs(e.AtNs));
         _w.StringField(2, e.Name);
-        if (e.Reason is not null) StringAttribute(_w, 3, "tcpq.reason"u8, e.Reason);
-        if (e.Attempt != 0) IntAttribute(_w, 3, "tcpq.attempt"u8, e.Attempt);
+        if (e.Reason is not null) Text(3 << 3 | 2, Reason, e.Reason);
+        if (e.Attempt != 0) Int(3 << 3 | 2, Attempt, e.Attempt);
         _w.End(ev);
     }
 
@@ -234,22 +250,64 @@ internal sealed class OtlpTraceEncoder
         return _workloads[w] = side.Buffer.AsSpan(0, side.Position).ToArray();
     }
 
-    private void AddressAttribute(ReadOnlySpan<byte> key, Address16 address)
+    private void AddressAttribute(byte[] key, Address16 address)
     {
         Span<byte> text = stackalloc byte[AddressText.MaxLength];
         int n = AddressText.Format(address, text);
-        BytesAttribute(key, text[..n]);
+        Text(AttributesField << 3 | 2, key, text[..n]);
     }
 
-    /// <summary>KeyValue { key, AnyValue { string_value } } with the value already UTF-8.</summary>
-    private void BytesAttribute(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    /// <summary>KeyValue { key, AnyValue { string_value } }, its lengths worked out before it is
+    /// written (each one byte: a key of at most 24 bytes, a value of at most 96), in one go.</summary>
+    /// <param name="tag">The KeyValue's own tag (its field in the message that holds it).</param>
+    /// <param name="key">The key as a field (<see cref="Key"/>).</param>
+    private void Text(byte tag, byte[] key, ReadOnlySpan<byte> value)
     {
-        int kv = _w.Begin(AttributesField);
-        _w.BytesField(1, key);
-        int any = _w.Begin(2);
-        _w.BytesField(1, value);
-        _w.End(any);
+        int any = 2 + value.Length, kv = key.Length + 2 + any;
+        var d = _w.Free(2 + kv);
+        d[0] = tag;
+        d[1] = (byte)kv;
+        key.CopyTo(d[2..]);
+        int at = 2 + key.Length;
+        d[at] = 2 << 3 | 2; // KeyValue.value
+        d[at + 1] = (byte)any;
+        d[at + 2] = 1 << 3 | 2; // AnyValue.string_value
+        d[at + 3] = (byte)value.Length;
+        value.CopyTo(d[(at + 4)..]);
+        _w.Advance(2 + kv);
+    }
+
+    private void Text(byte tag, byte[] key, string value)
+    {
+        if (value.Length <= 32) // at most 96 bytes of UTF-8
+        {
+            Span<byte> utf8 = stackalloc byte[96];
+            Text(tag, key, utf8[..System.Text.Encoding.UTF8.GetBytes(value, utf8)]);
+            return;
+        }
+        int kv = _w.Begin(tag >> 3);
+        _w.Raw(key);
+        int anyValue = _w.Begin(2, reserve: 2);
+        _w.StringField(1, value);
+        _w.End(anyValue);
         _w.End(kv);
+    }
+
+    /// <summary>KeyValue { key, AnyValue { int_value } }, in one go.</summary>
+    private void Int(byte tag, byte[] key, long value)
+    {
+        int size = ProtobufWriter.VarintSize((ulong)value);
+        int any = 1 + size, kv = key.Length + 2 + any;
+        var d = _w.Free(2 + kv);
+        d[0] = tag;
+        d[1] = (byte)kv;
+        key.CopyTo(d[2..]);
+        int at = 2 + key.Length;
+        d[at] = 2 << 3 | 2;
+        d[at + 1] = (byte)any;
+        d[at + 2] = 3 << 3; // AnyValue.int_value, a varint
+        ProtobufWriter.WriteVarint(d[(at + 3)..], (ulong)value);
+        _w.Advance(2 + kv);
     }
 
     private static void StringAttribute(ProtobufWriter w, int field, ReadOnlySpan<byte> key, string value)
@@ -262,21 +320,10 @@ internal sealed class OtlpTraceEncoder
         w.End(kv);
     }
 
-    /// <summary>KeyValue { key, AnyValue { int_value } }.</summary>
-    private static void IntAttribute(ProtobufWriter w, int field, ReadOnlySpan<byte> key, long value)
+    /// <summary>An id of all zeros is invalid: drawn again (once in 2^64 or 2^128).</summary>
+    private void NonZero(Span<byte> id)
     {
-        int kv = w.Begin(field);
-        w.BytesField(1, key);
-        int any = w.Begin(2);
-        w.VarintField(3, (ulong)value);
-        w.End(any);
-        w.End(kv);
-    }
-
-    private void NewId(Span<byte> id)
-    {
-        do _ids.NextBytes(id);
-        while (id.IndexOfAnyExcept((byte)0) < 0);
+        while (id.IndexOfAnyExcept((byte)0) < 0) _ids.NextBytes(id);
     }
 
     private static ulong StartNs(ConnectionSpan s)
