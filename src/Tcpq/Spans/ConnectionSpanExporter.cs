@@ -142,5 +142,5 @@ public sealed record SpanExportLimits
     public TimeSpan RetryFor { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>The spans' thread's nice value: below the ring buffer reader (0), so that under
     /// overload the spans, not the kernel's events, wait.</summary>
-    public int Nice { get; init; } = 10;
+    public int Nice { get; init; } = 19;
 }
