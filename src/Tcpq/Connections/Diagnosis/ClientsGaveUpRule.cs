@@ -19,7 +19,9 @@ public sealed class ClientsGaveUpRule : IDiagnosisRule
         if (p.Aborted == 0) return null;
         string how = string.Join(", ", p.Aborts.Select(a => $"{a.Value} {a.Key}"));
         bool queueRoomy = p.QMax > 0 && p.PeakQ * 2 <= p.QMax && p.AllDrops == 0;
-        if (queueRoomy && p.LongestWaitUs < ProbeWaitUs)
+        // the waits must be known: counting mode measures them only in its sampling windows
+        bool waitsKnown = p.Total.Count > 0 || p.QueueWait.Count > 0;
+        if (queueRoomy && waitsKnown && p.LongestWaitUs < ProbeWaitUs)
             return new Finding(Name, Severity.Info, p.Label,
                 $"{p.Aborted} of {p.Connections} clients of {p.Label} closed before accept() ({how}), none after more than {Rulebook.Us(p.LongestWaitUs)}, " +
                 $"with the accept queue never past {p.PeakQ} of {p.QMax}: clients that connect and close at once (health checks, port probes), not clients that timed out.");
