@@ -71,7 +71,7 @@ static __always_inline void on_syn(struct pending *p, __u64 now)
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
 	if (cv && cv->sk) {
 		/* this 4-tuple's last connection is established and not yet accepted: a new one */
-		displace(cv);
+		displace(cv, now);
 		cv = NULL;
 	}
 	if (!cv || (cv->state & CONN_DONE) || now - cv->first_syn_ns > CONN_STALE_NS) {
