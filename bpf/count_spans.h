@@ -123,17 +123,26 @@ static __always_inline void span_established(const struct sock *sk, __u32 slot, 
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }
 
+/* A record that ends now, of a connection established waited_ns ago; NULL when the ring is full. */
+static __always_inline struct tcpq_span_record *span_ending_now(const struct sock *sk, __u32 slot, __u16 lport, __u8 kind, __u64 waited_ns)
+{
+	struct tcpq_span_record *r = span_reserve(sk, slot, lport, kind);
+	if (!r)
+		return NULL;
+	__u64 now = bpf_ktime_get_ns();
+	r->end_ns = now;
+	r->established_ns = now > waited_ns ? now - waited_ns : 0;
+	return r;
+}
+
 /* accept() returned it (current is the accepting process) after wait_ns in the queue. */
 static __always_inline void span_accepted(const struct sock *sk, __u32 slot, __u16 lport, __u64 wait_ns, __u64 handshake_ns)
 {
 	if (!spans_on() || wait_ns <= tcpq_spans_slower_than_ns)
 		return;
-	struct tcpq_span_record *r = span_reserve(sk, slot, lport, TCPQ_SPAN_ACCEPTED);
+	struct tcpq_span_record *r = span_ending_now(sk, slot, lport, TCPQ_SPAN_ACCEPTED, wait_ns);
 	if (!r)
 		return;
-	__u64 now = bpf_ktime_get_ns();
-	r->end_ns = now;
-	r->established_ns = now > wait_ns ? now - wait_ns : 0;
 	r->first_syn_ns = handshake_ns && r->established_ns > handshake_ns ? r->established_ns - handshake_ns : 0;
 	r->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
@@ -148,12 +157,9 @@ static __always_inline void span_aborted(const struct sock *sk, __u32 slot, __u1
 	__u64 waited = child_established_for_ns(KCAST(struct tcp_sock, sk));
 	if (waited <= tcpq_spans_slower_than_ns)
 		return;
-	struct tcpq_span_record *r = span_reserve(sk, slot, lport, TCPQ_SPAN_ABORTED);
+	struct tcpq_span_record *r = span_ending_now(sk, slot, lport, TCPQ_SPAN_ABORTED, waited);
 	if (!r)
 		return;
-	__u64 now = bpf_ktime_get_ns();
-	r->end_ns = now;
-	r->established_ns = now > waited ? now - waited : 0;
 	r->abort = c;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }

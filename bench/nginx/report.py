@@ -232,7 +232,7 @@ lines = []
 for load, goal in GOAL_COUNTING.items():
     if load not in ratios:
         continue
-    for m in ("serve", "top"):
+    for m in ("serve", "top", "spans"):
         q = ratios[load].get(m)
         if not q:
             continue
@@ -242,7 +242,8 @@ for load, goal in GOAL_COUNTING.items():
             verdict += f", but the rounds do not decide it (95 % interval {ci[0]:.3f}–{ci[1]:.3f})"
         elif ci:
             verdict += f" (95 % interval {ci[0]:.3f}–{ci[1]:.3f})"
-        lines.append(f"- `{m}` on {load}: **{st.median(q):.3f}** against the goal of {goal:.2f}: {verdict}.")
+        name = "serve --spans-slower-than 200ms" if m == "spans" else m
+        lines.append(f"- `{name}` on {load}: **{st.median(q):.3f}** against the goal of {goal:.2f}: {verdict}.")
 for mode, load in [(m, l) for m in ("serve", "top") for l in LOADS]:
     us = kernel_us.get((mode, load))
     if us is not None:

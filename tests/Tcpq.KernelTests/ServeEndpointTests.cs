@@ -91,6 +91,37 @@ public class ServeEndpointTests
         Assert.Equal(0, serve.Stop());
     }
 
+    [Fact]
+    public void Connections_past_the_limit_from_many_addresses_make_room_for_a_scraper()
+    {
+        using var ns = NetNamespace.Create();
+        using var serve = TcpqServe.Start(ns, "--backend", "diag");
+        var at = IPEndPoint.Parse(serve.Address);
+        var held = new List<Socket>();
+        try
+        {
+            // 300 idle connections, 10 from each of 30 addresses (under one address's share):
+            // together past the endpoint's 256, which refused every scraper until they timed out
+            for (int a = 0; a < 30; a++)
+                for (int i = 0; i < 10; i++)
+                    held.Add(Connect(ns, $"127.0.1.{a + 1}", at));
+            // and a keep-alive scraper answered twice on one connection while 40 more arrive
+            // (num_connects 0: the second reused the first's connection)
+            string twice = Curl(ns, "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}:%{num_connects} ", $"http://{serve.Address}/metrics", $"http://{serve.Address}/metrics");
+            for (int i = 0; i < 40; i++) held.Add(Connect(ns, $"127.0.2.{i / 10 + 1}", at));
+            Assert.Equal("200:1 200:0 ", twice);
+            Assert.Equal("200", Curl(ns, "-o", "/dev/null", "-w", "%{http_code}", $"http://{serve.Address}/metrics"));
+            // the oldest idle ones made the room: closed by serve, the newest kept
+            Assert.True(ClosedByServer(held[0], TimeSpan.FromSeconds(5)), "the oldest idle connection was not closed to make room");
+            Assert.False(ClosedByServer(held[^1], TimeSpan.FromMilliseconds(200)), "the newest connection was closed");
+        }
+        finally
+        {
+            foreach (var s in held) s.Dispose();
+        }
+        Assert.Equal(0, serve.Stop());
+    }
+
     private sealed class Pki : IDisposable
     {
         public string Dir { get; } = Directory.CreateTempSubdirectory("tcpq-pki-").FullName;

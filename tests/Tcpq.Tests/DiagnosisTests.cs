@@ -89,6 +89,21 @@ public class DiagnosisTests
     }
 
     [Fact]
+    public void Clients_that_close_at_once_from_a_roomy_queue_are_probes_not_clients_that_gave_up()
+    {
+        // a health check: connect, close 50 µs later, the queue never past 1 of 128
+        var s = Healthy().Syn("10.0.5.2", 8, 300, 1, (0, 0, 128)).Established("10.0.5.2", 8, 300.02, 300, 1, (1, 0, 128)).Abort("10.0.5.2", 8, 300.07, 300.02);
+        var f = Assert.Single(Diagnose(s), x => x.Rule == "clients-gave-up");
+        Assert.Equal(Severity.Info, f.Severity);
+        Assert.Contains("clients that connect and close at once (health checks, port probes), not clients that timed out", f.Text);
+        // the same close 2 s later is a client that gave up
+        var late = Healthy().Syn("10.0.5.3", 9, 300, 1, (0, 0, 128)).Established("10.0.5.3", 9, 300.02, 300, 1, (1, 0, 128)).Abort("10.0.5.3", 9, 2300.02, 300.02);
+        var gaveUp = Assert.Single(Diagnose(late), x => x.Rule == "clients-gave-up");
+        Assert.True(gaveUp.Severity >= Severity.Warning, $"{gaveUp.Severity}: {gaveUp.Text}");
+        Assert.Contains("gave up before accept()", gaveUp.Text);
+    }
+
+    [Fact]
     public void SYN_ACK_retransmits_fire_and_name_the_cause()
     {
         var s = Healthy().Syn("10.0.6.1", 7, 300, 1, (0, 0, 128)).SynAckRetrans("10.0.6.1", 7, 1300, 1, 300)

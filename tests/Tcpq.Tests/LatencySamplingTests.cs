@@ -33,5 +33,5 @@ public class LatencySamplingTests
     public void Refuses_anything_else(string text) => Assert.Null(LatencySampling.Parse(text));
 
     [Fact]
-    public void The_default_is_one_second_in_ten() => Assert.Equal("1s/10s", LatencySampling.Default.ToString());
+    public void The_default_is_100ms_in_every_second() => Assert.Equal("100ms/1s", LatencySampling.Default.ToString());
 }

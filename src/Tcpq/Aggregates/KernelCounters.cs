@@ -62,7 +62,7 @@ public sealed class KernelCounters : IAggregateSource
     }
 
     /// <summary>Loads and attaches the counting programs. When it returns, counting is live. The
-    /// latencies of accept are measured as <paramref name="sample"/> says (default: 1 s in 10).</summary>
+    /// latencies of accept are measured as <paramref name="sample"/> says (default: 100 ms in every second).</summary>
     public static KernelCounters Start(IReadOnlyList<ushort> ports, DropReasons reasons, bool verbose = false, LatencySampling? sample = null, TimeSpan? spansSlowerThan = null) =>
         new(CountingPrograms.Start(ports, sample ?? LatencySampling.Default, verbose, spansSlowerThan), reasons);
 

@@ -22,7 +22,8 @@ public sealed class CountingPrograms : IDisposable
     private readonly List<SafeBpfLinkHandle> _links = [];
     private readonly Lock _sampling = new();
     private readonly List<SafeBpfLinkHandle> _acceptLinks = [];
-    private Timer? _sampler;
+    private Thread? _sampler;
+    private readonly CancellationTokenSource _stopSampling = new();
     private string? _mountedTracefs;
     private long _samplingSinceNs, _sampledNs, _windowSinceNs, _ticks;
     private readonly LatencySampling _sample;
@@ -99,15 +100,36 @@ public sealed class CountingPrograms : IDisposable
     private void StartSampling()
     {
         _samplingSinceNs = Events.WallClock.MonotonicNowNs();
-        if (!_sample.IsOff) _sampler = new Timer(_ => Sample(), null, TimeSpan.Zero, _sample.Window);
+        if (_sample.IsOff) return;
+        _sampler = new Thread(SampleWindows) { IsBackground = true, Name = "tcpq accept-hook windows" };
+        _sampler.Start();
     }
 
-    /// <summary>Each window's start attaches the accept hooks, its end detaches them.</summary>
-    private void Sample()
+    /// <summary>The windows' clock, a thread of its own: a thread-pool timer fired late when the
+    /// load saturates the CPUs, stretching 100 ms windows to ~240 ms (bench/nginx/run's sample
+    /// ratio 0.24 for 100ms/1s), and with them what the hooks cost. Ticks are due on a fixed
+    /// schedule from the start, so a late one does not shift the rest.</summary>
+    private void SampleWindows()
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        double ticksPerWindow = _sample.Window.TotalSeconds * System.Diagnostics.Stopwatch.Frequency;
+        for (long n = 1; Sample(); n++)
+        {
+            long due = start + (long)(n * ticksPerWindow);
+            long wait = due - System.Diagnostics.Stopwatch.GetTimestamp();
+            if (wait > 0 && _stopSampling.Token.WaitHandle.WaitOne(TimeSpan.FromSeconds((double)wait / System.Diagnostics.Stopwatch.Frequency)))
+                return;
+            if (_stopSampling.IsCancellationRequested) return;
+        }
+    }
+
+    /// <summary>Each window's start attaches the accept hooks, its end detaches them. False once
+    /// sampling has ended (disposed, or the kernel refused the hooks).</summary>
+    private bool Sample()
     {
         lock (_sampling)
         {
-            if (_disposed) return;
+            if (_disposed) return false;
             long windows = _sample.Period.Ticks / _sample.Window.Ticks;
             long tick = _ticks++;
             if (tick % windows == 0 && _acceptLinks.Count == 0)
@@ -120,24 +142,26 @@ public sealed class CountingPrograms : IDisposable
                 catch (ErrnoException e)
                 {
                     DetachAccepts();
-                    _sampler?.Dispose();
-                    _sampler = null;
                     Console.Error.WriteLine($"tcpq: the accept hooks cannot be attached ({e.Message}): no queue-wait histograms");
+                    return false;
                 }
             }
             else if (windows > 1 && tick % windows == 1)
             {
                 DetachAccepts();
             }
+            return windows > 1; // always: attached once for good
         }
     }
 
     private void DetachAccepts()
     {
         if (_acceptLinks.Count == 0) return;
+        // the window ends as the detach begins: closing a syscall tracepoint's link takes the hook
+        // out at once but then waits for RCU grace periods (20-50 ms here under load)
+        _sampledNs += Events.WallClock.MonotonicNowNs() - _windowSinceNs;
         foreach (var link in _acceptLinks) link.Dispose();
         _acceptLinks.Clear();
-        _sampledNs += Events.WallClock.MonotonicNowNs() - _windowSinceNs;
     }
 
     /// <summary>The share of the time since counting began that the accept hooks were attached:
@@ -182,9 +206,11 @@ public sealed class CountingPrograms : IDisposable
         lock (_sampling)
         {
             _disposed = true;
-            _sampler?.Dispose();
             DetachAccepts();
         }
+        _stopSampling.Cancel();
+        if (_sampler is { } sampler && sampler != Thread.CurrentThread) sampler.Join();
+        _stopSampling.Dispose();
         Spans?.Dispose();
         for (int i = _links.Count - 1; i >= 0; i--) _links[i].Dispose();
         _links.Clear();

@@ -50,9 +50,11 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console, F
             : new SlowConnectionSpans(spanRecords, sink!, options.SpansMaxRate, WallClock.System());
         if (spans is null)
             http.Serve(expositions.Read);
-        else // the spans' own counters on each scrape; exemplars only in OpenMetrics, for a scraper that asks for it
-            http.Serve(() => Utf8(TextWithSpans(expositions.Read(), spans)),
-                () => Utf8(OpenMetricsText.From(TextWithSpans(expositions.Read(), spans), spans.Exemplars)));
+        else // the spans' own counters after the reading; exemplars only in OpenMetrics, for a scraper that asks for it
+        {
+            var withSpans = new SpanExpositionCache(expositions.Read, spans);
+            http.Serve(withSpans.Text, withSpans.OpenMetrics);
+        }
         using var otlp = options.OtlpEndpoint is { } endpoint
             ? new OtlpMetricsExport(OtlpMetricsExport.EndpointFor(endpoint, options.OtlpProtocol), options.OtlpProtocol,
                 options.OtlpInterval ?? ServeOptions.DefaultOtlpInterval, cache.Read, source.Reasons, backend, dotnet: options.Dotnet.Enabled, headers: options.OtlpHeaders)
@@ -103,13 +105,6 @@ public sealed class ServeCommand(ServeOptions options, CommandConsole console, F
     /// to the same endpoint as the metrics, on its traces path.</summary>
     private static IConnectionSpanSink OtlpSpanSink(ServeOptions options) =>
         new ConnectionSpanExporter((options.SpansTarget ?? throw new TcpqException(ExitCode.Usage, "--spans-slower-than needs --otlp-endpoint")).ExporterOptions(), WallClock.System());
-
-    /// <summary>A reading's exposition with the spans' counters after it (only with spans on: the
-    /// text is decoded again, per scrape, to append them).</summary>
-    private static string TextWithSpans(RenderedExposition exposition, SlowConnectionSpans spans) =>
-        System.Text.Encoding.UTF8.GetString(exposition.Text.Span) + SpanExposition.Write(spans);
-
-    private static RenderedExposition Utf8(string text) => new(System.Text.Encoding.UTF8.GetBytes(text));
 
     /// <summary>Each listener's container and pod in every reading (--workloads), for the labels.</summary>
     private IAggregateSource WithWorkloads(IAggregateSource source) =>

@@ -31,7 +31,7 @@ public static class ServeVerb
         };
         var ringKb = CommonOptions.RingBufferKb("(--source events)");
         var source = EnumOption.Create<ServeOptions.EbpfSource>("--source", "", "With --backend ebpf: kernel (default: the kernel counts in per-CPU maps, nothing per connection crosses to user space) or events (the ring buffer's events, counted here as trace reads them)");
-        var latencySample = CommonOptions.LatencySample("1s/10s: tcpq_latency_sample_ratio says the share");
+        var latencySample = CommonOptions.LatencySample("100ms/1s: tcpq_latency_sample_ratio says the share");
         var spansSlowerThan = new Option<string?>("--spans-slower-than")
         {
             HelpName = "DURATION",

@@ -27,7 +27,17 @@ public sealed class ExemplarStore
         {
             if (_latest.Count >= MaxSeries && !_latest.ContainsKey(key)) _latest.Clear();
             _latest[key] = exemplar;
+            _version++;
         }
+    }
+
+    private long _version;
+
+    /// <summary>Changes whenever an exemplar is offered: an exposition rendered with the store at
+    /// one version holds its exemplars as long as the version stays.</summary>
+    public long Version
+    {
+        get { lock (_gate) return _version; }
     }
 
     /// <summary>The exemplar of a series, by <see cref="SeriesKey"/>.</summary>

@@ -105,7 +105,7 @@ public static class PrometheusExposition
         Sample(w, "tcpq_listeners_overflowed_total", "", cost.ListenersOverflowed);
         if (cost.LatencySampleRatio is double ratio)
         {
-            Family(w, "tcpq_latency_sample_ratio", "gauge", "The share of accepts in tcpq_accept_queue_wait_seconds and tcpq_syn_to_accept_seconds: counting mode measures them while its accept hooks are attached, 1 s in every 10 (a syscall hook slows every syscall of the machine while attached).");
+            Family(w, "tcpq_latency_sample_ratio", "gauge", "The share of accepts in tcpq_accept_queue_wait_seconds and tcpq_syn_to_accept_seconds: counting mode measures them while its accept hooks are attached, in windows (--latency-sample, 100 ms in every second by default: a syscall hook slows every syscall of the machine while attached).");
             Sample(w, "tcpq_latency_sample_ratio", "", ratio);
         }
         Family(w, "tcpq_listeners", "gauge", "Listeners exported (the series per metric), \"other\" included.");

@@ -19,10 +19,10 @@ public sealed record TopOptions(
     /// <summary>--workloads, --runtime-socket, --kubelet-logs: where a listener's container and pod names come from.</summary>
     public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
 
-    /// <summary>--latency-sample: counting mode's accept hooks (--backend ebpf). Always by default:
-    /// top is watched for minutes, every screen's WAIT and the diagnosis need every accept's wait;
-    /// serve, on for months, samples (1s/10s).</summary>
-    public Bpf.LatencySampling LatencySample { get; init; } = Bpf.LatencySampling.Always;
+    /// <summary>--latency-sample: counting mode's accept hooks (--backend ebpf). Sampled as serve
+    /// samples (100ms/1s: every second's screen has waits) so that top, like serve, keeps no
+    /// syscall hook attached for good (issue 21); always on request.</summary>
+    public Bpf.LatencySampling LatencySample { get; init; } = Bpf.LatencySampling.Default;
 
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);

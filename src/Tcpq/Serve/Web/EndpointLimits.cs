@@ -6,8 +6,12 @@ namespace Tcpq.Serve.Web;
 /// small GET; Prometheus reads the answer at network speed and comes back every 15–60 s.</summary>
 public static class EndpointLimits
 {
-    /// <summary>Connections at once, all clients together; Kestrel closes the ones past it at once.</summary>
+    /// <summary>Connections at once, all clients together: one past it closes the oldest that is
+    /// not answering a request (<see cref="ConnectionCap"/>).</summary>
     public const int Connections = 256;
+    /// <summary>Kestrel's own limit, a backstop above <see cref="Connections"/>: evicted connections
+    /// take a moment to close.</summary>
+    public const int ConnectionsBackstop = 2 * Connections;
     /// <summary>Connections at once from one client address (<see cref="ConnectionsPerClient"/>): one
     /// address cannot take every connection (8 idle ones used to stop every scrape).</summary>
     public const int ConnectionsPerClient = 16;
@@ -28,7 +32,7 @@ public static class EndpointLimits
     {
         kestrel.AddServerHeader = false;
         var limits = kestrel.Limits;
-        limits.MaxConcurrentConnections = Connections;
+        limits.MaxConcurrentConnections = ConnectionsBackstop;
         limits.MaxConcurrentUpgradedConnections = 0;
         limits.RequestHeadersTimeout = RequestHeadersTime;
         limits.KeepAliveTimeout = Idle;

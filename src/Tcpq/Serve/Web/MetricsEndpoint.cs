@@ -43,6 +43,7 @@ public sealed class MetricsEndpoint : IDisposable
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         ListenOptions? listening = null;
+        var cap = new ConnectionCap(EndpointLimits.Connections);
         // no logging providers: Kestrel's own log (a client that went away, a bad request) stays
         // silent; what a user needs to know, tcpq says itself
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
@@ -53,13 +54,14 @@ public sealed class MetricsEndpoint : IDisposable
                 listening = listen;
                 listen.Protocols = HttpProtocols.Http1;
                 listen.Use(ConnectionsPerClient.Middleware(EndpointLimits.ConnectionsPerClient));
+                listen.Use(cap.Middleware());
                 if (config?.Tls is { } tls) listen.UseHttps(tls.HttpsOptions());
             });
         });
         var app = builder.Build();
         var auth = config?.Users is { Count: > 0 } users ? new BasicAuthCheck(users) : null;
         MetricsEndpoint? endpoint = null;
-        app.Run(context => endpoint!.Answer(context));
+        app.Run(context => cap.Answering(context, () => endpoint!.Answer(context)));
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
