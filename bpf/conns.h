@@ -2,7 +2,7 @@
 /* A connection's state between hooks, until accept(): what its first SYN, its retries and its
  * establishment leave for the rows that come later. One entry per connection, by 4-tuple, from
  * its first SYN to accept(): the listener path writes it, the socket's establishment completes it
- * in place (with the socket it now has), accept() marks it taken (CONN_ACCEPTED).
+ * in place (with the socket it now has), accept() deletes it.
  *
  * Why a table, and why one: before the child socket exists there is nothing else to hold the
  * state (a SYN the listener dropped leaves no request socket, and its retry must find the first
@@ -11,7 +11,15 @@
  * and freeing it with the socket (two RCU frees) cost about 0.8 us a connection more than a second
  * LRU table keyed by socket (perf, 55k connections/s), and accept(), a syscall tracepoint, holds no
  * trusted socket to look it up with anyway. That second table, in turn, cost an insert and a
- * delete per connection more than completing the entry in place: about 0.6 us. */
+ * delete per connection more than completing the entry in place: about 0.6 us.
+ *
+ * Why accept() deletes the entry: an LRU table kept full (entries of accepted connections left to
+ * age out) makes every SYN's insert evict: its CPU's free list is empty, so the insert shrinks the
+ * LRU lists, deleting victims from their buckets, every node a cold cache line in a table of
+ * megabytes. perf put that insert at more than half of tcpq_ingress on connload
+ * (bpf_lru_pop_free), and bpf_stats tcpq_ingress at 436 ns a run, 243 ns with the delete. Deleted
+ * at accept(), the table holds only the connections between their first SYN and accept(), and its
+ * free nodes are reused warm. LRU still bounds it under a SYN flood. */
 #ifndef TCPQ_CONNS_H
 #define TCPQ_CONNS_H
 
@@ -22,14 +30,8 @@
 
 /* conn_val.state: the client reset the half-open connection */
 #define CONN_ABORTED 0x2
-/* conn_val.state: accept() took it. The entry is marked, not deleted: between accept's lookup and a
- * delete, a new SYN of the same 4-tuple (a client that reset its queued connection and reused the
- * port at once) could displace it, and the delete would take the NEW connection's entry (a burst
- * test saw one accept row in 16,000 without its Attempt so). A marked entry counts as absent for
- * every hook; a new SYN of its 4-tuple overwrites it, or LRU lets it go. */
-#define CONN_ACCEPTED 0x4
 /* the entry is a connection that ended for tcpq: a new SYN of its 4-tuple is a new connection */
-#define CONN_DONE (CONN_ABORTED | CONN_ACCEPTED)
+#define CONN_DONE CONN_ABORTED
 
 struct conn_val {
 	__u64 first_syn_ns;
@@ -39,6 +41,7 @@ struct conn_val {
 	__u32 state;
 	__u32 ack_drops;  /* segments of this handshake the listener refused (ack-drop's Attempt) */
 	__u32 pad;
+	__u64 successor_ns; /* displaced: the first SYN of the connection that took its 4-tuple */
 };
 
 /* One entry per connection, by 4-tuple, from its first SYN until accept(); LRU keeps it bounded
@@ -64,10 +67,17 @@ struct {
 	__type(value, struct conn_val);
 } displaced SEC(".maps");
 
+/* Displacements since load (any CPU): accept() tells by it whether a new connection may have
+ * taken its 4-tuple while it deleted the entry. In a section of its own: not on a cache line that
+ * every CPU writes per packet (.bss holds listener.h's pendings). */
+__u64 displacements SEC(".data.displacements") = 0;
+
 /* A new connection takes the 4-tuple of one established and not yet accepted: that one's state
- * moves aside, by its socket. */
-static __always_inline void displace(const struct conn_val *cv)
+ * moves aside, by its socket. `successor_ns`: the new connection's first SYN, 0 if unknown. */
+static __always_inline void displace(struct conn_val *cv, __u64 successor_ns)
 {
+	__sync_fetch_and_add(&displacements, 1); /* before the tables change: accept() reads it after */
+	cv->successor_ns = successor_ns;
 	bpf_map_update_elem(&displaced, &cv->sk, cv, BPF_ANY);
 }
 
@@ -77,13 +87,25 @@ static __always_inline bool established_state(const struct sock *sk, const struc
 					      struct conn_val *out, bool take)
 {
 	__u64 sk_key = (__u64)sk;
+	__u64 seen = displacements;
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, k);
 	if (cv && cv->sk == sk_key) {
 		*out = *cv;
-		if (take) {
-			/* marked, not deleted (see CONN_ACCEPTED); sk 0: nothing matches it again */
-			cv->sk = 0;
-			cv->state = CONN_ACCEPTED;
+		if (!take)
+			return true;
+		bpf_map_delete_elem(&conns, k);
+		/* A new SYN of this 4-tuple (a client that reset its queued connection and reused the
+		 * port at once) may have displaced this entry between the lookup and the delete, which
+		 * then took the NEW connection's entry (a burst test saw one accept row in 16,000
+		 * without its Attempt so): its first SYN is put back from the displaced copy. */
+		if (displacements == seen)
+			return true;
+		cv = bpf_map_lookup_elem(&displaced, &sk_key);
+		if (cv) {
+			struct conn_val nv = { .first_syn_ns = cv->successor_ns, .attempts = 1 };
+			if (nv.first_syn_ns)
+				bpf_map_update_elem(&conns, k, &nv, BPF_NOEXIST);
+			bpf_map_delete_elem(&displaced, &sk_key);
 		}
 		return true;
 	}

@@ -71,7 +71,7 @@ static __always_inline void on_syn(struct pending *p, __u64 now)
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
 	if (cv && cv->sk) {
 		/* this 4-tuple's last connection is established and not yet accepted: a new one */
-		displace(cv);
+		displace(cv, now);
 		cv = NULL;
 	}
 	if (!cv || (cv->state & CONN_DONE) || now - cv->first_syn_ns > CONN_STALE_NS) {
@@ -115,31 +115,32 @@ static __always_inline void listener_ingress(struct __sk_buff *skb)
 	if (!port_traced(sk->src_port))
 		return;
 
+	/* the headers in place: TCP pulled them into the linear part before its socket filter runs
+	 * (two bpf_skb_load_bytes() calls a packet less); the TCP header copied if it is not there */
 	struct pending p = {};
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 thoff;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		struct iphdr *ip = data;
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP_)
 			return;
-		if (ip.protocol != IPPROTO_TCP_)
-			return;
-		set_v4mapped(p.key.saddr, ip.saddr);
-		set_v4mapped(p.key.daddr, ip.daddr);
-		thoff = ip.ihl * 4;
+		set_v4mapped(p.key.saddr, ip->saddr);
+		set_v4mapped(p.key.daddr, ip->daddr);
+		thoff = ip->ihl * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		struct ipv6hdr *ip6 = data;
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP_)
 			return;
-		if (ip6.nexthdr != IPPROTO_TCP_)
-			return;
-		__builtin_memcpy(p.key.saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p.key.daddr, &ip6.daddr, 16);
-		thoff = sizeof(ip6);
+		__builtin_memcpy(p.key.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p.key.daddr, &ip6->daddr, 16);
+		thoff = sizeof(*ip6);
 	} else {
 		return;
 	}
 	__u8 th[14];
-	if (bpf_skb_load_bytes(skb, thoff & 0x3ff, th, sizeof(th)))
+	if (thoff >= 20 && thoff <= 60 && data + thoff + sizeof(th) <= end)
+		__builtin_memcpy(th, data + thoff, sizeof(th));
+	else if (bpf_skb_load_bytes(skb, thoff & 0x3ff, th, sizeof(th)))
 		return;
 	__u8 flags = th[13];
 	p.key.sport = (th[0] << 8) | th[1];

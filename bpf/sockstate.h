@@ -24,7 +24,7 @@ static __subprog int on_established(const struct sock *sk)
 	struct conn_val *hv = bpf_map_lookup_elem(&conns, &k);
 	if (hv) {
 		if (hv->sk)
-			displace(hv); /* a connection of this 4-tuple whose new SYN tcpq missed */
+			displace(hv, 0); /* a connection of this 4-tuple whose new SYN tcpq missed */
 		else if (!(hv->state & CONN_DONE)) {
 			qv.first_syn_ns = hv->first_syn_ns;
 			qv.attempts = hv->attempts;
@@ -145,7 +145,7 @@ static __always_inline void on_synack_retransmit(const struct sock *sk, const st
 	/* the n-th retransmission: num_retrans counts those already sent */
 	set_attempt(e, req->num_retrans + 1);
 	struct conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-	if (cv && cv->first_syn_ns && !(cv->state & CONN_ACCEPTED))
+	if (cv && cv->first_syn_ns)
 		set_wait(e, cv->first_syn_ns);
 	submit(e);
 }

@@ -33,7 +33,7 @@ static __always_inline void counted_verdict(struct pending *p, __u8 kind, __u64 
 								 : TCPQ_REASON_ACCEPT_QUEUE_FULL;
 		struct conn_val *cv = bpf_map_lookup_elem(&conns, &p->key);
 		p->attempt = 1;
-		if (cv && !(cv->state & CONN_ACCEPTED)) {
+		if (cv) {
 			p->attempt = ++cv->ack_drops;
 			p->first_ns = cv->first_syn_ns; /* Wait us: since the first SYN */
 		}

@@ -233,7 +233,8 @@ public class RecordsInTimeOrderTests
     }
 
     [Theory]
-    [InlineData(4096, 2, 2048)]     // the default on this machine: 4 MiB in all, as with one ring
+    [InlineData(8192, 2, 4096)]     // the default on this machine: 8 MiB in all, 4 MiB a CPU
+    [InlineData(4096, 2, 2048)]     // 4 MiB in all, as with one ring
     [InlineData(4096, 64, 256)]     // never under 256 KiB a CPU: one CPU may have every event
     [InlineData(65536, 3, 16384)]   // 3 CPUs: a quarter each (a power of two), 48 MiB in all
     [InlineData(4, 2, 4)]           // less than 256 KiB in all: each CPU the total, at least a page

@@ -8,7 +8,11 @@ namespace Tcpq.Bpf;
 /// TCPQ_MAX_PORTS).</summary>
 public sealed record TraceConfig(IReadOnlyList<ushort> Ports, IReadOnlySet<EventKind>? Kinds, int RingBufferKb = TraceConfig.DefaultRingBufferKb)
 {
-    public const int DefaultRingBufferKb = 4096;
+    /// <summary>8 MiB in all: on a machine with few CPUs each CPU's ring is large (4 MiB each on 2
+    /// CPUs), since one CPU may make most of the events (connload's accepting thread and its
+    /// softirqs) while the reader waits for a CPU; 4 MiB in all lost events under load on 2 CPUs
+    /// (bench/RESULTS.md). With 32 CPUs or more each has the floor, <see cref="MinRingPerCpuKb"/>.</summary>
+    public const int DefaultRingBufferKb = 8192;
 
     public const int MaxPorts = 64;
 

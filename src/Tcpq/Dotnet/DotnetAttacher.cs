@@ -26,9 +26,11 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     private readonly QueueSink _queue = new();
     private readonly TextWriter _said = messages ?? TextWriter.Null;
     private bool _stopped;
+    private readonly bool _dotnetRowsAsked = kinds is null || kinds.Any(EventKinds.IsDotnet);
+    private uint _lastAcceptPid; // an accept row's process, considered already: no lock per row
 
     /// <summary>Off, or asked only for kernel actions and no request spans: nothing to join.</summary>
-    public bool Active => target.Enabled && (RequestLinks is not null || kinds is null || kinds.Any(EventKinds.IsDotnet));
+    public bool Active => target.Enabled && (RequestLinks is not null || _dotnetRowsAsked);
 
     /// <summary>Set before <see cref="Start"/> when spans are asked for: every process joined also
     /// sends each request's span ids and connection (ASP.NET Core's HttpRequestIn activity, through
@@ -74,7 +76,11 @@ public sealed class DotnetAttacher(DotnetTarget target, IReadOnlyList<ushort> po
     public void OnEvent(in TcpqEvent e)
     {
         next.OnEvent(in e);
-        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && target.Pid is null && Active) Consider(e.Pid, explicitly: false);
+        if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && e.Pid != _lastAcceptPid && target.Pid is null && Active)
+        {
+            _lastAcceptPid = e.Pid;
+            Consider(e.Pid, explicitly: false);
+        }
     }
 
     private void Consider(uint pid, bool explicitly)

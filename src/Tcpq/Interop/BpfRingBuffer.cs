@@ -5,10 +5,12 @@ namespace Tcpq.Interop;
 
 /// <summary>
 /// One BPF_MAP_TYPE_RINGBUF per CPU, made here for the object's array of maps that the programs
-/// pick their CPU's ring from, and a libbpf <c>ring_buffer</c> reading them all. Each record goes,
-/// as a span over the ring's own memory (valid only during the call), to the handler given at
-/// <see cref="Start"/>, with the index of its ring; the native callback is an
-/// <c>[UnmanagedCallersOnly]</c> function reaching it through a GCHandle per ring.
+/// pick their CPU's ring from, each mapped and read in place (<see cref="MappedRing"/>: the consumer
+/// position stored once per read, no native callback per record), one epoll waiting on them all.
+/// Each record goes, as a span over the ring's own memory (valid only during the call), to the
+/// handler given at <see cref="Start"/>, with the index of its ring. One ring the object made itself
+/// (<see cref="Open"/>) is read by a libbpf <c>ring_buffer</c>, whose native callback is an
+/// <c>[UnmanagedCallersOnly]</c> function reaching the handler through a GCHandle.
 /// </summary>
 internal sealed unsafe class BpfRingBuffer : IDisposable
 {
@@ -16,13 +18,18 @@ internal sealed unsafe class BpfRingBuffer : IDisposable
 
     private readonly BpfMap _rings;
     private readonly SafeFdHandle[] _fds;
+    private readonly uint _ringBytes;
     private readonly Errors _errors = new();
     private SafeRingBufferHandle? _handle;
+    private MappedRing[]? _mapped;
+    private SafeFdHandle? _epoll;
+    private Action<int, ReadOnlySpan<byte>>? _onRecord;
 
-    private BpfRingBuffer(BpfMap rings, SafeFdHandle[] fds)
+    private BpfRingBuffer(BpfMap rings, SafeFdHandle[] fds, uint ringBytes = 0)
     {
         _rings = rings;
         _fds = fds;
+        _ringBytes = ringBytes;
     }
 
     /// <summary>Before the object is loaded: makes <paramref name="cpus"/> rings of
@@ -41,7 +48,7 @@ internal sealed unsafe class BpfRingBuffer : IDisposable
                 if (fds[cpu].IsInvalid) throw new ErrnoException($"bpf_map_create ring of CPU {cpu} ({ringBytes} bytes)", Errno.Last);
             }
             ErrnoException.ThrowIfNegative(LibBpf.MapSetInnerMapFd(rings.Handle, Fd(fds[0])), $"bpf_map__set_inner_map_fd {rings.Name}");
-            return new BpfRingBuffer(rings, fds);
+            return new BpfRingBuffer(rings, fds, ringBytes);
         }
         catch
         {
@@ -72,38 +79,32 @@ internal sealed unsafe class BpfRingBuffer : IDisposable
     /// <exception cref="ErrnoException">a ring could not be stored, mapped or polled.</exception>
     public void Start(Action<int, ReadOnlySpan<byte>> onRecord)
     {
-        var contexts = new List<GCHandle>(_fds.Length);
-        nint ring = 0;
+        var mapped = new List<MappedRing>(_fds.Length);
+        var epoll = new SafeFdHandle(Libc.EpollCreate1(Libc.EPOLL_CLOEXEC));
         try
         {
+            if (epoll.IsInvalid) throw new ErrnoException("epoll_create1", Errno.Last);
+            byte* ev = stackalloc byte[16];
             for (int cpu = 0; cpu < _fds.Length; cpu++)
             {
                 uint key = (uint)cpu;
                 int fd = Fd(_fds[cpu]);
                 if (LibBpf.MapUpdateElem(_rings.Fd, &key, &fd, 0) != 0)
                     throw new ErrnoException($"bpf_map_update_elem {_rings.Name}[{cpu}]", Errno.Last);
-                var context = GCHandle.Alloc(new Reader(cpu, onRecord, _errors));
-                contexts.Add(context);
-                if (cpu == 0)
-                {
-                    ring = LibBpf.RingBufferNew(fd, &OnRecord, GCHandle.ToIntPtr(context), 0);
-                    if (LibBpf.IsError(ring))
-                    {
-                        ring = 0;
-                        throw new ErrnoException($"ring_buffer__new {_rings.Name}[0]", Errno.Last);
-                    }
-                }
-                else if (LibBpf.RingBufferAdd(ring, fd, &OnRecord, GCHandle.ToIntPtr(context)) < 0)
-                {
-                    throw new ErrnoException($"ring_buffer__add {_rings.Name}[{cpu}]", Errno.Last);
-                }
+                mapped.Add(MappedRing.Map(fd, _ringBytes));
+                new Span<byte>(ev, 16).Clear();
+                *(uint*)ev = Libc.EPOLLIN; // level-triggered, as libbpf's: data left unread wakes again
+                if (Libc.EpollCtl(Fd(epoll), Libc.EPOLL_CTL_ADD, fd, ev) != 0)
+                    throw new ErrnoException($"epoll_ctl {_rings.Name}[{cpu}]", Errno.Last);
             }
-            _handle = new SafeRingBufferHandle(ring, _rings.Handle, [.. contexts]);
+            _mapped = [.. mapped];
+            _epoll = epoll;
+            _onRecord = onRecord;
         }
         catch
         {
-            if (ring != 0) LibBpf.RingBufferFree(ring);
-            foreach (var c in contexts) c.Free();
+            foreach (var m in mapped) m.Dispose();
+            epoll.Dispose();
             throw;
         }
     }
@@ -112,10 +113,28 @@ internal sealed unsafe class BpfRingBuffer : IDisposable
     /// there. Returns the records read; an interrupted wait reads none.</summary>
     /// <exception cref="ErrnoException">the rings could not be read.</exception>
     /// <remarks>An exception from the handler stops the read and is rethrown here.</remarks>
-    public int Poll(int timeoutMs) => Checked(LibBpf.RingBufferPoll(Started, timeoutMs), "ring_buffer__poll");
+    public int Poll(int timeoutMs)
+    {
+        if (_mapped is null) return Checked(LibBpf.RingBufferPoll(Started, timeoutMs), "ring_buffer__poll");
+        byte* events = stackalloc byte[16 * 8];
+        int ready = Libc.EpollWait(Fd(_epoll!), events, 8, timeoutMs);
+        if (ready < 0)
+        {
+            int errno = Errno.Last;
+            if (errno == Errno.EINTR) return 0;
+            throw new ErrnoException("epoll_wait", errno);
+        }
+        return ready == 0 ? 0 : Consume();
+    }
 
     /// <summary>Reads every record waiting, without waiting. Returns the records read.</summary>
-    public int Consume() => Checked(LibBpf.RingBufferConsume(Started), "ring_buffer__consume");
+    public int Consume()
+    {
+        if (_mapped is null) return Checked(LibBpf.RingBufferConsume(Started), "ring_buffer__consume");
+        int n = 0;
+        for (int ring = 0; ring < _mapped.Length; ring++) n += _mapped[ring].Consume(ring, _onRecord!);
+        return n;
+    }
 
     private SafeRingBufferHandle Started => _handle ?? throw new InvalidOperationException("the ring buffers are not started");
 
@@ -149,11 +168,14 @@ internal sealed unsafe class BpfRingBuffer : IDisposable
         }
     }
 
-    /// <summary>The reader first (its epoll holds the rings), then the rings' descriptors (the map
-    /// of maps keeps its own references until the object is closed).</summary>
+    /// <summary>The reader first (its epoll holds the rings), then the mappings, then the rings'
+    /// descriptors (the map of maps keeps its own references until the object is closed).</summary>
     public void Dispose()
     {
         _handle?.Dispose();
+        _epoll?.Dispose();
+        if (_mapped != null) foreach (var m in _mapped) m.Dispose();
+        _mapped = null;
         foreach (var fd in _fds) fd.Dispose();
     }
 
