@@ -65,8 +65,12 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
             TimelineEnd.StillOpen => "still-open",
             _ => null,
         };
-        foreach (var m in t.Marks)
+        var marks = t.Marks; // by index: foreach on the interface would allocate its enumerator
+        for (int i = 0; i < marks.Count; i++)
+        {
+            var m = marks[i];
             span.Events.Add(new ConnectionSpanEvent(EventName(m), m.AtNs, m.Reason == 0 ? null : Reason(reasons, m.Reason, names), m.Attempt));
+        }
         span.EventsLeftOut = t.MarksLeftOut;
         AppRequestLinks.CopyTo(t, span);
     }
@@ -83,8 +87,11 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
     public static string EventName(in TimelineMark m) => m.Kind switch
     {
         EventKind.Syn => "syn-retry",
-        var k => EventKinds.Name(k),
+        var k => KindNames.TryGetValue(k, out var name) ? name : EventKinds.Name(k),
     };
+
+    /// <summary>Each kind's name, made once (EventKinds.Name makes a string per call).</summary>
+    private static readonly Dictionary<EventKind, string> KindNames = EventKinds.All.Distinct().ToDictionary(k => k, EventKinds.Name);
 
     private static string Reason(DropReasons reasons, uint reason, Dictionary<uint, string>? names)
     {
