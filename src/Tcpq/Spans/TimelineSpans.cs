@@ -17,13 +17,16 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
     // ring buffer's reader should not make a string for each
     private Comm16 _comm;
     private string? _commText;
+    // the reasons' names (peer-reset, accept-queue-full…), made once each: DropReasons.Name makes a
+    // new string per call, and a load of resets would make the reader allocate one per connection
+    private readonly Dictionary<uint, string> _reasonNames = [];
 
     public void OnFinished(ConnectionTimeline t, TimelineEnd end)
     {
         // rows of the application alone (accepted before tracing began, the handshake's timeline
         // long gone): no connection to draw
         if (t.OnlyApplication) return;
-        Fill(t, end, _span, reasons, CommText(t.Comm));
+        Fill(t, end, _span, reasons, CommText(t.Comm), _reasonNames);
         _span.Workload = workloads?.Invoke(t.Key.Listener);
         sink.Write(_span);
     }
@@ -37,7 +40,8 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
 
     /// <summary>The timeline as a span: its times, who accepted it, its marks as events.</summary>
     /// <param name="comm">The comm's text when the caller has it already (null: made here).</param>
-    public static void Fill(ConnectionTimeline t, TimelineEnd end, ConnectionSpan span, DropReasons reasons, string? comm = null)
+    /// <param name="names">The reasons' names made so far, kept by the caller (null: made each time).</param>
+    public static void Fill(ConnectionTimeline t, TimelineEnd end, ConnectionSpan span, DropReasons reasons, string? comm = null, Dictionary<uint, string>? names = null)
     {
         span.Reset();
         span.Key = t.Key;
@@ -53,7 +57,7 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
         // aborted before the application had it (a reset in the queue that accept() took later is
         // still the application's connection)
         span.Aborted = t.Aborted && !t.Accepted;
-        span.AbortReason = span.Aborted ? Reason(reasons, t.AbortReason) : null;
+        span.AbortReason = span.Aborted ? Reason(reasons, t.AbortReason, names) : null;
         span.Unfinished = end switch
         {
             TimelineEnd.Expired => "expired",
@@ -61,8 +65,12 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
             TimelineEnd.StillOpen => "still-open",
             _ => null,
         };
-        foreach (var m in t.Marks)
-            span.Events.Add(new ConnectionSpanEvent(EventName(m), m.AtNs, m.Reason == 0 ? null : Reason(reasons, m.Reason), m.Attempt));
+        var marks = t.Marks; // by index: foreach on the interface would allocate its enumerator
+        for (int i = 0; i < marks.Count; i++)
+        {
+            var m = marks[i];
+            span.Events.Add(new ConnectionSpanEvent(EventName(m), m.AtNs, m.Reason == 0 ? null : Reason(reasons, m.Reason, names), m.Attempt));
+        }
         span.EventsLeftOut = t.MarksLeftOut;
         AppRequestLinks.CopyTo(t, span);
     }
@@ -79,8 +87,17 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
     public static string EventName(in TimelineMark m) => m.Kind switch
     {
         EventKind.Syn => "syn-retry",
-        var k => EventKinds.Name(k),
+        var k => KindNames.TryGetValue(k, out var name) ? name : EventKinds.Name(k),
     };
 
-    private static string Reason(DropReasons reasons, uint reason) => reasons.Name(reason);
+    /// <summary>Each kind's name, made once (EventKinds.Name makes a string per call).</summary>
+    private static readonly Dictionary<EventKind, string> KindNames = EventKinds.All.Distinct().ToDictionary(k => k, EventKinds.Name);
+
+    private static string Reason(DropReasons reasons, uint reason, Dictionary<uint, string>? names)
+    {
+        if (names is null) return reasons.Name(reason);
+        if (names.TryGetValue(reason, out var name)) return name;
+        if (names.Count >= 4096) names.Clear(); // reason codes are a few hundred at most: a bound all the same
+        return names[reason] = reasons.Name(reason);
+    }
 }
