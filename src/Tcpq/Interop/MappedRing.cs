@@ -55,20 +55,23 @@ internal sealed unsafe class MappedRing : IDisposable
     /// left; then releases their room to the kernel. Returns the records handed on. When the
     /// handler throws, the room up to and including its record is released and the exception goes
     /// on (as libbpf does when a callback fails).</summary>
-    public int Consume(int ring, Action<int, ReadOnlySpan<byte>> onRecord)
+    public int Consume(int ring, Action<int, ReadOnlySpan<byte>> onRecord) =>
+        Consume((ulong*)_consumerPage, (ulong*)_producerPages, (byte*)_producerPages + _pageBytes, _mask, ring, onRecord);
+
+    /// <summary>The read itself, over the ring's positions and data (mapped twice in a row, each
+    /// <paramref name="mask"/> + 1 bytes): a function of memory alone, so tests can give it a ring
+    /// laid out as the kernel lays one out.</summary>
+    internal static int Consume(ulong* consumerPos, ulong* producerPos, byte* data, ulong mask, int ring, Action<int, ReadOnlySpan<byte>> onRecord)
     {
-        ref ulong consumerPos = ref Unsafe.AsRef<ulong>((void*)_consumerPage);
-        ref ulong producerPos = ref Unsafe.AsRef<ulong>((void*)_producerPages);
-        byte* data = (byte*)_producerPages + _pageBytes;
-        ulong cons = Volatile.Read(ref consumerPos);
+        ulong cons = Volatile.Read(ref *consumerPos);
         ulong start = cons;
         int n = 0;
         try
         {
-            ulong prod = Volatile.Read(ref producerPos);
+            ulong prod = Volatile.Read(ref *producerPos);
             while (cons < prod)
             {
-                byte* header = data + (cons & _mask);
+                byte* header = data + (cons & mask);
                 uint len = Volatile.Read(ref Unsafe.AsRef<uint>(header));
                 if ((len & BusyBit) != 0) break; // reserved, not yet committed
                 uint size = len & ~(BusyBit | DiscardBit);
@@ -78,12 +81,12 @@ internal sealed unsafe class MappedRing : IDisposable
                     n++;
                     onRecord(ring, new ReadOnlySpan<byte>(header + HeaderBytes, (int)size));
                 }
-                if (cons >= prod) prod = Volatile.Read(ref producerPos); // written meanwhile
+                if (cons >= prod) prod = Volatile.Read(ref *producerPos); // written meanwhile
             }
         }
         finally
         {
-            if (cons != start) Volatile.Write(ref consumerPos, cons);
+            if (cons != start) Volatile.Write(ref *consumerPos, cons);
         }
         return n;
     }
