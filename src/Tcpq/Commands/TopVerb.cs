@@ -17,7 +17,7 @@ public static class TopVerb
         var sort = EnumOption.Create<TopSort>("--sort", "-s", "The column to order listeners by, largest first (listener: by port); worst (default) puts the listener in most trouble first");
         var iterations = new Option<int?>("--iterations", "-n") { HelpName = "N", Description = "Stop after N screens" };
         var duration = CommonOptions.Duration();
-        var latencySample = CommonOptions.LatencySample("100ms/1s, as serve");
+        var latencySample = CommonOptions.LatencySample("always");
         var dotnet = CommonOptions.Dotnet("A line per .NET process behind a watched port: its thread pool, threads injected because work starved, GC pauses, Kestrel's refusals (over its diagnostics socket). " +
             "auto (default): every .NET process listening on a watched port, looked for again every 5 s; off; or one process id");
 
@@ -41,7 +41,7 @@ public static class TopVerb
             {
                 Dotnet = Dotnet.DotnetTarget.Parse(parse.GetValue(dotnet)),
                 Workloads = workloads.Read(parse),
-                LatencySample = parse.GetValue(latencySample) is string sample ? CommonOptions.ParseLatencySample(sample) : LatencySampling.Default,
+                LatencySample = parse.GetValue(latencySample) is string sample ? CommonOptions.ParseLatencySample(sample) : LatencySampling.Always,
             }.Validate();
             if (options.Backend == TraceBackend.Diag && parse.GetResult(latencySample) is { Implicit: false })
                 throw new TcpqException(ExitCode.Usage, "--latency-sample does not apply to --backend diag");

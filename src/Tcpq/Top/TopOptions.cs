@@ -19,10 +19,12 @@ public sealed record TopOptions(
     /// <summary>--workloads, --runtime-socket, --kubelet-logs: where a listener's container and pod names come from.</summary>
     public Workloads.WorkloadOptions Workloads { get; init; } = Tcpq.Workloads.WorkloadOptions.Default;
 
-    /// <summary>--latency-sample: counting mode's accept hooks (--backend ebpf). Sampled as serve
-    /// samples (100ms/1s: every second's screen has waits) so that top, like serve, keeps no
-    /// syscall hook attached for good (issue 21); always on request.</summary>
-    public Bpf.LatencySampling LatencySample { get; init; } = Bpf.LatencySampling.Default;
+    /// <summary>--latency-sample: counting mode's accept hooks (--backend ebpf). Always by default:
+    /// top is watched while someone looks for a cause, and its WAIT columns and diagnosis need the
+    /// accepts' waits; sampled (serve's 100ms/1s) they miss a bursty or slow accept loop entirely
+    /// (DotnetTests' starved Kestrel: 40 accepts in bursts, none in a window, no WAIT and no
+    /// thread-pool-starvation diagnosis in 50 s). serve, on for months, samples.</summary>
+    public Bpf.LatencySampling LatencySample { get; init; } = Bpf.LatencySampling.Always;
 
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(100);
