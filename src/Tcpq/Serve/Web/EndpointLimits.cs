@@ -7,12 +7,12 @@ namespace Tcpq.Serve.Web;
 public static class EndpointLimits
 {
     /// <summary>Connections at once, all clients together: one past it closes the oldest that is
-    /// not answering a request (<see cref="ConnectionCap"/>).</summary>
+    /// not answering a request (<see cref="ConnectionLimits"/>).</summary>
     public const int Connections = 256;
     /// <summary>Kestrel's own limit, a backstop above <see cref="Connections"/>: evicted connections
     /// take a moment to close.</summary>
     public const int ConnectionsBackstop = 2 * Connections;
-    /// <summary>Connections at once from one client address (<see cref="ConnectionsPerClient"/>): one
+    /// <summary>Connections at once from one client address (<see cref="ConnectionLimits"/>): one
     /// address cannot take every connection (8 idle ones used to stop every scrape).</summary>
     public const int ConnectionsPerClient = 16;
     /// <summary>A request's line and headers must arrive within this, once begun (slowloris).</summary>

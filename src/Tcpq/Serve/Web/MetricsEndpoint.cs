@@ -43,7 +43,7 @@ public sealed class MetricsEndpoint : IDisposable
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         ListenOptions? listening = null;
-        var cap = new ConnectionCap(EndpointLimits.Connections);
+        var limits = new ConnectionLimits(EndpointLimits.Connections, EndpointLimits.ConnectionsPerClient);
         // no logging providers: Kestrel's own log (a client that went away, a bad request) stays
         // silent; what a user needs to know, tcpq says itself
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
@@ -53,15 +53,14 @@ public sealed class MetricsEndpoint : IDisposable
             {
                 listening = listen;
                 listen.Protocols = HttpProtocols.Http1;
-                listen.Use(ConnectionsPerClient.Middleware(EndpointLimits.ConnectionsPerClient));
-                listen.Use(cap.Middleware());
+                listen.Use(limits.Middleware());
                 if (config?.Tls is { } tls) listen.UseHttps(tls.HttpsOptions());
             });
         });
         var app = builder.Build();
         var auth = config?.Users is { Count: > 0 } users ? new BasicAuthCheck(users) : null;
         MetricsEndpoint? endpoint = null;
-        app.Run(context => cap.Answering(context, () => endpoint!.Answer(context)));
+        app.Run(context => limits.Answering(context, () => endpoint!.Answer(context)));
         try
         {
             app.StartAsync().GetAwaiter().GetResult();
