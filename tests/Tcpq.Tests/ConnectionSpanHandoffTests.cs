@@ -1,4 +1,5 @@
 using Tcpq.Connections;
+using Tcpq.Events;
 using Tcpq.Spans;
 
 namespace Tcpq.Tests;
@@ -90,11 +91,43 @@ public class ConnectionSpanHandoffTests
             handoff.Write(reused); // returns at once: a slot stays taken until the sink is done with it
         }
         Assert.Equal((4L, 6L), (handoff.Handed, handoff.Dropped));
+        // asked before a span is made: the next one would be left out, and is counted so
+        Assert.True(handoff.LeavesOut());
+        Assert.Equal((4L, 7L), (handoff.Handed, handoff.Dropped));
 
         sink.Open.Set();
         Assert.True(handoff.Complete(TimeSpan.FromSeconds(30)));
         Assert.Equal([40000, 40001, 40002, 40003], sink.Seen.Select(s => (int)s.Key.SourcePort));
         handoff.Dispose();
+    }
+
+    /// <summary>Every slot taken: it says so when asked, and must not be written to.</summary>
+    private sealed class Full : IConnectionSpanSink
+    {
+        public int Asked;
+        public void Write(ConnectionSpan span) => throw new InvalidOperationException("written to though it leaves the connection out");
+        public bool LeavesOut()
+        {
+            Asked++;
+            return true;
+        }
+    }
+
+    [Fact]
+    public void A_connection_the_sink_would_leave_out_is_not_made_into_a_span()
+    {
+        // the timeline of a connection that ended long ago is cold: reading it into a span costs
+        // cache misses, spent for nothing when the export's slots are all taken
+        var sink = new Full();
+        var spans = new TimelineSpans(sink, DropReasons.Empty);
+        var tracker = new ConnectionTracker(new TrackerOptions { Finished = spans.OnFinished, KeepMarks = true, Application = ApplicationRows.None });
+        var s = new Scenario();
+        for (ushort port = 1000; port < 1003; port++)
+            s.Syn("10.0.0.9", port, 0, 1, (0, 0, 8)).Established("10.0.0.9", port, 0.1, 0, 1, (1, 0, 8)).Accept("10.0.0.9", port, 0.2, 0.1);
+        foreach (var e in s.Events) tracker.OnEvent(e);
+        tracker.Complete();
+
+        Assert.Equal(3, sink.Asked);
     }
 
     private sealed class Failing : IConnectionSpanSink

@@ -22,7 +22,7 @@ public sealed class EventPipeline(IEventWriter writer, ConnectionTracker? tracke
         if (kinds is null || kinds.Contains(EventKind.FirstRead)) rows |= ApplicationRows.FirstRead;
         if (kinds is null || kinds.Contains(EventKind.FirstWrite)) rows |= ApplicationRows.FirstWrite;
         if (kinds is null || kinds.Contains(EventKind.Close)) rows |= ApplicationRows.Close;
-        return new TrackerOptions { Application = rows };
+        return new TrackerOptions { Application = rows, LingerNs = TrackerOptions.LiveLingerNs };
     }
 
     public void OnEvent(in TcpqEvent e)

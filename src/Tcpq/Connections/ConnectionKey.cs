@@ -12,4 +12,16 @@ public readonly record struct ConnectionKey(
     public ListenerKey Listener => new(NetNs, Dest, DestPort);
 
     public string SourceText => Source.ToString();
+
+    // The tracker looks a key up for every event: the record's own members compare and hash field
+    // by field through EqualityComparer, and hash each address with its bytes swapped. These take
+    // the addresses as they lie; the hash stays seeded per process (HashCode), so clients that
+    // choose their addresses and ports cannot aim at one bucket.
+    public bool Equals(ConnectionKey other) =>
+        SourcePort == other.SourcePort && DestPort == other.DestPort && NetNs == other.NetNs
+        && Source.Last8 == other.Source.Last8 && Dest.Last8 == other.Dest.Last8
+        && Source.First8 == other.Source.First8 && Dest.First8 == other.Dest.First8;
+
+    public override int GetHashCode() =>
+        HashCode.Combine(Source.Last8, Dest.Last8, Source.First8 ^ Dest.First8, SourcePort | (uint)DestPort << 16, NetNs);
 }

@@ -236,7 +236,20 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
         _table!.Remove(t);
     }
 
+    // the listener of the last event: a trace is mostly one or a few listeners, and this saves a
+    // lookup for nearly every event
+    private ListenerKey _lastKey;
+    private ListenerStats? _last;
+
     private ListenerStats ListenerOf(in ListenerKey key)
+    {
+        if (_last is not null && _lastKey.Port == key.Port && _lastKey.Equals(key)) return _last;
+        var l = Lookup(key);
+        (_lastKey, _last) = (key, l);
+        return l;
+    }
+
+    private ListenerStats Lookup(in ListenerKey key)
     {
         if (_listeners.TryGetValue(key, out var l)) return l;
         if (_listeners.Count < _options.MaxListeners)

@@ -6,4 +6,8 @@ public readonly record struct ListenerKey(uint NetNs, Address16 Address, ushort 
 {
     /// <summary>The address as text, or empty when unknown (all zeros).</summary>
     public string AddressText => Address.IsZero ? "" : Address.ToString();
+
+    // as ConnectionKey's: the address as it lies, the hash seeded per process
+    public bool Equals(ListenerKey other) => Port == other.Port && NetNs == other.NetNs && Address.Equals(other.Address);
+    public override int GetHashCode() => HashCode.Combine(Address.First8, Address.Last8, Port, NetNs);
 }

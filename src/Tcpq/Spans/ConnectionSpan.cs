@@ -110,4 +110,10 @@ public interface IConnectionSpanSink
 {
     /// <summary>Called once per connection, when nothing more will be learnt of it.</summary>
     void Write(ConnectionSpan span);
+
+    /// <summary>Asked first: true when the sink would leave the next connection out (and has
+    /// counted it so), so that no span is made for it. A connection whose timeline has gone cold
+    /// costs cache misses to read: under a saturating load most of them find the export's slots
+    /// all taken.</summary>
+    bool LeavesOut() => false;
 }

@@ -56,16 +56,21 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     /// at once) or counts it left out.</summary>
     public void Write(ConnectionSpan span)
     {
+        if (LeavesOut()) return;
         long written = _written;
         long queued = written - Volatile.Read(ref _read);
-        if (queued >= _slots.Length || _completing)
-        {
-            Volatile.Write(ref _dropped, _dropped + 1);
-            return;
-        }
         span.CopyTo(_slots[written % _slots.Length]);
         Volatile.Write(ref _written, written + 1);
         if (queued + 1 >= _wakeAt && !_wake.IsSet) _wake.Set();
+    }
+
+    /// <summary>On the producer's thread: every slot taken (or completing), so the next connection
+    /// is left out: counted here, and the caller need not make its span.</summary>
+    public bool LeavesOut()
+    {
+        if (_written - Volatile.Read(ref _read) < _slots.Length && !_completing) return false;
+        Volatile.Write(ref _dropped, _dropped + 1);
+        return true;
     }
 
     /// <summary>Hands on what is queued and stops the exporter's thread: after it the sink has

@@ -25,7 +25,7 @@ public sealed class TimelineSpans(IConnectionSpanSink sink, DropReasons reasons,
     {
         // rows of the application alone (accepted before tracing began, the handshake's timeline
         // long gone): no connection to draw
-        if (t.OnlyApplication) return;
+        if (t.OnlyApplication || sink.LeavesOut()) return;
         Fill(t, end, _span, reasons, CommText(t.Comm), _reasonNames);
         _span.Workload = workloads?.Invoke(t.Key.Listener);
         sink.Write(_span);
