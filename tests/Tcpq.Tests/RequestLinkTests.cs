@@ -58,6 +58,38 @@ public class RequestLinkTests
         Assert.Equal([new AppRequestLink(Trace1, Span1), new AppRequestLink(Trace2, Span2)], span.AppRequests);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_live_trace_lets_finished_connections_go_after_250_ms_and_after_2_s_once_a_dotnet_process_is_joined(bool joined)
+    {
+        // a .NET process's request spans come through EventPipe, up to seconds after the kernel's
+        // rows: a keep-alive connection's later requests must still find their connection
+        var s = Connection(new Scenario(), 40000, 0, pid: 999); // accepted by a process not joined itself
+        var tracker = new ConnectionTracker(new TrackerOptions { Application = ApplicationRows.None, LingerNs = TrackerOptions.LiveLingerNs });
+        if (joined) tracker.ExpectApp(Pid);
+        foreach (var e in s.Events) tracker.OnEvent(e);
+
+        tracker.ExpireAt(Scenario.Ms(1 + 200));
+        Assert.NotNull(Find(tracker, 40000));
+        tracker.ExpireAt(Scenario.Ms(1 + 300));
+        Assert.Equal(joined, Find(tracker, 40000) is not null);
+        tracker.ExpireAt(Scenario.Ms(1 + 2100));
+        Assert.Null(Find(tracker, 40000));
+    }
+
+    [Fact]
+    public void A_request_span_keeps_later_connections_2_s_though_its_process_was_never_announced()
+    {
+        var s = Connection(new Scenario(), 40000, 0);
+        var tracker = new ConnectionTracker(new TrackerOptions { Application = ApplicationRows.None, LingerNs = TrackerOptions.LiveLingerNs });
+        foreach (var e in s.Events) tracker.OnEvent(e);
+        new RequestSpanDecoder(Web, tracker).Decode(Scenario.Ms(5), RequestSpanDecoder.Listener, RequestSpanDecoder.StartEvent, Args(Trace1, Span1, 40000));
+
+        tracker.ExpireAt(Scenario.Ms(1 + 1000));
+        Assert.NotNull(Find(tracker, 40000));
+    }
+
     [Fact]
     public void A_request_joins_only_its_own_connection_by_port_process_and_namespace()
     {

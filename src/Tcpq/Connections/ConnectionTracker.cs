@@ -36,8 +36,14 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     /// the connections it accepts wait for them instead of lingering 2 s.</summary>
     public void ExpectApp(uint pid)
     {
+        _appRowsCome = true;
         if (_expected.Count < _options.MaxListeners) _expected.Add(pid);
     }
+
+    /// <summary>Rows or request spans from a .NET process come (or were announced): they come late,
+    /// through EventPipe, so finished connections linger at least <see cref="TrackerOptions.AppLingerNs"/>.</summary>
+    private bool _appRowsCome;
+    private ulong LingerNs => _appRowsCome ? Math.Max(_options.LingerNs, TrackerOptions.AppLingerNs) : _options.LingerNs;
 
     public void OnEvent(in TcpqEvent e)
     {
@@ -115,6 +121,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     /// request started, by the process that served it. One that finds none is only counted.</summary>
     public void OnRequestLink(in RequestLink link)
     {
+        _appRowsCome = true;
         var t = _table?.Find(link.Connection);
         if (t != null && (!t.Accepted || t.AcceptNs > link.StartNs)) t = AcceptedBefore(t, link.StartNs) ?? t;
         if (t == null || !t.Accepted || (t.Pid != 0 && t.Pid != link.Pid))
@@ -142,6 +149,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     private AppProcessStats? AppOf(in TcpqEvent e)
     {
+        _appRowsCome = true;
         if (!e.Has(EventFlags.Task)) return null;
         if (_apps.TryGetValue(e.Pid, out var app)) return app;
         if (_apps.Count >= _options.MaxListeners) return null;
@@ -222,7 +230,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     private void Expire(ConnectionTable table, ulong now)
     {
-        for (var t = table.OldestDone; t != null && t.LastNs + _options.LingerNs < now; t = table.OldestDone)
+        for (var t = table.OldestDone; t != null && t.LastNs + LingerNs < now; t = table.OldestDone)
             End(t, TimelineEnd.Completed);
         for (var t = table.OldestOpen; t != null && t.LastNs + _options.IdleTimeoutNs < now; t = table.OldestOpen)
             End(t, t.Aborted || t.Accepted ? TimelineEnd.Completed : TimelineEnd.Expired); // a reset one never accepted: it ended with its abort; an accepted one waited for its application's rows (first-read…, or a .NET app's)

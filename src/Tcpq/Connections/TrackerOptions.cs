@@ -16,11 +16,16 @@ public sealed record TrackerOptions
     /// <summary>A finished connection stays this long for events that arrive late or out of order
     /// (a saved trace: 2 s; a live one: <see cref="LiveLingerNs"/>).</summary>
     public ulong LingerNs { get; init; } = 2_000_000_000;
-    /// <summary>The linger of a live trace: its events come merged in time order, each at most a
-    /// read of the rings late (<see cref="Bpf.RecordsInTimeOrder"/>), so 250 ms is ample. Under a
-    /// load of tens of thousands of connections a second, 2 s held eight times as many finished
-    /// connections, and the tracker's every lookup went further out of the CPU's caches.</summary>
+    /// <summary>The linger of a live trace: its kernel events come merged in time order, each at
+    /// most a read of the rings late (<see cref="Bpf.RecordsInTimeOrder"/>), so 250 ms is ample.
+    /// Under a load of tens of thousands of connections a second, 2 s held eight times as many
+    /// finished connections, and the tracker's every lookup went further out of the CPU's caches.
+    /// Once a .NET process's rows or request spans are expected, <see cref="AppLingerNs"/> holds.</summary>
     public const ulong LiveLingerNs = 250_000_000;
+    /// <summary>The least linger once a .NET process's app rows or request spans are expected:
+    /// they come through EventPipe, which delivers them up to a second or more after the kernel's
+    /// events, and a keep-alive connection's later requests must still find it.</summary>
+    public const ulong AppLingerNs = 2_000_000_000;
     public int SlowestPerListener { get; init; } = 5;
     /// <summary>Which application rows to wait for after accept() (live: what -e asked for; a saved
     /// trace: all). An accepted connection is held until they come, or for the idle timeout.</summary>
