@@ -20,6 +20,39 @@ public class ServeSpansTests(ITestOutputHelper output)
     public sealed record Recorded(string TraceId, ulong FirstSynNs, ulong EstablishedNs, ulong AcceptNs, ulong EndNs,
         int ClientPort, uint Pid, string? Comm, bool Aborted, string? AbortReason, List<ConnectionSpanEvent> Events);
 
+    /// <summary>Both tests' start: a namespace without SYN cookies (a full queue drops) and a
+    /// listener there with an accept queue of one, whose spans a sink records.</summary>
+    private sealed class SmallQueue : IDisposable
+    {
+        public required NetNamespace Ns { get; init; }
+        public required int Port { get; init; }
+        public required Socket Listener { get; init; }
+        public RecordingSink Sink { get; } = new();
+
+        public static SmallQueue Open()
+        {
+            Requirements.Check();
+            var ns = NetNamespace.Create();
+            try
+            {
+                ns.Exec("sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=0");
+                int port = Ports.Next();
+                return new SmallQueue { Ns = ns, Port = port, Listener = ns.Listen(IPAddress.Loopback, port, backlog: 1) };
+            }
+            catch
+            {
+                ns.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            Listener.Dispose();
+            Ns.Dispose();
+        }
+    }
+
     public sealed class RecordingSink : IConnectionSpanSink
     {
         private readonly List<Recorded> _spans = [];
@@ -67,12 +100,8 @@ public class ServeSpansTests(ITestOutputHelper output)
     [Fact]
     public void Only_the_slow_and_the_dropped_connections_become_traces_with_the_kernels_times()
     {
-        Requirements.Check();
-        using var ns = NetNamespace.Create();
-        ns.Exec("sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=0");
-        int port = Ports.Next();
-        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
-        var sink = new RecordingSink();
+        using var setup = SmallQueue.Open();
+        var (ns, port, listener, sink) = (setup.Ns, setup.Port, setup.Listener, setup.Sink);
         using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty, sample: LatencySampling.Always, spansSlowerThan: Threshold);
         Assert.NotNull(counters.Spans);
         var spans = new SlowConnectionSpans(counters.Spans, sink, 100, WallClock.System());
@@ -205,12 +234,8 @@ public class ServeSpansTests(ITestOutputHelper output)
     [Fact]
     public void Prometheus_stores_the_slow_connections_trace_ids_as_exemplars_of_serves_histograms()
     {
-        Requirements.Check();
-        using var ns = NetNamespace.Create();
-        ns.Exec("sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=0");
-        int port = Ports.Next();
-        using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 1);
-        var sink = new RecordingSink();
+        using var setup = SmallQueue.Open();
+        var (ns, port, listener, sink) = (setup.Ns, setup.Port, setup.Listener, setup.Sink);
         var options = new ServeOptions(new IPEndPoint(IPAddress.Loopback, 0), [(ushort)port], OtlpEndpoint: new Uri("http://127.0.0.1:9/"))
         {
             LatencySample = LatencySampling.Always,
