@@ -35,6 +35,8 @@ const struct tcpq_slot_meta *tcpq_btf_slot_meta __attribute__((unused));
 const struct tcpq_kernel_drop *tcpq_btf_kernel_drop __attribute__((unused));
 const struct tcpq_span_record *tcpq_btf_span_record __attribute__((unused));
 const enum tcpq_span_kind *tcpq_btf_span_kind __attribute__((unused));
+const struct conn4 *tcpq_btf_conn4 __attribute__((unused));
+const struct dropped_syn *tcpq_btf_dropped_syn __attribute__((unused));
 
 SEC("cgroup_skb/ingress")
 int tcpq_count_ingress(struct __sk_buff *skb)

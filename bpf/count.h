@@ -44,11 +44,14 @@ struct conn4 {
 	__u16 sport, dport;
 };
 
-/* A client whose SYN was dropped: when it first tried, for its handshake's time. */
+/* A client whose SYN was dropped: when it first tried, for its handshake's time, and when its
+ * last SYN was dropped: one that stops trying leaves its entry behind, which serve's spans read
+ * (Bpf/SpanRecords.cs) as a client that never got in. */
 struct dropped_syn {
 	__u64 first_ns;
 	__u32 attempts;
 	__u32 pad;
+	__u64 last_ns;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -104,8 +107,9 @@ static __always_inline void syn_dropped(struct pending *p, struct dropped_syn *d
 	/* has_conn: ts was taken at the packet (count_ingress) */
 	if (d) {
 		d->attempts += 1;
+		d->last_ns = p->ts;
 	} else {
-		struct dropped_syn nd = { .first_ns = p->ts, .attempts = 1 };
+		struct dropped_syn nd = { .first_ns = p->ts, .attempts = 1, .last_ns = p->ts };
 		bpf_map_update_elem(&dropped_syns, &p->conn, &nd, BPF_ANY);
 	}
 	last_drop_ns = p->ts;

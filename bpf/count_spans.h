@@ -28,6 +28,9 @@ enum tcpq_span_kind {
 	TCPQ_SPAN_ESTABLISHED = 1,
 	TCPQ_SPAN_ACCEPTED = 2,
 	TCPQ_SPAN_ABORTED = 3,
+	/* never in the ring: user space makes it from a dropped_syns entry (count.h) whose client
+	 * stopped trying, every SYN dropped */
+	TCPQ_SPAN_DROPPED = 4,
 };
 
 /* One record (mirrored by Bpf/SpanRecords.cs, checked against this object's BTF). Times are

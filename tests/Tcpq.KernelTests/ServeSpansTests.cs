@@ -98,6 +98,53 @@ public class ServeSpansTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_client_whose_only_syn_was_dropped_and_that_gave_up_becomes_one_failed_trace()
+    {
+        // no record comes from the kernel for it (it never got in): its entry in counting mode's
+        // table of dropped SYNs, quiet past GaveUpAfter, is what makes it a trace, and only once
+        using var setup = SmallQueue.Open();
+        var (ns, port, listener, sink) = (setup.Ns, setup.Port, setup.Listener, setup.Sink);
+        using var counters = KernelCounters.Start([(ushort)port], DropReasons.Empty, sample: LatencySampling.Always, spansSlowerThan: Threshold);
+        var spans = new SlowConnectionSpans(counters.Spans, sink, 100, WallClock.System())
+        {
+            GaveUpAfter = TimeSpan.FromMilliseconds(500),
+            ScanEvery = TimeSpan.FromMilliseconds(100),
+        };
+        var to = new IPEndPoint(IPAddress.Loopback, port);
+        var before = ns.Nstat();
+        // a backlog of 1 holds two: the third client's SYN is dropped (accept-queue-full)
+        var queued = new List<Socket> { ns.StartConnect(to), ns.StartConnect(to) };
+        foreach (var c in queued) c.WaitConnected(TimeSpan.FromSeconds(2));
+        var gaveUp = ns.StartConnect(to);
+        int gaveUpPort = gaveUp.LocalPort();
+        Thread.Sleep(300);
+        spans.Poll(); // the drop is settled and known; the client is not quiet long enough yet
+        Assert.DoesNotContain(sink.Spans, s => s.ClientPort == gaveUpPort);
+        gaveUp.Dispose(); // before its retry (1 s after its SYN): it sends nothing more
+        var after = ns.Quiet();
+        Assert.Equal(1, Scenario.Delta(before, after, "TcpExtListenDrops"));
+
+        // polled as serve does, a few scans past GaveUpAfter
+        for (int i = 0; i < 20; i++)
+        {
+            spans.Poll();
+            Thread.Sleep(100);
+        }
+        var got = sink.Spans.Where(s => s.ClientPort == gaveUpPort).ToList();
+        foreach (var s in sink.Spans) output.WriteLine(s.ToString());
+        var t = Assert.Single(got);
+        Assert.True(t.Aborted);
+        Assert.Equal("syn-dropped", t.AbortReason);
+        Assert.Equal([("syn-drop", 1u)], t.Events.Select(e => (e.Name, e.Attempt)));
+        Assert.True(t.FirstSynNs > 0);
+        Assert.Equal((t.FirstSynNs, 0ul, 0ul, t.FirstSynNs), (t.Events[0].AtNs, t.EstablishedNs, t.AcceptNs, t.EndNs));
+        // counting is untouched by the read: the drop stays one drop of one client
+        var a = counters.Read().Listeners.Single(l => l.Key.NetNs == ns.Inode && l.Key.Port == port);
+        Assert.Equal(1, a.AllDrops);
+        foreach (var c in queued) c.Dispose();
+    }
+
+    [Fact]
     public void Only_the_slow_and_the_dropped_connections_become_traces_with_the_kernels_times()
     {
         using var setup = SmallQueue.Open();

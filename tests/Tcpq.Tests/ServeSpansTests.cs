@@ -42,6 +42,26 @@ public class ServeSpansTests
     private static readonly string Labels = PrometheusExposition.ListenerLabels(new ListenerKey(4026531840, Address16.V4Any, 8080));
 
     [Fact]
+    public void A_client_that_never_got_in_is_a_failed_trace_from_its_first_dropped_syn_to_its_last()
+    {
+        var sink = new Recording();
+        var spans = new SlowConnectionSpans(null, sink, 10, Clock);
+        spans.Add(Record(SpanRecordKind.Dropped, 50002, firstSyn: 1000 * Ms, established: 0, end: 8000 * Ms, drops: 4));
+
+        var s = Assert.Single(sink.Spans);
+        Assert.Equal((1000 * Ms, 0ul, 0ul, 8000 * Ms), (s.FirstSyn, s.Established, s.Accept, s.End));
+        Assert.Equal([("syn-drop", 1000 * Ms, 1u), ("syn-drop", 8000 * Ms, 4u)], s.Events.Select(e => (e.Name, e.AtNs, e.Attempt)));
+        Assert.True(s.Aborted);
+        Assert.Equal("syn-dropped", s.Reason);
+        // no histogram had it: no exemplar
+        Assert.False(spans.Exemplars.TryGet(ExemplarStore.SeriesKey("tcpq_handshake_duration_seconds", Labels), out _));
+
+        // one drop: one event
+        spans.Add(Record(SpanRecordKind.Dropped, 50003, firstSyn: 1000 * Ms, established: 0, end: 1000 * Ms, drops: 1));
+        Assert.Equal([("syn-drop", 1000 * Ms, 1u)], sink.Spans[1].Events.Select(e => (e.Name, e.AtNs, e.Attempt)));
+    }
+
+    [Fact]
     public void A_dropped_client_becomes_a_trace_from_its_first_syn_with_its_drop_and_retry()
     {
         var sink = new Recording();
@@ -115,6 +135,9 @@ public class ServeSpansTests
             ["listener"] = "Listener", ["netns"] = "NetNs", ["slot"] = "Slot", ["client_port"] = "ClientPort", ["port"] = "Port", ["kind"] = "Kind",
             ["pad"] = "Pad", ["abort"] = "Abort", ["syn_drops"] = "SynDrops", ["synack_retrans"] = "SynAckRetransmits", ["pid"] = "Pid", ["comm"] = "Comm",
         });
+        // the table of dropped SYNs, read for the clients that gave up
+        obj.AssertSameLayout<DroppedClientKey>("conn4", new() { ["saddr"] = "Client", ["daddr"] = "Local", ["netns"] = "NetNs", ["sport"] = "ClientPort", ["dport"] = "Port" });
+        obj.AssertSameLayout<DroppedClient>("dropped_syn", new() { ["first_ns"] = "FirstNs", ["attempts"] = "Attempts", ["pad"] = "Pad", ["last_ns"] = "LastNs" });
         var kinds = obj.Btf.EnumValues("tcpq_span_kind");
         Assert.NotNull(kinds);
         Assert.Equal(Enum.GetValues<SpanRecordKind>().ToDictionary(k => (uint)k, k => "TCPQ_SPAN_" + k.ToString().ToUpperInvariant()).OrderBy(k => k.Key), kinds.OrderBy(k => k.Key));

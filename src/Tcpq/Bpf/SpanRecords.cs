@@ -16,8 +16,11 @@ public sealed class SpanRecords : IDisposable
     /// <summary>Handles one record; it is valid only during the call.</summary>
     public delegate void Handler(in SpanRecord record);
 
+    /// <summary>At most this many entries of <c>dropped_syns</c> are read a scan: its size.</summary>
+    public const int MaxDroppedClients = 16384;
+
     private readonly BpfRingBuffer _ring;
-    private readonly BpfMap _lost;
+    private readonly BpfMap _lost, _dropped;
     private readonly Action _settle;
     private Handler? _handler;
 
@@ -28,6 +31,7 @@ public sealed class SpanRecords : IDisposable
     {
         _settle = settle;
         _lost = obj.FindMap("span_records_lost");
+        _dropped = obj.FindMap("dropped_syns");
         _ring = BpfRingBuffer.Open(obj.FindMap("span_records"), OnRecord);
     }
 
@@ -41,6 +45,31 @@ public sealed class SpanRecords : IDisposable
         _handler = handler;
         try { return _ring.Consume(); }
         finally { _handler = null; }
+    }
+
+    /// <summary>The clients whose SYNs were all dropped and that sent none for more than
+    /// <paramref name="quietNs"/> before <paramref name="nowNs"/>: counting mode's table of dropped
+    /// SYNs (<c>dropped_syns</c>, bpf/count.h) keeps an entry until the client's handshake
+    /// completes, so one still there long after its last drop is a client that gave up. Each
+    /// becomes a <see cref="SpanRecordKind.Dropped"/> record, unless <paramref name="seen"/> says
+    /// it was handed on already (the entry stays: the kernel's counting of a late retry must not
+    /// change because tcpq looked). Walks the table a key at a time: call it every few seconds.</summary>
+    public int ReadDropped(ulong nowNs, ulong quietNs, Func<DroppedClientKey, ulong, bool> seen, Handler handler)
+    {
+        int n = 0;
+        foreach (var key in _dropped.Keys<DroppedClientKey>(MaxDroppedClients))
+        {
+            if (!_dropped.Lookup(key, out DroppedClient d) || d.LastNs > nowNs || nowNs - d.LastNs <= quietNs || seen(key, d.FirstNs)) continue;
+            var r = new SpanRecord
+            {
+                Kind = SpanRecordKind.Dropped, FirstSynNs = d.FirstNs, EndNs = d.LastNs,
+                Client = key.Client, Local = key.Local, Listener = key.Local, NetNs = key.NetNs,
+                ClientPort = key.ClientPort, Port = key.Port, SynDrops = d.Attempts,
+            };
+            handler(in r);
+            n++;
+        }
+        return n;
     }
 
     private void OnRecord(ReadOnlySpan<byte> data)
@@ -64,6 +93,27 @@ public enum SpanRecordKind : byte
     Accepted = 2,
     /// <summary>It left the accept queue unaccepted after waiting that long.</summary>
     Aborted = 3,
+    /// <summary>Every SYN it sent was dropped, and it stopped trying: made by user space from
+    /// counting mode's table of dropped SYNs (<see cref="SpanRecords.ReadDropped"/>), never sent by the kernel.</summary>
+    Dropped = 4,
+}
+
+/// <summary>struct conn4 (bpf/count.h): a client whose SYN a listener dropped.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct DroppedClientKey
+{
+    public Address16 Client, Local;
+    public uint NetNs;
+    public ushort ClientPort, Port;
+}
+
+/// <summary>struct dropped_syn (bpf/count.h): its first and last dropped SYN, kernel monotonic ns.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct DroppedClient
+{
+    public ulong FirstNs;
+    public uint Attempts, Pad;
+    public ulong LastNs;
 }
 
 /// <summary>struct tcpq_span_record (bpf/count_spans.h). Times are the kernel's monotonic ns; 0 is

@@ -17,13 +17,29 @@ namespace Tcpq.Spans;
 /// (a slow queue wait, seen in a sampling window) or its abort. The second continues the first's
 /// trace: same trace id, its first SYN; it passes the cap, since the first did. Those first records
 /// are remembered for <see cref="RememberFor"/>, at most <see cref="MaxRemembered"/> of them.
+/// A client whose SYNs were all dropped and that stopped trying sends no record: the kernel cannot
+/// know it gave up. Its entry stays in counting mode's table of dropped SYNs, which is read every
+/// <see cref="ScanEvery"/>: one with no SYN for <see cref="GaveUpAfter"/> becomes a trace once.
 /// </remarks>
 public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink sink, SpanRateCap cap, WallClock clock) : ISpanFigures
 {
     public const int MaxRemembered = 4096;
     public static readonly TimeSpan RememberFor = TimeSpan.FromMinutes(2);
 
+    /// <summary>No SYN for this long after a dropped one: the client gave up. A Linux client
+    /// retries a SYN after 1, 2, 4 … 32 s (six retries, tcp_syn_retries), so past 35 s one that
+    /// was still trying has either got in or stopped; one set to retry longer shows as two traces.</summary>
+    public static readonly TimeSpan DefaultGaveUpAfter = TimeSpan.FromSeconds(35);
+    public TimeSpan GaveUpAfter { get; init; } = DefaultGaveUpAfter;
+    /// <summary>How often the table of dropped SYNs is read (a walk of up to 16,384 keys).</summary>
+    public TimeSpan ScanEvery { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long the kernel remembers a dropped SYN (DROP_MEMORY_NS, bpf/count.h): clients
+    /// handed on are remembered as long, so each is handed on once.</summary>
+    private const ulong DropMemoryNs = 180_000_000_000;
+
     private readonly ConnectionSpan _span = new();
+    private readonly Dictionary<ConnectionKey, ulong> _gaveUp = [];
+    private ulong _nextScanNs, _scanNs;
     private readonly Dictionary<ConnectionKey, (ActivityTraceId TraceId, SpanRecord Record)> _handshakes = [];
     private SpanRecords.Handler? _onRecord;
     private long _sent;
@@ -38,7 +54,35 @@ public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink
     public ulong RingFull => kernel?.Lost ?? 0;
 
     /// <summary>Reads the kernel's records waiting (none wait for a wakeup): call it every tick.</summary>
-    public int Poll() => kernel?.Read(_onRecord ??= Add) ?? 0;
+    public int Poll()
+    {
+        if (kernel is null) return 0;
+        int n = kernel.Read(_onRecord ??= Add);
+        ulong now = (ulong)WallClock.MonotonicNowNs();
+        if (now >= _nextScanNs)
+        {
+            _nextScanNs = now + (ulong)ScanEvery.Ticks * 100;
+            _scanNs = now;
+            n += kernel.ReadDropped(now, (ulong)GaveUpAfter.Ticks * 100, HandedOn, _onRecord);
+        }
+        return n;
+    }
+
+    /// <summary>Whether the client whose first dropped SYN was at <paramref name="firstNs"/> was
+    /// handed on already; if not, it is remembered as handed on now.</summary>
+    private bool HandedOn(DroppedClientKey client, ulong firstNs)
+    {
+        var key = new ConnectionKey(client.NetNs, client.Client, client.ClientPort, client.Local, client.Port);
+        if (_gaveUp.TryGetValue(key, out ulong first) && first == firstNs) return true;
+        if (_gaveUp.Count >= SpanRecords.MaxDroppedClients)
+        {
+            foreach (var (k, f) in _gaveUp)
+                if (f + DropMemoryNs < _scanNs) _gaveUp.Remove(k);
+            if (_gaveUp.Count >= SpanRecords.MaxDroppedClients) _gaveUp.Clear();
+        }
+        _gaveUp[key] = firstNs;
+        return false;
+    }
 
     /// <summary>One record: a trace, the continuation of one, or refused by the cap.</summary>
     public void Add(in SpanRecord record)
@@ -52,7 +96,7 @@ public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink
             traceId = first.TraceId;
             prior = first.Record;
         }
-        else if (cap.TryTake((long)record.EndNs))
+        else if (cap.TryTake((long)(record.Kind == SpanRecordKind.Dropped ? Math.Max(record.EndNs, _scanNs) : record.EndNs)))
         {
             traceId = ActivityTraceId.CreateRandom();
         }

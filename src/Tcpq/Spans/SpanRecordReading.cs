@@ -37,6 +37,15 @@ public static class SpanRecordReading
             span.AbortReason = AbortReason(record.Abort) is { } reason ? DropReasons.Empty.Name(reason) : null;
             if (span.AbortReason == "peer-reset") span.Events.Add(new("reset", record.EndNs, span.AbortReason));
         }
+        if (record.Kind == SpanRecordKind.Dropped)
+        {
+            // never got in: from its first SYN to its last, both dropped, and nothing after
+            span.Aborted = true;
+            span.AbortReason = "syn-dropped";
+            span.Events.Add(new("syn-drop", record.FirstSynNs, null, 1));
+            if (record.SynDrops > 1) span.Events.Add(new("syn-drop", record.EndNs, null, record.SynDrops));
+            return;
+        }
         if (prior is not null) return; // the handshake's events are in the trace already
         if (record.SynDrops > 0)
         {
