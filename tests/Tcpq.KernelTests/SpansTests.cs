@@ -45,14 +45,16 @@ public class SpansTests(DashboardFixture fixture) : IClassFixture<DashboardFixtu
     }
 
     [Theory]
-    [InlineData("http")]
-    [InlineData("grpc")]
-    public void Each_connection_is_one_trace_with_opentelemetrys_attributes_and_a_span_for_each_wait(string protocol)
+    [InlineData("http", false)]
+    [InlineData("grpc", false)]
+    [InlineData("grpc", true)] // the backend's gRPC server takes gzip requests (its OTLP/HTTP does not)
+    public void Each_connection_is_one_trace_with_opentelemetrys_attributes_and_a_span_for_each_wait(string protocol, bool gzip)
     {
         using var ns = NetNamespace.Create();
         int port = Ports.Next();
         using var listener = ns.Listen(IPAddress.Loopback, port, backlog: 16);
-        using var tcpq = TcpqTrace.Start(["-p", port.ToString(), "-e", "all", "--otlp-endpoint", Endpoint(protocol), "--otlp-protocol", protocol]);
+        using var tcpq = TcpqTrace.Start(["-p", port.ToString(), "-e", "all", "--otlp-endpoint", Endpoint(protocol), "--otlp-protocol", protocol],
+            environment: gzip ? new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_COMPRESSION"] = "gzip" } : null);
         var before = ns.Nstat();
         var clientPorts = Enumerable.Range(0, 5).Select(_ => Exchange(ns, listener, port)).ToHashSet();
         var after = ns.Nstat();
@@ -61,6 +63,7 @@ public class SpansTests(DashboardFixture fixture) : IClassFixture<DashboardFixtu
         long opened = after["TcpPassiveOpens"] - before.GetValueOrDefault("TcpPassiveOpens");
         Assert.Equal(5, opened);
         Assert.Contains(tcpq.Stderr, l => l.StartsWith("tcpq: 5 connections sent as traces to ", StringComparison.Ordinal) && l.Contains("(25 spans taken)"));
+        Assert.Equal(gzip, tcpq.Stderr.Any(l => l.StartsWith("tcpq: sending each connection as a trace to ", StringComparison.Ordinal) && l.Contains(", gzip)")));
 
         var traces = Dashboard.WaitForTraces(ns.Inode, port, t => t.Count >= opened && t.Sum(x => x.Spans.Count) >= 25, Stored);
         Assert.Equal(opened, traces.Count); // one trace per connection the kernel opened
