@@ -19,8 +19,7 @@ public readonly record struct ConnectionKey(
     // choose their addresses and ports cannot aim at one bucket.
     public bool Equals(ConnectionKey other) =>
         SourcePort == other.SourcePort && DestPort == other.DestPort && NetNs == other.NetNs
-        && Source.Last8 == other.Source.Last8 && Dest.Last8 == other.Dest.Last8
-        && Source.First8 == other.Source.First8 && Dest.First8 == other.Dest.First8;
+        && Source.Equals(other.Source) && Dest.Equals(other.Dest);
 
     public override int GetHashCode() =>
         HashCode.Combine(Source.Last8, Dest.Last8, Source.First8 ^ Dest.First8, SourcePort | (uint)DestPort << 16, NetNs);

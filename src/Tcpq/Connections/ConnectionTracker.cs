@@ -251,7 +251,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
 
     private ListenerStats ListenerOf(in ListenerKey key)
     {
-        if (_last is not null && _lastKey.Port == key.Port && _lastKey.Equals(key)) return _last;
+        if (_last is not null && _lastKey.Equals(key)) return _last;
         var l = Lookup(key);
         (_lastKey, _last) = (key, l);
         return l;
