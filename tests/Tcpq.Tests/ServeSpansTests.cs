@@ -56,6 +56,11 @@ public class ServeSpansTests
         // no histogram had it: no exemplar
         Assert.False(spans.Exemplars.TryGet(ExemplarStore.SeriesKey("tcpq_handshake_duration_seconds", Labels), out _));
 
+        // each read of the kernel's table finds it again: one trace all the same
+        spans.Add(Record(SpanRecordKind.Dropped, 50002, firstSyn: 1000 * Ms, established: 0, end: 8000 * Ms, drops: 4));
+        Assert.Single(sink.Spans);
+        Assert.Equal(1, spans.Sent);
+
         // one drop: one event
         spans.Add(Record(SpanRecordKind.Dropped, 50003, firstSyn: 1000 * Ms, established: 0, end: 1000 * Ms, drops: 1));
         Assert.Equal([("syn-drop", 1000 * Ms, 1u)], sink.Spans[1].Events.Select(e => (e.Name, e.AtNs, e.Attempt)));

@@ -51,15 +51,16 @@ public sealed class SpanRecords : IDisposable
     /// <paramref name="quietNs"/> before <paramref name="nowNs"/>: counting mode's table of dropped
     /// SYNs (<c>dropped_syns</c>, bpf/count.h) keeps an entry until the client's handshake
     /// completes, so one still there long after its last drop is a client that gave up. Each
-    /// becomes a <see cref="SpanRecordKind.Dropped"/> record, unless <paramref name="seen"/> says
-    /// it was handed on already (the entry stays: the kernel's counting of a late retry must not
-    /// change because tcpq looked). Walks the table a key at a time: call it every few seconds.</summary>
-    public int ReadDropped(ulong nowNs, ulong quietNs, Func<DroppedClientKey, ulong, bool> seen, Handler handler)
+    /// becomes a <see cref="SpanRecordKind.Dropped"/> record, at every read until the kernel
+    /// forgets it (the entry stays: the kernel's counting of a late retry must not change because
+    /// tcpq looked; the caller knows which it has handed on). Walks the table a key at a time:
+    /// call it every few seconds.</summary>
+    public int ReadDropped(ulong nowNs, ulong quietNs, Handler handler)
     {
         int n = 0;
         foreach (var key in _dropped.Keys<DroppedClientKey>(MaxDroppedClients))
         {
-            if (!_dropped.Lookup(key, out DroppedClient d) || d.LastNs > nowNs || nowNs - d.LastNs <= quietNs || seen(key, d.FirstNs)) continue;
+            if (!_dropped.Lookup(key, out DroppedClient d) || d.LastNs > nowNs || nowNs - d.LastNs <= quietNs) continue;
             var r = new SpanRecord
             {
                 Kind = SpanRecordKind.Dropped, FirstSynNs = d.FirstNs, EndNs = d.LastNs,

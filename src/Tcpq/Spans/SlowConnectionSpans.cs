@@ -63,16 +63,16 @@ public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink
         {
             _nextScanNs = now + (ulong)ScanEvery.Ticks * 100;
             _scanNs = now;
-            n += kernel.ReadDropped(now, (ulong)GaveUpAfter.Ticks * 100, HandedOn, _onRecord);
+            n += kernel.ReadDropped(now, (ulong)GaveUpAfter.Ticks * 100, _onRecord);
         }
         return n;
     }
 
     /// <summary>Whether the client whose first dropped SYN was at <paramref name="firstNs"/> was
-    /// handed on already; if not, it is remembered as handed on now.</summary>
-    private bool HandedOn(DroppedClientKey client, ulong firstNs)
+    /// handed on already (each read of the table finds it again); if not, it is remembered as
+    /// handed on now.</summary>
+    private bool HandedOn(in ConnectionKey key, ulong firstNs)
     {
-        var key = new ConnectionKey(client.NetNs, client.Client, client.ClientPort, client.Local, client.Port);
         if (_gaveUp.TryGetValue(key, out ulong first) && first == firstNs) return true;
         if (_gaveUp.Count >= SpanRecords.MaxDroppedClients)
         {
@@ -88,6 +88,7 @@ public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink
     public void Add(in SpanRecord record)
     {
         var key = SpanRecordReading.KeyOf(record);
+        if (record.Kind == SpanRecordKind.Dropped && HandedOn(key, record.FirstSynNs)) return;
         ActivityTraceId traceId;
         SpanRecord? prior = null;
         if (record.Kind != SpanRecordKind.Established && _handshakes.Remove(key, out var first) &&
