@@ -61,9 +61,17 @@ public class ServeSpansTests
         Assert.Single(sink.Spans);
         Assert.Equal(1, spans.Sent);
 
+        // an earlier connection of the same 4-tuple got in after a drop: the client that later never
+        // did is a trace of its own, not that one's continuation
+        spans.Add(Record(SpanRecordKind.Established, 50004, firstSyn: 1000 * Ms, established: 2000 * Ms, end: 2000 * Ms, drops: 1));
+        spans.Add(Record(SpanRecordKind.Dropped, 50004, firstSyn: 5000 * Ms, established: 0, end: 5000 * Ms, drops: 1));
+        var (earlier, never) = (sink.Spans[^2], sink.Spans[^1]);
+        Assert.NotEqual(earlier.TraceId, never.TraceId);
+        Assert.Equal((5000 * Ms, true), (never.FirstSyn, never.Aborted));
+
         // one drop: one event
         spans.Add(Record(SpanRecordKind.Dropped, 50003, firstSyn: 1000 * Ms, established: 0, end: 1000 * Ms, drops: 1));
-        Assert.Equal([("syn-drop", 1000 * Ms, 1u)], sink.Spans[1].Events.Select(e => (e.Name, e.AtNs, e.Attempt)));
+        Assert.Equal([("syn-drop", 1000 * Ms, 1u)], sink.Spans[^1].Events.Select(e => (e.Name, e.AtNs, e.Attempt)));
     }
 
     [Fact]

@@ -91,7 +91,9 @@ public sealed class SlowConnectionSpans(SpanRecords? kernel, IConnectionSpanSink
         if (record.Kind == SpanRecordKind.Dropped && HandedOn(key, record.FirstSynNs)) return;
         ActivityTraceId traceId;
         SpanRecord? prior = null;
-        if (record.Kind != SpanRecordKind.Established && _handshakes.Remove(key, out var first) &&
+        // an accept or abort continues its handshake's trace; a client that never got in has none
+        // (a handshake remembered on its 4-tuple was an earlier connection's)
+        if (record.Kind is SpanRecordKind.Accepted or SpanRecordKind.Aborted && _handshakes.Remove(key, out var first) &&
             record.EndNs >= first.Record.EstablishedNs && record.EndNs - first.Record.EstablishedNs < (ulong)RememberFor.Ticks * 100)
         {
             traceId = first.TraceId;
