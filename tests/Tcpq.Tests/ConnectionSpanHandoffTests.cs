@@ -1,5 +1,4 @@
 using Tcpq.Connections;
-using Tcpq.Events;
 using Tcpq.Spans;
 
 namespace Tcpq.Tests;
@@ -119,13 +118,10 @@ public class ConnectionSpanHandoffTests
         // the timeline of a connection that ended long ago is cold: reading it into a span costs
         // cache misses, spent for nothing when the export's slots are all taken
         var sink = new Full();
-        var spans = new TimelineSpans(sink, DropReasons.Empty);
-        var tracker = new ConnectionTracker(new TrackerOptions { Finished = spans.OnFinished, KeepMarks = true, Application = ApplicationRows.None });
         var s = new Scenario();
         for (ushort port = 1000; port < 1003; port++)
             s.Syn("10.0.0.9", port, 0, 1, (0, 0, 8)).Established("10.0.0.9", port, 0.1, 0, 1, (1, 0, 8)).Accept("10.0.0.9", port, 0.2, 0.1);
-        foreach (var e in s.Events) tracker.OnEvent(e);
-        tracker.Complete();
+        TimelineSpansCommTests.Finish(s, sink);
 
         Assert.Equal(3, sink.Asked);
     }

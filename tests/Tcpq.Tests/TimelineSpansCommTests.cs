@@ -9,6 +9,16 @@ namespace Tcpq.Tests;
 /// connection, and each reason is named as the kernel's.</summary>
 public class TimelineSpansCommTests
 {
+    /// <summary>The scenario's connections through the tracker, each made into a span for
+    /// <paramref name="sink"/> as trace --otlp-endpoint wires them (TraceSpans.Tracking).</summary>
+    internal static void Finish(Scenario s, IConnectionSpanSink sink)
+    {
+        var spans = new TimelineSpans(sink, DropReasons.Empty);
+        var tracker = new ConnectionTracker(new TrackerOptions { Finished = spans.OnFinished, KeepMarks = true, Application = ApplicationRows.None });
+        foreach (var e in s.Events) tracker.OnEvent(e);
+        tracker.Complete();
+    }
+
     private sealed class Comms : IConnectionSpanSink
     {
         public readonly List<string?> Seen = [];
@@ -19,13 +29,10 @@ public class TimelineSpansCommTests
     public void Each_span_names_the_process_that_accepted_it_and_a_repeated_one_reuses_its_text()
     {
         var sink = new Comms();
-        var spans = new TimelineSpans(sink, DropReasons.Empty);
-        var tracker = new ConnectionTracker(new TrackerOptions { Finished = spans.OnFinished, KeepMarks = true, Application = ApplicationRows.None });
         var s = new Scenario()
             .Quick("10.0.0.1", 40001, 0, comm: "nginx").Quick("10.0.0.1", 40002, 1, comm: "nginx")
             .Quick("10.0.0.1", 40003, 2, comm: "nginx-worker").Quick("10.0.0.1", 40004, 3, comm: "ngin");
-        foreach (var e in s.Events) tracker.OnEvent(e);
-        tracker.Complete();
+        Finish(s, sink);
 
         Assert.Equal(["nginx", "nginx", "nginx-worker", "ngin"], sink.Seen); // finished in the order they came
         var nginx = sink.Seen.Where(c => c == "nginx").ToList();
@@ -42,14 +49,11 @@ public class TimelineSpansCommTests
     public void Reset_connections_name_their_reason_with_one_string_for_all()
     {
         var sink = new Reasons();
-        var spans = new TimelineSpans(sink, DropReasons.Empty);
-        var tracker = new ConnectionTracker(new TrackerOptions { Finished = spans.OnFinished, KeepMarks = true, Application = ApplicationRows.None });
         var s = new Scenario();
         for (int i = 0; i < 3; i++)
             s.Syn("10.0.0.9", (ushort)(40000 + i), i, 1, (0, 0, 8)).Established("10.0.0.9", (ushort)(40000 + i), i + 0.1, i, 1, (1, 0, 8))
                 .Abort("10.0.0.9", (ushort)(40000 + i), i + 0.5, i + 0.1);
-        foreach (var e in s.Events) tracker.OnEvent(e);
-        tracker.Complete();
+        Finish(s, sink);
 
         Assert.Equal(3, sink.Seen.Count);
         Assert.All(sink.Seen, r => Assert.Equal(("peer-reset", "peer-reset"), r));
