@@ -30,7 +30,7 @@ public sealed class TraceCommand(TraceOptions options, CommandConsole console)
 
     private EventPipeline OpenPipeline(RowOutput output, EventContext context, TrackerOptions tracking, TraceSpans? spans) =>
         EventPipeline.Create(options.Format, output.Stream, context, track: options.Summary is not null || spans is not null,
-            spans is null ? tracking : spans.Tracking(tracking));
+            spans is null ? tracking : spans.Tracking(tracking) with { CountListeners = options.Summary is not null });
 
     private int RunEbpf()
     {

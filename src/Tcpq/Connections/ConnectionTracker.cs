@@ -74,9 +74,11 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
             t.Expect = _options.Application;
             t.KeepMarks = _options.KeepMarks;
         }
-        var listener = ListenerOf(key.Listener);
-        bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
-        listener.OnEvent(e, retry, t.Established && !t.Done);
+        if (_options.CountListeners)
+        {
+            bool retry = e.Kind == EventKind.Syn && (e.Has(EventFlags.Attempt) ? e.Attempt > 1 : t.Syns > 0);
+            ListenerOf(key.Listener).OnEvent(e, retry, t.Established && !t.Done);
+        }
         t.Apply(e);
         if (e.Kind == EventKind.Accept && e.Has(EventFlags.Task) && ((_apps.TryGetValue(e.Pid, out var a) && a.ConnectionRows) || _expected.Contains(e.Pid))) t.AppExpected = true;
         table.Touch(t);
@@ -105,7 +107,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
             if (app != null) app.Unjoined++;
             return;
         }
-        ListenerOf(t.Key.Listener).OnAppEvent(e);
+        if (_options.CountListeners) ListenerOf(t.Key.Listener).OnAppEvent(e);
         t.Apply(e);
         Table.Touch(t);
     }
@@ -239,7 +241,7 @@ public sealed class ConnectionTracker(TrackerOptions? options = null) : IEventSi
     private void End(ConnectionTimeline t, TimelineEnd end)
     {
         t.InferDrops = InferDropsFromQueues;
-        ListenerOf(t.Key.Listener).OnEnd(t, end);
+        if (_options.CountListeners) ListenerOf(t.Key.Listener).OnEnd(t, end);
         _options.Finished?.Invoke(t, end);
         _table!.Remove(t);
     }

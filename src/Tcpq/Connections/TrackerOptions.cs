@@ -37,4 +37,8 @@ public sealed record TrackerOptions
     /// <summary>Keep each connection's drops, retries, cookies and abort with their times
     /// (<see cref="ConnectionTimeline.Marks"/>), for span events.</summary>
     public bool KeepMarks { get; init; }
+    /// <summary>Count each listener's connections (<see cref="ConnectionTracker.Listeners"/>): what a
+    /// summary is made of. A trace that only hands connections on (spans, no --summary) leaves
+    /// it out, and saves its lookups and histograms on every event.</summary>
+    public bool CountListeners { get; init; } = true;
 }

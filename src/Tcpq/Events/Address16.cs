@@ -50,8 +50,16 @@ public struct Address16 : IEquatable<Address16>, IComparable<Address16>
     /// <summary>The first and last 8 bytes as they lie in memory (no byte swap): for equality and
     /// hashing, where order does not matter. An IPv4 address is all in <see cref="Last8"/>, so
     /// equality compares it first.</summary>
-    internal readonly ulong First8 => MemoryMarshal.Read<ulong>(Bytes(in this));
-    internal readonly ulong Last8 => MemoryMarshal.Read<ulong>(Bytes(in this)[8..]);
+    internal readonly ulong First8
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<Address16, byte>(ref Unsafe.AsRef(in this)));
+    }
+    internal readonly ulong Last8
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref Unsafe.As<Address16, byte>(ref Unsafe.AsRef(in this)), 8));
+    }
 
     private readonly ulong Hi => BinaryPrimitives.ReadUInt64BigEndian(Bytes(in this));
     private readonly ulong Lo => BinaryPrimitives.ReadUInt64BigEndian(Bytes(in this)[8..]);
@@ -59,6 +67,7 @@ public struct Address16 : IEquatable<Address16>, IComparable<Address16>
     private static ReadOnlySpan<byte> Bytes(in Address16 a) =>
         MemoryMarshal.CreateReadOnlySpan(ref Unsafe.As<Address16, byte>(ref Unsafe.AsRef(in a)), 16);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Equals(Address16 other) => Last8 == other.Last8 && First8 == other.First8;
     public override readonly bool Equals(object? obj) => obj is Address16 a && Equals(a);
     public override readonly int GetHashCode() => HashCode.Combine(First8, Last8);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Tcpq.Events;
 
 /// <summary>A listening socket as the events see it: namespace, local address and port. The seed
@@ -8,6 +10,12 @@ public readonly record struct ListenerKey(uint NetNs, Address16 Address, ushort 
     public string AddressText => Address.IsZero ? "" : Address.ToString();
 
     // as ConnectionKey's: the address as it lies, the hash seeded per process
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(ListenerKey other) => Port == other.Port && NetNs == other.NetNs && Address.Equals(other.Address);
-    public override int GetHashCode() => HashCode.Combine(Address.First8, Address.Last8, Port, NetNs);
+    public override int GetHashCode()
+    {
+        ulong h = (Address.Last8 ^ KeyHash.Seed) * KeyHash.K;
+        h = (h ^ Address.First8 ^ ((ulong)NetNs << 32 | Port)) * KeyHash.K;
+        return (int)(h ^ h >> 32);
+    }
 }
