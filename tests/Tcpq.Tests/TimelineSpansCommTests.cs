@@ -19,6 +19,22 @@ public class TimelineSpansCommTests
         tracker.Complete();
     }
 
+    [Fact]
+    public void A_trace_that_only_hands_connections_on_counts_no_listener_and_loses_no_connection()
+    {
+        // trace --otlp-endpoint without --summary: the listeners' counts would be kept for nothing
+        var s = new Scenario();
+        for (ushort port = 1000; port < 1003; port++)
+            s.Syn("10.0.0.9", port, 0, 1, (0, 0, 8)).Established("10.0.0.9", port, 0.1, 0, 1, (1, 0, 8)).Accept("10.0.0.9", port, 0.2, 0.1);
+        var sink = new Comms();
+        var spans = new TimelineSpans(sink, DropReasons.Empty);
+        var tracker = s.Track(options: new TrackerOptions { Finished = spans.OnFinished, Application = ApplicationRows.None, CountListeners = false }); // Track completes it
+        Assert.Equal(3, sink.Seen.Count);
+        Assert.Empty(tracker.Listeners);
+        // and by default they are counted
+        Assert.Equal(3, s.Track(options: new TrackerOptions { Application = ApplicationRows.None }).Listeners.Single().Connections);
+    }
+
     private sealed class Comms : IConnectionSpanSink
     {
         public readonly List<string?> Seen = [];
