@@ -100,6 +100,39 @@ public class ConnectionSpanHandoffTests
         handoff.Dispose();
     }
 
+    /// <summary>A sink whose every connection costs its thread a millisecond of CPU, on a clock the test keeps.</summary>
+    private sealed class Costly : IConnectionSpanSink
+    {
+        public long CpuNs => Volatile.Read(ref _cpuNs);
+        public int Seen => (int)(CpuNs / 1_000_000);
+        private long _cpuNs;
+        public void Write(ConnectionSpan span) => Interlocked.Add(ref _cpuNs, 1_000_000);
+    }
+
+    [Fact]
+    public void A_spans_thread_past_its_share_of_a_cpu_rests_until_it_has_earned_it_and_the_end_hands_on_the_rest()
+    {
+        // 1 % of a CPU, no burst, on a wall clock that stands still: the thread is overdrawn after
+        // its first 64 connections, and rests (as long as the test lets it) with the other 136 queued
+        var sink = new Costly();
+        var handoff = new ConnectionSpanHandoff(sink, slots: 256, wakeEvery: TimeSpan.FromMilliseconds(1), drained: null,
+            budget: () => new CpuBudget(0.01, TimeSpan.Zero, () => sink.CpuNs, () => 0, maxRest: TimeSpan.FromHours(1)));
+        var reused = new ConnectionSpan();
+        for (int i = 0; i < 200; i++)
+        {
+            Fill(reused, i);
+            handoff.Write(reused); // the reader wakes it as the slots fill: a rest does not end for that
+        }
+        while (sink.Seen < 64) Thread.Sleep(1);
+        Thread.Sleep(50); // room to go on, if it wrongly did
+        Assert.Equal(64, sink.Seen);
+        Assert.Equal((200L, 0L), (handoff.Handed, handoff.Dropped));
+        // the end cuts the rest short, and the last drain hands on all that is queued
+        Assert.True(handoff.Complete(TimeSpan.FromSeconds(30)));
+        Assert.Equal(200, sink.Seen);
+        handoff.Dispose();
+    }
+
     /// <summary>Every slot taken: it says so when asked, and must not be written to.</summary>
     private sealed class Full : IConnectionSpanSink
     {

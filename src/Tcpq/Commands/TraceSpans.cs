@@ -51,7 +51,7 @@ public sealed class TraceSpans : IDisposable
         {
             var what = new List<string>();
             if (failed > _failedSaid) what.Add($"{Count(failed, "span")} not taken by the collector ({_exporter.LastFailure})");
-            if (dropped > _droppedSaid) what.Add($"{Count(dropped, "connection")} left out, the export queue full");
+            if (dropped > _droppedSaid) what.Add($"{Count(dropped, "connection")} left out, {LeftOutWhy}");
             _messages.WriteLine($"tcpq: OTLP export to {_target.EndpointText}: {string.Join("; ", what)} so far");
             (_failedSaid, _droppedSaid) = (failed, dropped);
             _nextFailureReport = DateTime.UtcNow + FailureReportPeriod;
@@ -70,13 +70,17 @@ public sealed class TraceSpans : IDisposable
         long unsent = e.Spans - e.SpansExported - e.SpansFailed;
         if (unsent > 0) line += $", {unsent} not sent{(flushed ? "" : $" within {FinalFlush.TotalSeconds:0} s")}";
         line += ")";
-        if (Dropped > 0) line += $"; {Count(Dropped, "connection")} left out, the export queue full";
+        if (Dropped > 0) line += $"; {Count(Dropped, "connection")} left out, {LeftOutWhy}";
         if (e.Failure is { } failure) line += $"; the spans stopped early ({failure.GetType().Name}, a defect: please report it)";
         _messages.WriteLine(line);
     }
 
-    /// <summary>Connections left out: the spans' thread behind, its slots all taken (the CPUs
-    /// short, or the collector slow or gone).</summary>
+    /// <summary>Why connections are left out: every slot of the export queue taken, the spans'
+    /// thread at its share of a CPU, or the collector slow or gone.</summary>
+    private string LeftOutWhy => $"the export queue full (spans take at most {_exporter.CpuShare:0 %} of a CPU, or the collector was slow)";
+
+    /// <summary>Connections left out: the spans' thread behind, its slots all taken (its CPU
+    /// share spent, or the collector slow or gone).</summary>
     private long Dropped => _exporter.ConnectionsDropped;
 
     private static string Count(long n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";

@@ -2,33 +2,25 @@ using System.Runtime.InteropServices;
 
 namespace Tcpq.Interop;
 
-/// <summary>The calling thread's scheduling, where .NET has no say on Linux (its ThreadPriority is
-/// not applied there).</summary>
+/// <summary>The calling thread's own CPU time, which .NET does not give per thread.</summary>
 public static partial class CurrentThread
 {
-    private const int PRIO_PROCESS = 0;
+    private const int CLOCK_THREAD_CPUTIME_ID = 3;
 
-    /// <summary>Gives the calling thread (alone: Linux takes a thread id for PRIO_PROCESS) the nice
-    /// value <paramref name="nice"/>, so that it yields the CPU to the process's other threads when
-    /// the CPUs are short. False when the kernel refused (it is then left as it was).</summary>
-    public static bool SetNice(int nice) => SetPriority(PRIO_PROCESS, GetTid(), nice) == 0;
-
-    private const int SCHED_IDLE = 5;
-
-    /// <summary>Puts the calling thread (alone) in SCHED_IDLE: it runs when a CPU has nothing else
-    /// to run, and otherwise at a weight a fifth of nice 19's. False when the kernel refused.</summary>
-    public static bool SetIdle()
+    /// <summary>CPU time the calling thread has used, in nanoseconds (user and system).</summary>
+    public static long CpuTimeNs()
     {
-        int priority = 0; // struct sched_param { int sched_priority; }: 0 for SCHED_IDLE
-        return SchedSetScheduler(GetTid(), SCHED_IDLE, ref priority) == 0;
+        ClockGetTime(CLOCK_THREAD_CPUTIME_ID, out var ts); // cannot fail for this clock on the calling thread
+        return ts.Seconds * 1_000_000_000 + ts.Nanoseconds;
     }
 
-    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
-    private static partial int SchedSetScheduler(int pid, int policy, ref int param);
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
 
-    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    private static partial int SetPriority(int which, int who, int prio);
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec ts);
 }

@@ -6,12 +6,11 @@ namespace Tcpq.Spans;
 /// Sends each connection as a trace of its own over OTLP: the one span export path, trace's and
 /// serve's. The caller's thread (trace's ring buffer reader, serve's loop) only copies each
 /// connection into a preallocated slot (<see cref="ConnectionSpanHandoff"/>); a thread of the
-/// exporter's own, at the lowest priority (SCHED_IDLE, or nice <see cref="SpanExportLimits.Nice"/>
-/// where the kernel refuses it), encodes the
+/// exporter's own, held to <see cref="SpanExportLimits.CpuShare"/> of one CPU, encodes the
 /// spans straight into an OTLP request (<see cref="OtlpTraceEncoder"/>) and sends it
 /// (<see cref="OtlpTraceSender"/>) when it is full or has waited <see cref="SpanExportLimits.Delay"/>.
-/// So spans never take the CPU from the reader: when the CPUs are short, or the collector slow or
-/// gone, the slots fill and the connections that find none are left out and counted
+/// So spans take a bounded share of the CPU and never the reader's: past that share, or with the
+/// collector slow or gone, the slots fill and the connections that find none are left out and counted
 /// (<see cref="ConnectionsDropped"/>), never a kernel event. What the collector refused is counted
 /// too (<see cref="SpansFailed"/>) with its reason.
 /// </summary>
@@ -43,7 +42,7 @@ public sealed class ConnectionSpanExporter : IConnectionSpanSink, IDisposable
         _limits = limits ?? new SpanExportLimits();
         _encoder = new OtlpTraceEncoder(clock, ServiceName, Version, Guid.NewGuid().ToString(), Environment.MachineName, _limits.BatchBytes + (64 << 10));
         _sender = new OtlpTraceSender(endpoint, Version);
-        _handoff = new ConnectionSpanHandoff(new Batch(this), _limits.HandoffSlots, _limits.HandoffWake, SendIfDue, LowerPriority);
+        _handoff = new ConnectionSpanHandoff(new Batch(this), _limits.HandoffSlots, _limits.HandoffWake, SendIfDue, _limits.CpuShare, _limits.CpuBurst);
     }
 
     /// <summary>Connections handed to the exporter; of them, those made into spans and those left
@@ -59,14 +58,14 @@ public sealed class ConnectionSpanExporter : IConnectionSpanSink, IDisposable
     public string? LastFailure => _lastFailure;
     /// <summary>What stopped the spans' thread, if something did (a defect).</summary>
     public Exception? Failure => _handoff.Failure;
-    /// <summary>Whether the spans' thread runs below the reader's priority, SCHED_IDLE or at
-    /// nice <see cref="SpanExportLimits.Nice"/> (false: the kernel refused both).</summary>
-    public bool Lowered { get; private set; }
 
     /// <summary>On the caller's thread: copies the connection for the spans' thread, or counts it left out.</summary>
     public void Write(ConnectionSpan span) => _handoff.Write(span);
 
     public bool LeavesOut() => _handoff.LeavesOut();
+
+    /// <summary>The most of one CPU the spans' thread takes (<see cref="SpanExportLimits.CpuShare"/>).</summary>
+    public double CpuShare => _limits.CpuShare;
 
     /// <summary>Sends what is held and stops the spans' thread, within <paramref name="timeout"/>
     /// (a retry waits no longer): false when it did not all go in time. The counts are final after it.</summary>
@@ -79,10 +78,6 @@ public sealed class ConnectionSpanExporter : IConnectionSpanSink, IDisposable
         if (!done) _stop.Cancel();
         return done && _encoder.Connections == 0;
     }
-
-    // SCHED_IDLE first: a thread started from this one (the thread pool grows from whichever
-    // thread queues work) does not inherit it, while it would inherit nice 19 (CurrentThreadTests)
-    private void LowerPriority() => Lowered = Interop.CurrentThread.SetIdle() || Interop.CurrentThread.SetNice(_limits.Nice);
 
     /// <summary>The spans' side of the handoff: each connection into the request being written.</summary>
     private sealed class Batch(ConnectionSpanExporter exporter) : IConnectionSpanSink
@@ -146,9 +141,10 @@ public sealed record SpanExportLimits
     /// <summary>How long one request is tried again (retryable answers) before it counts as failed;
     /// meanwhile new connections wait in the slots, and those that find none are left out.</summary>
     public TimeSpan RetryFor { get; init; } = TimeSpan.FromSeconds(15);
-    /// <summary>The spans' thread's nice value where SCHED_IDLE is refused: below the ring buffer
-    /// reader (0), so that under overload the spans, not the kernel's events, wait. SCHED_IDLE
-    /// comes first: at nice 19 the thread still took enough of a saturated machine to cost the load
-    /// 0.3 µs a connection more (bench/RESULTS.md).</summary>
-    public int Nice { get; init; } = 19;
+    /// <summary>The most of one CPU the spans' thread takes, encoding and sending included: 5 %,
+    /// some 30,000 connections a second on bench/run's machine; past it the connections that find
+    /// no slot are left out and counted. A share, not a low priority: see <see cref="CpuBudget"/>.</summary>
+    public double CpuShare { get; init; } = 0.05;
+    /// <summary>What the spans' thread may run at once after a rest, a burst of connections.</summary>
+    public TimeSpan CpuBurst { get; init; } = TimeSpan.FromMilliseconds(50);
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Tcpq.Spans;
 
 /// <summary>
@@ -11,8 +13,9 @@ namespace Tcpq.Spans;
 /// <remarks>
 /// The exporter's thread wakes every <see cref="SpanExportLimits.HandoffWake"/>, or at once when
 /// half the slots are taken: one wake-up for many connections, not one each. After each drain it
-/// tells <c>drained</c> (the exporter sends a batch that is due), and it first runs <c>started</c>
-/// (the exporter lowers the thread's priority below the ring buffer reader's).
+/// tells <c>drained</c> (the exporter sends a batch that is due). It runs at the normal priority,
+/// held to a share of one CPU (<see cref="CpuBudget"/>): past it, it sleeps, and the connections
+/// that find no slot meanwhile are left out and counted.
 /// </remarks>
 public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
 {
@@ -23,18 +26,35 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Thread _thread;
     private readonly Action<bool>? _drained;
-    private readonly Action? _started;
+    private readonly Func<CpuBudget>? _budget;
+    private readonly ManualResetEventSlim _completed = new(false);
     // written by one thread each: _written by the producer, _read by the exporter's thread
     private long _written, _read, _dropped;
     private volatile bool _completing;
     private Exception? _failure;
 
+    /// <summary>The longest the spans' thread rests at once when over its CPU share, before it
+    /// looks at its budget again (<see cref="Complete"/> ends a rest at once).</summary>
+    public static readonly TimeSpan MaxRest = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Connections handed on between two looks at the CPU budget.</summary>
+    private const int BudgetEvery = 64;
+
     /// <param name="drained">After each drain, on the spans' thread: true for the last one.</param>
-    /// <param name="started">First, on the spans' thread.</param>
-    public ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery, Action<bool>? drained = null, Action? started = null)
+    /// <param name="cpuShare">Of one CPU, the most the spans' thread takes (the sink's work included),
+    /// over any time but a burst of <paramref name="cpuBurst"/>; 1: no limit.</param>
+    public ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery, Action<bool>? drained = null,
+        double cpuShare = 1, TimeSpan cpuBurst = default)
+        : this(sink, slots, wakeEvery, drained,
+            cpuShare < 1 ? () => new CpuBudget(cpuShare, cpuBurst, Interop.CurrentThread.CpuTimeNs, MonotonicNs, MaxRest) : null)
+    {
+    }
+
+    /// <param name="budget">Made on the spans' thread (its CPU time is that thread's); null: no limit.</param>
+    internal ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery, Action<bool>? drained, Func<CpuBudget>? budget)
     {
         _drained = drained;
-        _started = started;
+        _budget = budget;
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         _sink = sink;
         _slots = new ConnectionSpan[slots];
@@ -79,6 +99,7 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     {
         _completing = true;
         _wake.Set();
+        _completed.Set();
         return _thread.Join(timeout);
     }
 
@@ -86,16 +107,18 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     {
         try
         {
-            _started?.Invoke();
+            var budget = _budget?.Invoke();
             while (true)
             {
                 // reset before draining: a wake-up that comes during the drain is not lost
                 _wake.Reset();
                 bool last = _completing;
-                Drain();
+                Drain(last ? null : budget); // the last drain hands on all that is queued
                 _drained?.Invoke(last);
                 if (last) return;
-                _wake.Wait(_wakeEvery);
+                // a rest ignores the reader's wake-ups (the slots fill meanwhile), not the end
+                if (budget is not null && budget.Overdrawn()) _completed.Wait(budget.Rest);
+                else _wake.Wait(_wakeEvery);
             }
         }
         catch (Exception e)
@@ -105,20 +128,27 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
         }
     }
 
-    private void Drain()
+    /// <summary>Hands on what is queued; with a budget, stops once it is overdrawn.</summary>
+    private void Drain(CpuBudget? budget)
     {
         long read = _read, written = Volatile.Read(ref _written);
+        int n = 0;
         while (read < written)
         {
             _sink.Write(_slots[read % _slots.Length]);
             read++;
             Volatile.Write(ref _read, read);
+            if (budget is not null && ++n % BudgetEvery == 0 && budget.Overdrawn()) return;
         }
     }
+
+    private static readonly double NsPerTick = 1e9 / Stopwatch.Frequency;
+    internal static long MonotonicNs() => (long)(Stopwatch.GetTimestamp() * NsPerTick);
 
     public void Dispose()
     {
         if (_thread.IsAlive) Complete(TimeSpan.FromSeconds(5));
         _wake.Dispose();
+        _completed.Dispose();
     }
 }
