@@ -8,7 +8,7 @@ namespace Tcpq.Commands;
 /// <c>trace --otlp-endpoint</c>: the tracker's finished connections become traces
 /// (<see cref="TimelineSpans"/> → <see cref="ConnectionSpanExporter"/>): the loop's thread, which
 /// reads the ring buffer, only copies each finished connection; the spans are encoded and sent on
-/// a thread of their own, at a lower priority, so they never make the ring buffer overflow. Wired into the tracker
+/// a thread of their own, held to a share of a CPU, so they never make the ring buffer overflow. Wired into the tracker
 /// as its <see cref="TrackerOptions.Finished"/> callback; at each tick of the loop the tracker's
 /// clock moves on (so the last connections of a burst go out without waiting for more traffic)
 /// and export failures are said, at most once a minute; at the end what was sent is said.
