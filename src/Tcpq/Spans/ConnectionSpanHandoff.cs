@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Tcpq.Events;
 
 namespace Tcpq.Spans;
 
@@ -27,10 +27,10 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     private readonly Thread _thread;
     private readonly Action<bool>? _drained;
     private readonly Func<CpuBudget>? _budget;
+    /// <summary>Set by <see cref="Complete"/>: no connection is taken after it, and a rest ends.</summary>
     private readonly ManualResetEventSlim _completed = new(false);
     // written by one thread each: _written by the producer, _read by the exporter's thread
     private long _written, _read, _dropped;
-    private volatile bool _completing;
     private Exception? _failure;
 
     /// <summary>The longest the spans' thread rests at once when over its CPU share, before it
@@ -46,7 +46,7 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     public ConnectionSpanHandoff(IConnectionSpanSink sink, int slots, TimeSpan wakeEvery, Action<bool>? drained = null,
         double cpuShare = 1, TimeSpan cpuBurst = default)
         : this(sink, slots, wakeEvery, drained,
-            cpuShare < 1 ? () => new CpuBudget(cpuShare, cpuBurst, Interop.CurrentThread.CpuTimeNs, MonotonicNs, MaxRest) : null)
+            cpuShare < 1 ? () => new CpuBudget(cpuShare, cpuBurst, Interop.CurrentThread.CpuTimeNs, WallClock.MonotonicNowNs, MaxRest) : null)
     {
     }
 
@@ -88,7 +88,7 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     /// is left out: counted here, and the caller need not make its span.</summary>
     public bool LeavesOut()
     {
-        if (_written - Volatile.Read(ref _read) < _slots.Length && !_completing) return false;
+        if (_written - Volatile.Read(ref _read) < _slots.Length && !_completed.IsSet) return false;
         Volatile.Write(ref _dropped, _dropped + 1);
         return true;
     }
@@ -97,9 +97,8 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
     /// seen every connection that was not counted as dropped. Waits at most <paramref name="timeout"/>.</summary>
     public bool Complete(TimeSpan timeout)
     {
-        _completing = true;
-        _wake.Set();
         _completed.Set();
+        _wake.Set();
         return _thread.Join(timeout);
     }
 
@@ -112,7 +111,7 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
             {
                 // reset before draining: a wake-up that comes during the drain is not lost
                 _wake.Reset();
-                bool last = _completing;
+                bool last = _completed.IsSet;
                 Drain(last ? null : budget); // the last drain hands on all that is queued
                 _drained?.Invoke(last);
                 if (last) return;
@@ -141,9 +140,6 @@ public sealed class ConnectionSpanHandoff : IConnectionSpanSink, IDisposable
             if (budget is not null && ++n % BudgetEvery == 0 && budget.Overdrawn()) return;
         }
     }
-
-    private static readonly double NsPerTick = 1e9 / Stopwatch.Frequency;
-    internal static long MonotonicNs() => (long)(Stopwatch.GetTimestamp() * NsPerTick);
 
     public void Dispose()
     {
