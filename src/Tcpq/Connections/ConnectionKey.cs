@@ -30,11 +30,7 @@ public readonly record struct ConnectionKey(
         && Source.Equals(other.Source) && Dest.Equals(other.Dest);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public override int GetHashCode()
-    {
-        ulong h = (Source.Last8 ^ KeyHash.Seed) * KeyHash.K;
-        h = (h ^ Dest.Last8) * KeyHash.K;
-        h = (h ^ Source.First8 ^ Dest.First8 ^ ((ulong)NetNs << 32 | SourcePort | (uint)DestPort << 16)) * KeyHash.K;
-        return (int)(h ^ h >> 32);
-    }
+    public override int GetHashCode() =>
+        KeyHash.Finish(KeyHash.Add(KeyHash.Add(KeyHash.Start(Source.Last8), Dest.Last8),
+            Source.First8 ^ Dest.First8 ^ ((ulong)NetNs << 32 | SourcePort | (uint)DestPort << 16)));
 }

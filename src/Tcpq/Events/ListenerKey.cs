@@ -12,10 +12,6 @@ public readonly record struct ListenerKey(uint NetNs, Address16 Address, ushort 
     // as ConnectionKey's: the address as it lies, the hash seeded per process
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(ListenerKey other) => Port == other.Port && NetNs == other.NetNs && Address.Equals(other.Address);
-    public override int GetHashCode()
-    {
-        ulong h = (Address.Last8 ^ KeyHash.Seed) * KeyHash.K;
-        h = (h ^ Address.First8 ^ ((ulong)NetNs << 32 | Port)) * KeyHash.K;
-        return (int)(h ^ h >> 32);
-    }
+    public override int GetHashCode() =>
+        KeyHash.Finish(KeyHash.Add(KeyHash.Start(Address.Last8), Address.First8 ^ ((ulong)NetNs << 32 | Port)));
 }
