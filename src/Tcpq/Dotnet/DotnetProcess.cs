@@ -21,7 +21,7 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
             int nsPid = NamespacePid($"{dir}/status") ?? pid;
             string? tmp = TmpDirOf($"{dir}/environ");
             // looked for in every process: a Native AOT app has no libcoreclr.so but may have the socket
-            string? socket = FindSocket($"{dir}/root", tmp, nsPid);
+            string? socket = FindSocket($"{dir}/root", tmp, nsPid, StartedUtc(proc, $"{dir}/stat"));
             return new DotnetProcess(pid, comm, netns, dotnet, socket, nsPid, tmp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
@@ -63,13 +63,41 @@ public sealed record DotnetProcess(int Pid, string Comm, uint NetNs, bool IsDotn
         return null;
     }
 
-    /// <summary><c>dotnet-diagnostic-{pid}-{disambiguation key}-socket</c>; the newest if several.</summary>
-    private static string? FindSocket(string root, string? tmpDir, int nsPid)
+    /// <summary>When the process started: the boot time (/proc/stat's btime, whole seconds) plus
+    /// its start in clock ticks after boot (/proc/PID/stat's 22nd field; USER_HZ, 100 on Linux).
+    /// Null when either is unreadable.</summary>
+    private static DateTime? StartedUtc(string proc, string stat)
+    {
+        try
+        {
+            string text = File.ReadAllText(stat);
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": field 3 onwards
+            if (fields.Length <= 22 - 3 || !ulong.TryParse(fields[22 - 3], CultureInfo.InvariantCulture, out ulong ticks)) return null;
+            foreach (var line in File.ReadLines($"{proc}/stat"))
+                if (line.StartsWith("btime ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(6), CultureInfo.InvariantCulture, out long btime))
+                    return DateTime.UnixEpoch.AddSeconds(btime).AddMilliseconds(ticks * 10.0);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>A socket made this long before the process's start, as /proc gives it, is still
+    /// taken for its own: the boot time is in whole seconds.</summary>
+    private static readonly TimeSpan StartSlack = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>dotnet-diagnostic-{pid}-{disambiguation key}-socket</c>; the newest if several.
+    /// One made before the process started is an earlier process's that had the same pid and did
+    /// not remove it (it was killed): connecting to it fails, and a process started with
+    /// DOTNET_EnableDiagnostics=0 would be said to refuse a session instead of having no socket.
+    /// Told by the file's time, not by the key: the runtime takes its key from /proc/PID/stat by its
+    /// own pid, which in a pid namespace without a /proc of its own is another process's.</summary>
+    private static string? FindSocket(string root, string? tmpDir, int nsPid, DateTime? startedUtc)
     {
         string dir = root + (tmpDir ?? "/tmp").TrimEnd('/');
         try
         {
             return new DirectoryInfo(dir).EnumerateFileSystemInfos($"dotnet-diagnostic-{nsPid.ToString(CultureInfo.InvariantCulture)}-*-socket")
+                .Where(f => startedUtc is not DateTime started || f.LastWriteTimeUtc >= started - StartSlack)
                 .OrderByDescending(f => f.LastWriteTimeUtc).Select(f => f.FullName).FirstOrDefault();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
